@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the peer systems the benchmarks compare against (Kuzu, and DuckDB for the SQL
+# benchmark) into a private virtual environment, so nothing touches the system Python.
+# Safe to run repeatedly: it only creates or installs what is missing.
+#
+# Usage: benches/setup_peers.sh            (venv at $HOME/.cache/argus-bench-venv)
+#        ARGUS_BENCH_VENV=/some/dir benches/setup_peers.sh
+set -euo pipefail
+
+VENV="${ARGUS_BENCH_VENV:-$HOME/.cache/argus-bench-venv}"
+PYTHON="${PYTHON:-python3}"
+PACKAGES=(kuzu duckdb)
+
+if [[ -x "$VENV/bin/python" ]]; then
+  echo "venv: $VENV already exists"
+else
+  echo "venv: creating $VENV with $("$PYTHON" --version 2>&1)"
+  mkdir -p "$(dirname "$VENV")"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+for pkg in "${PACKAGES[@]}"; do
+  if "$VENV/bin/python" -c "import $pkg" >/dev/null 2>&1; then
+    echo "$pkg: already installed ($("$VENV/bin/python" -c "import $pkg; print($pkg.__version__)"))"
+  else
+    echo "$pkg: installing with pip"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$pkg"
+    echo "$pkg: installed ($("$VENV/bin/python" -c "import $pkg; print($pkg.__version__)"))"
+  fi
+done
+
+echo "done: the benchmarks find this interpreter by default; override with ARGUS_BENCH_PYTHON=$VENV/bin/python"

@@ -1,0 +1,797 @@
+//! Storage benchmark: bulk load and neighbourhood queries of Argus against Kuzu on the synthetic
+//! payments graph.
+//!
+//! Steps: generate the data set (reused while its config is unchanged), load cards, merchants and
+//! the `paid` edges into a fresh Argus store (the edge load is timed, with its peak memory), time
+//! three queries per sampled card (all payments, a 7-day window, 2-hop co-paying cards), run the
+//! same load and queries in Kuzu through `kuzu_bench.py`, check both return the same results, and
+//! print a comparison table (also written to `WORK/results.json`).
+
+use std::collections::HashSet;
+use std::fs;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use argus_datagen::{PaymentsConfig, Progress, DEFAULT_START_TIME};
+use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, LoadProgress, NodeLoad};
+use argus_engine::keys::CatalogId;
+use argus_engine::{Dir, Direction, GraphStore, NeighborQuery, NodeId, Snapshot, Value};
+use clap::Parser;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde_json::{json, Value as Json};
+
+const DAY_SECS: i64 = 86_400;
+const WINDOW_SECS: i64 = 7 * DAY_SECS;
+const MICROS: i64 = 1_000_000;
+const CONFIG_MARKER: &str = ".storage-bench-config";
+const KUZU_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/kuzu_bench.py");
+/// Query kinds, in the order they are run and reported (names shared with `kuzu_bench.py`).
+const QUERY_KINDS: [&str; 3] = ["txns", "window", "two_hop"];
+
+/// Command-line options.
+#[derive(Parser, Debug)]
+#[command(about = "Argus vs Kuzu: bulk load of payments and neighbourhood query latency")]
+struct Args {
+    /// Users in the generated data set.
+    #[arg(long, default_value_t = 500_000)]
+    users: u64,
+    /// Merchants in the generated data set.
+    #[arg(long, default_value_t = 50_000)]
+    merchants: u64,
+    /// Payments (`paid` edges) in the generated data set.
+    #[arg(long, default_value_t = 5_000_000)]
+    transactions: u64,
+    /// Seed of the data set and of the card sample.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Working directory: data set, both databases and results.json.
+    #[arg(long, default_value = "./bench-out/storage")]
+    work: PathBuf,
+    /// Cards sampled for the query timings.
+    #[arg(long, default_value_t = 300)]
+    queries: usize,
+    /// Rows per atomic batch of the Argus edge load.
+    #[arg(long, default_value_t = LoadOptions::default().batch_rows)]
+    batch_rows: usize,
+    /// Threads Kuzu may use (the reference machine has 2 cores).
+    #[arg(long, default_value_t = 2)]
+    kuzu_threads: usize,
+    /// Run Argus only.
+    #[arg(long)]
+    skip_kuzu: bool,
+}
+
+macro_rules! progress {
+    ($($arg:tt)*) => { eprintln!("[storage_bench] {}", format_args!($($arg)*)) };
+}
+
+/// A sampled card and its query window (Unix seconds, inclusive).
+#[derive(Debug, Clone)]
+struct Probe {
+    card_id: String,
+    since: i64,
+    until: i64,
+}
+
+/// Timings and results of one query kind over all probes.
+#[derive(Debug, Clone, Default)]
+struct QueryRun {
+    times_ms: Vec<f64>,
+    counts: Vec<u64>,
+    amount_sums: Vec<f64>,
+}
+
+impl QueryRun {
+    fn median(&self) -> f64 {
+        percentile(&self.times_ms, 50.0)
+    }
+    fn p99(&self) -> f64 {
+        percentile(&self.times_ms, 99.0)
+    }
+}
+
+/// Nearest-rank percentile (the definition `kuzu_bench.py` uses too).
+fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((sorted.len() as f64 * q / 100.0).ceil() as usize).max(1);
+    sorted[rank - 1]
+}
+
+/// What the Argus side measured.
+#[derive(Debug, Default)]
+struct ArgusResult {
+    edges: u64,
+    node_load_secs: f64,
+    load_secs: f64,
+    flush_secs: f64,
+    batches: u64,
+    load_peak_kib: Option<u64>,
+    rss_before_kib: Option<u64>,
+    disk_bytes: u64,
+    queries: Vec<(String, QueryRun)>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.queries == 0 {
+        bail!("--queries must be at least 1");
+    }
+    fs::create_dir_all(&args.work).with_context(|| format!("creating {}", args.work.display()))?;
+    let work = fs::canonicalize(&args.work)?;
+    let config = PaymentsConfig {
+        users: args.users,
+        merchants: args.merchants,
+        transactions: args.transactions,
+        seed: args.seed,
+        start_time: DEFAULT_START_TIME,
+        days: 90,
+    };
+
+    let data = work.join("data");
+    prepare_data(&config, &data)?;
+
+    let (argus, probes) = run_argus(&args, &data, &work.join("argus"))?;
+
+    let kuzu = if args.skip_kuzu {
+        progress!("Kuzu skipped (--skip-kuzu)");
+        None
+    } else {
+        run_kuzu(&args, &data, &work, &probes)?
+    };
+
+    let agreement = kuzu.as_ref().map(|k| compare_results(&argus, k, &probes));
+    let table = build_table(&argus, kuzu.as_ref());
+    let text = render_table(&table);
+    println!();
+    println!(
+        "storage benchmark: {} users, {} merchants, {} payments, seed {}; {} cards sampled; Argus batch {} rows",
+        args.users, args.merchants, args.transactions, args.seed, probes.len(), args.batch_rows
+    );
+    println!("{text}");
+    match &agreement {
+        Some(a) => println!("{}", a.summary),
+        None => println!("result check: skipped (no Kuzu run)"),
+    }
+
+    let results = json!({
+        "config": {
+            "users": args.users,
+            "merchants": args.merchants,
+            "transactions": args.transactions,
+            "seed": args.seed,
+            "queries": probes.len(),
+            "batch_rows": args.batch_rows,
+            "kuzu_threads": args.kuzu_threads,
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        },
+        "table": table.iter().map(Row::to_json).collect::<Vec<_>>(),
+        "table_text": text,
+        "argus": argus_json(&argus),
+        "kuzu": kuzu.clone().unwrap_or(Json::Null),
+        "results_agree": agreement.as_ref().map(|a| json!({
+            "compared": a.compared,
+            "count_mismatches": a.count_mismatches,
+            "amount_mismatches": a.amount_mismatches,
+            "summary": a.summary,
+        })),
+        "probes": probes.iter().map(|p| json!({"card_id": p.card_id, "since": p.since, "until": p.until})).collect::<Vec<_>>(),
+    });
+    let out = work.join("results.json");
+    fs::write(&out, serde_json::to_string_pretty(&results)?).with_context(|| format!("writing {}", out.display()))?;
+    progress!("wrote {}", out.display());
+    Ok(())
+}
+
+/// Step 1: generate the data set unless `dir` already holds one made with the same config.
+fn prepare_data(config: &PaymentsConfig, dir: &Path) -> Result<()> {
+    let marker = dir.join(CONFIG_MARKER);
+    let wanted = format!("{config:?}\n");
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) && dir.join("transactions.csv").exists() {
+        progress!("data: reusing {} ({})", dir.display(), wanted.trim());
+        return Ok(());
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing stale {}", dir.display()))?;
+    }
+    progress!("data: generating into {} ({})", dir.display(), wanted.trim());
+    let start = Instant::now();
+    let mut last_phase = "";
+    let mut last_tenth = 0;
+    let summary = argus_datagen::generate(config, dir, &mut |p: Progress| {
+        let tenth = if p.total == 0 { 10 } else { p.done * 10 / p.total };
+        if p.phase != last_phase || tenth > last_tenth {
+            progress!("data: {} {}/{} ({:.0} s)", p.phase, p.done, p.total, start.elapsed().as_secs_f64());
+            last_phase = p.phase;
+            last_tenth = tenth;
+        }
+    })?;
+    // Written last, so an interrupted generation is never mistaken for a complete one.
+    fs::write(&marker, wanted)?;
+    let files: Vec<String> = summary.files.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    progress!("data: done in {:.1} s: {}", start.elapsed().as_secs_f64(), files.join(", "));
+    Ok(())
+}
+
+/// Resets the kernel's peak-RSS mark (VmHWM) of this process to its current RSS.
+fn reset_peak_rss() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A `kB` field of /proc/self/status.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+/// Steps 2 and 3: load into a fresh Argus store, sample the cards, time the queries.
+fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<Probe>)> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing old {}", dir.display()))?;
+    }
+    let store = GraphStore::open(dir)?;
+    let mut result = ArgusResult::default();
+
+    let start = Instant::now();
+    for (label, file, key) in [("card", "cards.csv", "card_id"), ("merchant", "merchants.csv", "merchant_id")] {
+        let spec = NodeLoad {
+            label: label.into(),
+            file: data.join(file),
+            key: key.into(),
+            options: LoadOptions::default(),
+        };
+        let report = load_nodes(&store, &spec, &mut |_| {})?;
+        progress!("argus: {} {label} nodes loaded ({:.1} s)", report.nodes_created, report.millis as f64 / 1e3);
+    }
+    result.node_load_secs = start.elapsed().as_secs_f64();
+
+    let spec = EdgeLoad {
+        edge_type: "paid".into(),
+        file: data.join("transactions.csv"),
+        src_label: "card".into(),
+        src_column: "card_id".into(),
+        dst_label: "merchant".into(),
+        dst_column: "merchant_id".into(),
+        time_column: Some("time".into()),
+        undirected: false,
+        create_missing_nodes: false,
+        resume: false,
+        options: LoadOptions { batch_rows: args.batch_rows, ..LoadOptions::default() },
+    };
+    progress!("argus: loading paid edges (timed, batch {} rows)", args.batch_rows);
+    result.rss_before_kib = proc_status_kib("VmRSS");
+    let hwm_reset = reset_peak_rss();
+    if !hwm_reset {
+        progress!("argus: cannot reset the peak-RSS mark; peak memory covers the whole process");
+    }
+    let start = Instant::now();
+    let mut last_tenth = 0;
+    let report = load_edges(&store, &spec, &mut |p: &LoadProgress| {
+        let tenth = p.bytes_read * 10 / p.total_bytes.max(1);
+        if tenth > last_tenth {
+            last_tenth = tenth;
+            let secs = start.elapsed().as_secs_f64();
+            progress!(
+                "argus: paid {}% ({} rows, {:.1} s, {:.0} rows/s, RSS {} MiB)",
+                tenth * 10,
+                p.rows_committed,
+                secs,
+                p.rows_committed as f64 / secs,
+                proc_status_kib("VmRSS").unwrap_or(0) / 1024
+            );
+        }
+    })?;
+    result.load_secs = start.elapsed().as_secs_f64();
+    result.load_peak_kib = proc_status_kib("VmHWM").filter(|_| hwm_reset);
+    result.edges = report.edges_inserted;
+    result.batches = report.batches;
+    progress!(
+        "argus: {} edges in {:.2} s ({:.0} edges/s), {} batches, peak RSS {} MiB",
+        result.edges,
+        result.load_secs,
+        result.edges as f64 / result.load_secs,
+        result.batches,
+        result.load_peak_kib.unwrap_or(0) / 1024
+    );
+    let start = Instant::now();
+    store.flush()?;
+    result.flush_secs = start.elapsed().as_secs_f64();
+    result.disk_bytes = dir_size(dir);
+    progress!(
+        "argus: flushed in {:.2} s (not timed); store is {} MiB on disk",
+        result.flush_secs,
+        result.disk_bytes >> 20
+    );
+
+    let ids = Ids::resolve(&store.snapshot())?;
+    let probes = pick_probes(&store, &ids, data, args.queries, args.seed)?;
+    progress!("argus: {} cards sampled; warm-up pass", probes.len());
+    for kind in QUERY_KINDS {
+        for p in &probes {
+            black_box(run_query(&store.snapshot(), &ids, kind, p)?);
+        }
+    }
+    progress!("argus: timed pass");
+    for kind in QUERY_KINDS {
+        let mut run = QueryRun::default();
+        for p in &probes {
+            let t = Instant::now();
+            let snapshot = store.snapshot();
+            let (count, sum) = black_box(run_query(&snapshot, &ids, kind, p)?);
+            drop(snapshot);
+            run.times_ms.push(ms(t.elapsed()));
+            run.counts.push(count);
+            if kind != "two_hop" {
+                run.amount_sums.push(sum);
+            }
+        }
+        let mean = run.counts.iter().sum::<u64>() as f64 / run.counts.len() as f64;
+        progress!(
+            "argus: {kind}: median {:.3} ms, p99 {:.3} ms (mean {mean:.1} results per card)",
+            run.median(),
+            run.p99()
+        );
+        result.queries.push((kind.to_string(), run));
+    }
+    Ok((result, probes))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
+/// Catalog ids and reusable queries, resolved once (not part of any timing).
+struct Ids {
+    card: CatalogId,
+    merchant: CatalogId,
+    paid: CatalogId,
+    out: NeighborQuery,
+    into: NeighborQuery,
+}
+
+impl Ids {
+    fn resolve(snapshot: &Snapshot) -> Result<Ids> {
+        let catalog = snapshot.catalog();
+        let query = |direction| NeighborQuery { edge_type: Some("paid".into()), direction, ..Default::default() };
+        Ok(Ids {
+            card: catalog.label("card")?.id,
+            merchant: catalog.label("merchant")?.id,
+            paid: catalog.edge_type("paid")?.id,
+            out: query(Direction::Out),
+            into: query(Direction::In),
+        })
+    }
+}
+
+/// Step 3a: a seeded sample of cards with at least one payment, each with a 7-day window that
+/// starts at its first payment (so every window holds data).
+fn pick_probes(store: &GraphStore, ids: &Ids, data: &Path, n: usize, seed: u64) -> Result<Vec<Probe>> {
+    let text = fs::read_to_string(data.join("cards.csv"))?;
+    // Card numbers are plain digits, so the first field needs no CSV unquoting.
+    let mut cards: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    cards.shuffle(&mut StdRng::seed_from_u64(seed));
+    let snapshot = store.snapshot();
+    let first = NeighborQuery { oldest_first: true, limit: Some(1), ..ids.out.clone() };
+    let mut probes = Vec::with_capacity(n);
+    for card in cards {
+        let Some(id) = snapshot.node_id_in(ids.card, card)? else { continue };
+        if snapshot.degree(ids.card, id, ids.paid, Dir::Out)? == 0 {
+            continue;
+        }
+        let Some(t) = snapshot.neighbors_by_id(ids.card, id, &first)?.first().and_then(|nb| nb.time) else {
+            continue;
+        };
+        let since = t.div_euclid(MICROS);
+        probes.push(Probe { card_id: card.to_string(), since, until: since + WINDOW_SECS });
+        if probes.len() == n {
+            break;
+        }
+    }
+    if probes.len() < n {
+        progress!("argus: only {} cards have payments (asked for {n})", probes.len());
+    }
+    Ok(probes)
+}
+
+fn amount(props: &[(String, Value)]) -> f64 {
+    match props.iter().find(|(name, _)| name == "amount").map(|(_, v)| v) {
+        Some(Value::Float(f)) => *f,
+        Some(Value::Int(i)) => *i as f64,
+        _ => 0.0,
+    }
+}
+
+/// One query for one card: (result count, sum of amounts where the query returns them).
+fn run_query(snapshot: &Snapshot, ids: &Ids, kind: &str, probe: &Probe) -> Result<(u64, f64)> {
+    match kind {
+        "txns" | "window" => {
+            let windowed;
+            let q = if kind == "window" {
+                windowed = NeighborQuery {
+                    since: Some(probe.since * MICROS),
+                    until: Some(probe.until * MICROS),
+                    ..ids.out.clone()
+                };
+                &windowed
+            } else {
+                &ids.out
+            };
+            let mut count = 0;
+            let mut sum = 0.0;
+            for nb in snapshot.neighbors("card", &probe.card_id, q)? {
+                let edge = snapshot.edge(ids.paid, nb.edge_id)?.context("adjacency entry without its edge")?;
+                sum += amount(&edge.props);
+                count += 1;
+            }
+            Ok((count, sum))
+        }
+        "two_hop" => {
+            let card = snapshot
+                .node_id_in(ids.card, &probe.card_id)?
+                .with_context(|| format!("no card {}", probe.card_id))?;
+            let merchants: HashSet<NodeId> =
+                snapshot.neighbors_by_id(ids.card, card, &ids.out)?.into_iter().map(|nb| nb.node).collect();
+            let mut others: HashSet<NodeId> = HashSet::new();
+            for m in merchants {
+                others.extend(
+                    snapshot.neighbors_by_id(ids.merchant, m, &ids.into)?.into_iter().map(|nb| nb.node).filter(|&c| c != card),
+                );
+            }
+            Ok((others.len() as u64, 0.0))
+        }
+        other => bail!("unknown query kind {other}"),
+    }
+}
+
+/// The interpreter that runs the Kuzu side: `$ARGUS_BENCH_PYTHON`, else the venv that
+/// `setup_peers.sh` creates, else `python3`.
+fn peer_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARGUS_BENCH_PYTHON") {
+        return p.into();
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let venv = Path::new(&home).join(".cache/argus-bench-venv/bin/python");
+        if venv.exists() {
+            return venv;
+        }
+    }
+    "python3".into()
+}
+
+/// Step 4: the Kuzu peer; `None` (with a message) when Kuzu is not installed.
+fn run_kuzu(args: &Args, data: &Path, work: &Path, probes: &[Probe]) -> Result<Option<Json>> {
+    let python = peer_python();
+    let importable = Command::new(&python)
+        .args(["-c", "import kuzu"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !importable {
+        progress!(
+            "Kuzu skipped: `{} -c 'import kuzu'` failed; run benches/setup_peers.sh or set ARGUS_BENCH_PYTHON",
+            python.display()
+        );
+        return Ok(None);
+    }
+    let cards_file = work.join("kuzu_cards.json");
+    let cards: Vec<Json> =
+        probes.iter().map(|p| json!({"card_id": p.card_id, "since": p.since, "until": p.until})).collect();
+    fs::write(&cards_file, serde_json::to_string(&cards)?)?;
+    progress!("kuzu: running {KUZU_SCRIPT} with {}", python.display());
+    let output = Command::new(&python)
+        .arg(KUZU_SCRIPT)
+        .arg(data)
+        .arg(work.join("kuzu"))
+        .arg(&cards_file)
+        .args(["--threads", &args.kuzu_threads.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !output.status.success() {
+        bail!("kuzu_bench.py failed ({})", output.status);
+    }
+    let result: Json = serde_json::from_slice(&output.stdout).context("parsing kuzu_bench.py output")?;
+    Ok(Some(result))
+}
+
+/// Outcome of checking that both systems returned the same results.
+struct Agreement {
+    compared: usize,
+    count_mismatches: usize,
+    amount_mismatches: usize,
+    summary: String,
+}
+
+fn compare_results(argus: &ArgusResult, kuzu: &Json, probes: &[Probe]) -> Agreement {
+    let mut compared = 0;
+    let mut count_mismatches = 0;
+    let mut amount_mismatches = 0;
+    let mut per_kind = Vec::new();
+    let mut examples = Vec::new();
+    for (kind, run) in &argus.queries {
+        let k = &kuzu["queries"][kind.as_str()];
+        let counts: Vec<u64> = k["counts"].as_array().map(|a| a.iter().filter_map(Json::as_u64).collect()).unwrap_or_default();
+        let sums: Vec<f64> =
+            k["amount_sums"].as_array().map(|a| a.iter().filter_map(Json::as_f64).collect()).unwrap_or_default();
+        let mut differ = 0;
+        for (i, probe) in probes.iter().enumerate() {
+            compared += 1;
+            let theirs = counts.get(i).copied();
+            if theirs != Some(run.counts[i]) {
+                differ += 1;
+                if examples.len() < 5 {
+                    examples.push(format!("{kind} card {}: argus {} kuzu {theirs:?}", probe.card_id, run.counts[i]));
+                }
+            } else if let (Some(a), Some(b)) = (run.amount_sums.get(i), sums.get(i)) {
+                // Summation order differs between the systems, so allow rounding noise.
+                if (a - b).abs() > 1e-6 * a.abs().max(1.0) {
+                    amount_mismatches += 1;
+                }
+            }
+        }
+        count_mismatches += differ;
+        per_kind.push(format!("{kind} {differ}"));
+    }
+    let mut summary = if count_mismatches == 0 {
+        format!("result check: counts agree on all {compared} (card, query) pairs")
+    } else {
+        format!(
+            "result check: counts DIFFER on {count_mismatches} of {compared} (card, query) pairs ({}); e.g. {}",
+            per_kind.join(", "),
+            examples.join("; ")
+        )
+    };
+    summary.push_str(&format!(
+        "; amount sums {}",
+        if amount_mismatches == 0 { "agree".to_string() } else { format!("differ on {amount_mismatches}") }
+    ));
+    Agreement { compared, count_mismatches, amount_mismatches, summary }
+}
+
+/// Which way a metric is better, so ratios read "> 1 means Argus is better".
+#[derive(Clone, Copy)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// A target a metric is checked against.
+#[derive(Clone, Copy)]
+enum Target {
+    None,
+    /// Ratio (oriented as above) at least this.
+    RatioAtLeast(f64),
+    /// Argus's own value at most this.
+    ArgusAtMost(f64),
+}
+
+/// One line of the comparison table.
+struct Row {
+    metric: &'static str,
+    argus: Option<f64>,
+    kuzu: Option<f64>,
+    better: Better,
+    target: Target,
+    decimals: usize,
+}
+
+impl Row {
+    fn ratio(&self) -> Option<f64> {
+        let (a, k) = (self.argus?, self.kuzu?);
+        let r = match self.better {
+            Better::Higher => a / k,
+            Better::Lower => k / a,
+        };
+        r.is_finite().then_some(r)
+    }
+
+    fn target_text(&self) -> String {
+        match self.target {
+            Target::None => String::new(),
+            Target::RatioAtLeast(x) => format!("ratio >= {x}"),
+            Target::ArgusAtMost(x) => format!("argus <= {x}"),
+        }
+    }
+
+    fn met(&self) -> Option<bool> {
+        match self.target {
+            Target::None => None,
+            Target::RatioAtLeast(x) => self.ratio().map(|r| r >= x),
+            Target::ArgusAtMost(x) => self.argus.map(|a| a <= x),
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        json!({
+            "metric": self.metric,
+            "argus": self.argus,
+            "kuzu": self.kuzu,
+            "ratio": self.ratio(),
+            "target": self.target_text(),
+            "met": self.met(),
+        })
+    }
+}
+
+fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
+    let kf = |path: &[&str]| -> Option<f64> {
+        let mut v = kuzu?;
+        for p in path {
+            v = v.get(*p)?;
+        }
+        v.as_f64()
+    };
+    let mib = |kib: Option<f64>| kib.map(|k| k / 1024.0);
+    let query = |kind: &str| argus.queries.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
+    let aq = |kind: &str, p99: bool| query(kind).map(|r| if p99 { r.p99() } else { r.median() });
+    let row = |metric, argus, kuzu, better, target, decimals| Row { metric, argus, kuzu, better, target, decimals };
+    vec![
+        row(
+            "load paid edges (edges/s)",
+            Some(argus.edges as f64 / argus.load_secs),
+            kf(&["edges_per_sec"]),
+            Better::Higher,
+            Target::RatioAtLeast(2.0),
+            0,
+        ),
+        row("load paid edges (s)", Some(argus.load_secs), kf(&["load_seconds"]), Better::Lower, Target::None, 2),
+        row(
+            "load peak memory (MiB)",
+            mib(argus.load_peak_kib.map(|k| k as f64)),
+            mib(kf(&["load_peak_rss_kib"])),
+            Better::Lower,
+            Target::None,
+            0,
+        ),
+        row(
+            "size on disk (MiB)",
+            Some(argus.disk_bytes as f64 / (1u64 << 20) as f64),
+            kf(&["disk_bytes"]).map(|b| b / (1u64 << 20) as f64),
+            Better::Lower,
+            Target::None,
+            0,
+        ),
+        row("1-hop card txns median (ms)", aq("txns", false), kf(&["queries", "txns", "median_ms"]), Better::Lower, Target::None, 3),
+        row(
+            "1-hop card txns p99 (ms)",
+            aq("txns", true),
+            kf(&["queries", "txns", "p99_ms"]),
+            Better::Lower,
+            Target::ArgusAtMost(0.2),
+            3,
+        ),
+        row("7-day window median (ms)", aq("window", false), kf(&["queries", "window", "median_ms"]), Better::Lower, Target::None, 3),
+        row(
+            "7-day window p99 (ms)",
+            aq("window", true),
+            kf(&["queries", "window", "p99_ms"]),
+            Better::Lower,
+            Target::ArgusAtMost(0.2),
+            3,
+        ),
+        row(
+            "2-hop cards median (ms)",
+            aq("two_hop", false),
+            kf(&["queries", "two_hop", "median_ms"]),
+            Better::Lower,
+            Target::RatioAtLeast(2.0),
+            3,
+        ),
+        row("2-hop cards p99 (ms)", aq("two_hop", true), kf(&["queries", "two_hop", "p99_ms"]), Better::Lower, Target::None, 3),
+    ]
+}
+
+/// `1234567.8` with 0 decimals → `1,234,568`.
+fn fmt_num(v: Option<f64>, decimals: usize) -> String {
+    let Some(v) = v else { return "-".into() };
+    let text = format!("{v:.decimals$}");
+    let (int, frac) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let header = ["metric", "argus", "kuzu", "ratio (>1: argus better)", "target", "met"];
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for r in rows {
+        cells.push(vec![
+            r.metric.to_string(),
+            fmt_num(r.argus, r.decimals),
+            fmt_num(r.kuzu, r.decimals),
+            r.ratio().map_or("-".into(), |x| format!("{x:.2}x")),
+            r.target_text(),
+            match r.met() {
+                Some(true) => "yes".into(),
+                Some(false) => "NO".into(),
+                None => String::new(),
+            },
+        ]);
+    }
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| cells.iter().map(|row| row[c].len()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            // Metric names left-aligned, numbers right-aligned.
+            if c == 0 || c >= 4 {
+                line.push_str(&format!("{cell:<w$}", w = widths[c]));
+            } else {
+                line.push_str(&format!("{cell:>w$}", w = widths[c]));
+            }
+            line.push_str("   ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 3 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    out.pop();
+    out
+}
+
+fn argus_json(a: &ArgusResult) -> Json {
+    let queries: serde_json::Map<String, Json> = a
+        .queries
+        .iter()
+        .map(|(kind, r)| {
+            (
+                kind.clone(),
+                json!({
+                    "median_ms": r.median(),
+                    "p99_ms": r.p99(),
+                    "times_ms": r.times_ms,
+                    "counts": r.counts,
+                    "amount_sums": r.amount_sums,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "edges": a.edges,
+        "node_load_seconds": a.node_load_secs,
+        "load_seconds": a.load_secs,
+        "edges_per_sec": a.edges as f64 / a.load_secs,
+        "batches": a.batches,
+        "flush_seconds": a.flush_secs,
+        "rss_before_load_kib": a.rss_before_kib,
+        "load_peak_rss_kib": a.load_peak_kib,
+        "disk_bytes": a.disk_bytes,
+        "queries": queries,
+    })
+}

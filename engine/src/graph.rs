@@ -1,0 +1,862 @@
+//! The graph store: catalog, keyed nodes, timestamped edges with adjacency in both directions,
+//! atomic write transactions and consistent snapshots, over any [`Backend`].
+//!
+//! Writes go through [`GraphStore::write`]: one writer at a time builds a transaction that sees
+//! its own pending changes; on success everything (data, id counters, degrees, catalog) is
+//! committed as one atomic backend batch, on error nothing is. Reads go through
+//! [`GraphStore::snapshot`], which pins one consistent state (data and catalog together).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
+use crate::error::{Error, Result};
+use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
+use crate::record::{normalize_props, EdgeRecord, NodeRecord, Props};
+use crate::storage::{open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch};
+
+const MARKER_FILE: &str = "ARGUS";
+const STORE_DIR: &str = "store";
+const FORMAT_VERSION: u32 = 1;
+
+/// An Argus data directory, open for reads and writes.
+pub struct GraphStore {
+    dir: PathBuf,
+    backend: Arc<dyn Backend>,
+    /// The committed catalog. Held for writing across a commit so that a snapshot never pairs
+    /// new data with an old catalog.
+    catalog: RwLock<Arc<Catalog>>,
+    writer: Mutex<()>,
+    options: StoreOptions,
+    /// Bumped by every commit that deletes nodes, so caches of key → id know to drop entries.
+    deletion_epoch: std::sync::atomic::AtomicU64,
+}
+
+/// Which traversal directions a neighbour query follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Edges leaving the node.
+    #[default]
+    Out,
+    /// Edges arriving at the node.
+    In,
+    /// Both.
+    Both,
+}
+
+impl Direction {
+    /// Parse `out`, `in` or `both`.
+    pub fn parse(s: &str) -> Result<Direction> {
+        match s {
+            "out" => Ok(Direction::Out),
+            "in" => Ok(Direction::In),
+            "both" => Ok(Direction::Both),
+            other => Err(Error::InvalidArgument(format!("direction '{other}': expected out, in or both"))),
+        }
+    }
+}
+
+/// What [`Snapshot::neighbors`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct NeighborQuery {
+    /// Only this edge type; `None` means every edge type touching the node's label.
+    pub edge_type: Option<String>,
+    /// Directions to follow.
+    pub direction: Direction,
+    /// Earliest edge time (inclusive).
+    pub since: Option<Micros>,
+    /// Latest edge time (inclusive).
+    pub until: Option<Micros>,
+    /// At most this many edges.
+    pub limit: Option<usize>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+}
+
+/// One edge seen from a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbor {
+    /// Edge type id.
+    pub edge_type: CatalogId,
+    /// Edge id within the type.
+    pub edge_id: EdgeId,
+    /// Direction seen from the queried node.
+    pub dir: Dir,
+    /// Edge time, if it has one.
+    pub time: Option<Micros>,
+    /// Label of the node at the other end.
+    pub label: CatalogId,
+    /// The node at the other end.
+    pub node: NodeId,
+}
+
+/// A node with its key and named properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Label id.
+    pub label: CatalogId,
+    /// Internal id.
+    pub id: NodeId,
+    /// External key.
+    pub key: String,
+    /// Properties present on the node, in catalog order.
+    pub props: Vec<(String, Value)>,
+}
+
+/// An edge with its endpoints and named properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// Edge type id.
+    pub edge_type: CatalogId,
+    /// Edge id.
+    pub id: EdgeId,
+    /// Source node id.
+    pub src: NodeId,
+    /// Destination node id.
+    pub dst: NodeId,
+    /// Time, if it has one.
+    pub time: Option<Micros>,
+    /// Properties present on the edge, in catalog order.
+    pub props: Vec<(String, Value)>,
+}
+
+fn name_props(def: &impl HasProperties, props: Props) -> Result<Vec<(String, Value)>> {
+    props
+        .into_iter()
+        .map(|(i, v)| {
+            let p = def.properties().get(i as usize).ok_or_else(|| {
+                Error::Corrupt(format!("{} '{}': stored property #{i} is not in the catalog", def.kind(), def.name()))
+            })?;
+            Ok((p.name.clone(), v))
+        })
+        .collect()
+}
+
+fn opt_time(t: Micros) -> Option<Micros> {
+    (t != NO_TIME).then_some(t)
+}
+
+impl GraphStore {
+    /// Open (or create, with RocksDB) the data directory `dir` with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<GraphStore> {
+        GraphStore::open_with(dir, None, StoreOptions::default())
+    }
+
+    /// Open or create `dir`. `backend` picks the backend of a new directory; for an existing one
+    /// it must match what the directory was created with (or be `None`).
+    pub fn open_with(dir: impl AsRef<Path>, backend: Option<BackendKind>, options: StoreOptions) -> Result<GraphStore> {
+        let dir = dir.as_ref().to_path_buf();
+        let marker = dir.join(MARKER_FILE);
+        let kind = if marker.exists() {
+            let text = std::fs::read_to_string(&marker).map_err(|e| Error::io(&marker, e))?;
+            let mut kind = None;
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("backend=") {
+                    kind = Some(BackendKind::parse(v)?);
+                }
+                if let Some(v) = line.strip_prefix("format=") {
+                    if v.trim() != FORMAT_VERSION.to_string() {
+                        return Err(Error::Corrupt(format!(
+                            "{}: data format {v} is not supported by this version (expects {FORMAT_VERSION})",
+                            marker.display()
+                        )));
+                    }
+                }
+            }
+            let kind = kind.ok_or_else(|| Error::Corrupt(format!("{}: no backend line", marker.display())))?;
+            if let Some(asked) = backend {
+                if asked != kind {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} was created with the {} backend, not {}",
+                        dir.display(),
+                        kind.name(),
+                        asked.name()
+                    )));
+                }
+            }
+            kind
+        } else {
+            if dir.exists() && std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?.next().is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} exists, is not empty and is not an Argus data directory (no {MARKER_FILE} file)",
+                    dir.display()
+                )));
+            }
+            let kind = backend.unwrap_or_default();
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let tmp = dir.join(format!("{MARKER_FILE}.tmp"));
+            std::fs::write(&tmp, format!("backend={}\nformat={FORMAT_VERSION}\n", kind.name()))
+                .map_err(|e| Error::io(&tmp, e))?;
+            std::fs::rename(&tmp, &marker).map_err(|e| Error::io(&marker, e))?;
+            kind
+        };
+        let backend = open_backend(kind, &dir.join(STORE_DIR), &options)?;
+        let catalog = match backend.get(&keys::catalog_key())? {
+            Some(bytes) => Catalog::from_json(&bytes)?,
+            None => Catalog::default(),
+        };
+        Ok(GraphStore {
+            dir,
+            backend,
+            catalog: RwLock::new(Arc::new(catalog)),
+            writer: Mutex::new(()),
+            options,
+            deletion_epoch: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The committed catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
+    }
+
+    /// A consistent view of the committed state; later writes do not change it.
+    pub fn snapshot(&self) -> Snapshot {
+        let catalog = self.catalog.read();
+        Snapshot { view: self.backend.snapshot(), catalog: catalog.clone() }
+    }
+
+    /// Run `f` as one atomic write transaction with the store's default durability.
+    pub fn write<T>(&self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T>) -> Result<T> {
+        self.write_with(self.options.durability, f)
+    }
+
+    /// Run `f` as one atomic write transaction: if it returns `Ok`, all its changes are committed
+    /// together (and durable per `durability`) before this returns; if it returns `Err`, nothing
+    /// is changed.
+    pub fn write_with<T>(&self, durability: Durability, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T>) -> Result<T> {
+        let _guard = self.writer.lock();
+        let mut txn = WriteTxn {
+            live: self.backend.as_ref(),
+            catalog: (*self.catalog()).clone(),
+            catalog_dirty: false,
+            pending: BTreeMap::new(),
+            counters: HashMap::new(),
+            next_node: HashMap::new(),
+            next_edge: HashMap::new(),
+            deleted_nodes: false,
+        };
+        let out = f(&mut txn)?;
+        let deleted_nodes = txn.deleted_nodes;
+        let (batch, catalog) = txn.into_batch();
+        let mut committed = self.catalog.write();
+        self.backend.write(batch, durability)?;
+        if deleted_nodes {
+            self.deletion_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        if let Some(catalog) = catalog {
+            *committed = Arc::new(catalog);
+        }
+        Ok(out)
+    }
+
+    /// A counter that changes whenever a commit deletes nodes.
+    pub fn deletion_epoch(&self) -> u64 {
+        self.deletion_epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Persist memtables and logs (a clean point for backups and benchmarks).
+    pub fn flush(&self) -> Result<()> {
+        self.backend.flush()
+    }
+}
+
+/// A write transaction; see [`GraphStore::write_with`].
+pub struct WriteTxn<'s> {
+    live: &'s dyn Backend,
+    catalog: Catalog,
+    catalog_dirty: bool,
+    /// Pending puts (`Some`) and deletes (`None`), read back by this transaction's own reads.
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    counters: HashMap<Vec<u8>, i64>,
+    next_node: HashMap<CatalogId, NodeId>,
+    next_edge: HashMap<CatalogId, EdgeId>,
+    deleted_nodes: bool,
+}
+
+impl WriteTxn<'_> {
+    /// The catalog as changed so far by this transaction.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.pending.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.live.get(key),
+        }
+    }
+
+    fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.pending.insert(key.into(), Some(value));
+    }
+
+    fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        self.pending.insert(key.into(), None);
+    }
+
+    fn add(&mut self, key: impl Into<Vec<u8>>, delta: i64) {
+        *self.counters.entry(key.into()).or_insert(0) += delta;
+    }
+
+    /// Committed keys in `[lower, upper)` merged with this transaction's pending changes.
+    fn scan_merged(&self, lower: &[u8], upper: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for item in self.live.scan(lower, upper, false) {
+            let (k, v) = item?;
+            merged.insert(k.into_vec(), v.into_vec());
+        }
+        for (k, v) in self.pending.range(lower.to_vec()..upper.to_vec()) {
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged.into_iter().collect())
+    }
+
+    /// Read a meta value (load checkpoints and the like), seeing this transaction's writes.
+    pub fn meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get(&keys::meta_key(name))
+    }
+
+    /// Write a meta value in this transaction.
+    pub fn set_meta(&mut self, name: &[u8], value: Vec<u8>) {
+        self.put(keys::meta_key(name), value);
+    }
+
+    fn touch_catalog(&mut self) {
+        self.catalog_dirty = true;
+    }
+
+    /// Declare a node label.
+    pub fn create_label(&mut self, name: &str, key_name: &str, properties: Vec<PropertyDef>) -> Result<CatalogId> {
+        check_reserved_node_props(key_name, &properties)?;
+        let id = self.catalog.create_label(name, key_name, properties)?;
+        self.touch_catalog();
+        Ok(id)
+    }
+
+    /// Declare an edge type between two labels.
+    pub fn create_edge_type(
+        &mut self,
+        name: &str,
+        src_label: &str,
+        dst_label: &str,
+        undirected: bool,
+        properties: Vec<PropertyDef>,
+    ) -> Result<CatalogId> {
+        for p in &properties {
+            check_reserved_edge_prop(&p.name)?;
+        }
+        let id = self.catalog.create_edge_type(name, src_label, dst_label, undirected, properties)?;
+        self.touch_catalog();
+        Ok(id)
+    }
+
+    /// Add a property to a label (a no-op if it exists with that type).
+    pub fn add_label_property(&mut self, label: &str, prop: PropertyDef) -> Result<usize> {
+        let def = self.catalog.label(label)?;
+        if def.property_index(&prop.name).is_none() {
+            check_reserved_node_props(&def.key_name, std::slice::from_ref(&prop))?;
+        }
+        let before = self.catalog.label(label)?.properties.len();
+        let idx = self.catalog.add_label_property(label, prop)?;
+        if self.catalog.label(label)?.properties.len() != before {
+            self.touch_catalog();
+        }
+        Ok(idx)
+    }
+
+    /// Add a property to an edge type (a no-op if it exists with that type).
+    pub fn add_edge_property(&mut self, edge_type: &str, prop: PropertyDef) -> Result<usize> {
+        check_reserved_edge_prop(&prop.name)?;
+        let before = self.catalog.edge_type(edge_type)?.properties.len();
+        let idx = self.catalog.add_edge_property(edge_type, prop)?;
+        if self.catalog.edge_type(edge_type)?.properties.len() != before {
+            self.touch_catalog();
+        }
+        Ok(idx)
+    }
+
+    /// Internal id of a node, if it exists (seeing this transaction's writes).
+    pub fn node_id(&self, label: CatalogId, key: &str) -> Result<Option<NodeId>> {
+        self.get(&keys::key_to_id_key(label, key.as_bytes()))?
+            .map(|b| keys::decode_u64(&b))
+            .transpose()
+    }
+
+    fn allocate_node_id(&mut self, label: CatalogId) -> Result<NodeId> {
+        let next = match self.next_node.get(&label) {
+            Some(n) => *n,
+            None => match self.live.get(&keys::next_node_id_key(label))? {
+                Some(b) => keys::decode_u64(&b)?,
+                None => 0,
+            },
+        };
+        self.next_node.insert(label, next + 1);
+        Ok(next)
+    }
+
+    fn allocate_edge_id(&mut self, edge_type: CatalogId) -> Result<EdgeId> {
+        let next = match self.next_edge.get(&edge_type) {
+            Some(n) => *n,
+            None => match self.live.get(&keys::next_edge_id_key(edge_type))? {
+                Some(b) => keys::decode_u64(&b)?,
+                None => 0,
+            },
+        };
+        self.next_edge.insert(edge_type, next + 1);
+        Ok(next)
+    }
+
+    /// Resolve named properties against a label or edge type's catalog entry, checking types.
+    fn resolve_props(def: &impl HasProperties, props: &[(&str, Value)]) -> Result<Props> {
+        let mut out = Vec::with_capacity(props.len());
+        for (name, value) in props {
+            let idx = def.property_index(name).ok_or_else(|| {
+                Error::Schema(format!("{} '{}' has no property '{name}' (add it first)", def.kind(), def.name()))
+            })?;
+            let ty = def.properties()[idx].ty;
+            let v = value
+                .clone()
+                .coerce(ty)
+                .map_err(|m| Error::Schema(format!("{} '{}', property '{name}': {m}", def.kind(), def.name())))?;
+            out.push((idx as u16, v));
+        }
+        Ok(normalize_props(out))
+    }
+
+    /// Insert a node, or merge `props` into the existing node with that key. Returns its id.
+    pub fn upsert_node(&mut self, label: &str, key: &str, props: &[(&str, Value)]) -> Result<NodeId> {
+        let def = self.catalog.label(label)?;
+        let id = def.id;
+        let props = Self::resolve_props(def, props)?;
+        Ok(self.upsert_node_resolved(id, key, props)?.0)
+    }
+
+    /// [`WriteTxn::upsert_node`] with properties already resolved to catalog indexes and types
+    /// (the bulk-load path). Returns the id and whether the node was created.
+    pub fn upsert_node_resolved(&mut self, label: CatalogId, key: &str, props: Props) -> Result<(NodeId, bool)> {
+        if key.is_empty() {
+            return Err(Error::InvalidArgument("empty node key".into()));
+        }
+        self.catalog.label_by_id(label)?;
+        match self.node_id(label, key)? {
+            Some(id) => {
+                if !props.is_empty() {
+                    let nk = keys::node_key(label, id);
+                    let bytes = self
+                        .get(&nk)?
+                        .ok_or_else(|| Error::Corrupt(format!("key '{key}' maps to id {id} but the node record is missing")))?;
+                    let mut rec = NodeRecord::decode(&bytes)?;
+                    rec.merge(props);
+                    self.put(nk, rec.encode());
+                }
+                Ok((id, false))
+            }
+            None => {
+                let id = self.allocate_node_id(label)?;
+                self.put(keys::key_to_id_key(label, key.as_bytes()), keys::encode_u64(id).to_vec());
+                let rec = NodeRecord { key: key.to_string(), props };
+                self.put(keys::node_key(label, id), rec.encode());
+                self.add(keys::node_count_key(label), 1);
+                Ok((id, true))
+            }
+        }
+    }
+
+    /// Insert an edge between two existing nodes named by key. Parallel edges are kept.
+    pub fn insert_edge(
+        &mut self,
+        edge_type: &str,
+        src_key: &str,
+        dst_key: &str,
+        time: Option<Micros>,
+        props: &[(&str, Value)],
+    ) -> Result<EdgeId> {
+        let def = self.catalog.edge_type(edge_type)?;
+        let (tid, sl, dl) = (def.id, def.src_label, def.dst_label);
+        let props = Self::resolve_props(def, props)?;
+        let src = self.require_node(sl, src_key)?;
+        let dst = self.require_node(dl, dst_key)?;
+        self.insert_edge_resolved(tid, src, dst, time, props)
+    }
+
+    fn require_node(&self, label: CatalogId, key: &str) -> Result<NodeId> {
+        self.node_id(label, key)?.ok_or_else(|| {
+            let name = self.catalog.label_by_id(label).map(|l| l.name.clone()).unwrap_or_default();
+            Error::NotFound(format!("no node {name}:{key}"))
+        })
+    }
+
+    /// [`WriteTxn::insert_edge`] with endpoints as ids and resolved properties (the bulk-load
+    /// path). The caller guarantees both endpoints exist.
+    pub fn insert_edge_resolved(
+        &mut self,
+        edge_type: CatalogId,
+        src: NodeId,
+        dst: NodeId,
+        time: Option<Micros>,
+        props: Props,
+    ) -> Result<EdgeId> {
+        let def = self.catalog.edge_type_by_id(edge_type)?;
+        let (sl, dl, undirected) = (def.src_label, def.dst_label, def.undirected);
+        let time = match time {
+            Some(NO_TIME) => {
+                return Err(Error::InvalidArgument("edge time is out of range".into()));
+            }
+            Some(t) => t,
+            None => NO_TIME,
+        };
+        let id = self.allocate_edge_id(edge_type)?;
+        let rec = EdgeRecord { src, dst, time, props };
+        self.put(keys::edge_key(edge_type, id), rec.encode());
+        for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
+            let k = AdjKey { label, node, edge_type, dir, time, edge: id }.encode();
+            self.put(k, keys::encode_u64(other).to_vec());
+            self.add(keys::degree_key(label, node, edge_type, dir), 1);
+        }
+        self.add(keys::edge_count_key(edge_type), 1);
+        Ok(id)
+    }
+
+    /// Delete one edge by id. Returns whether it existed.
+    pub fn delete_edge(&mut self, edge_type: &str, edge: EdgeId) -> Result<bool> {
+        let tid = self.catalog.edge_type(edge_type)?.id;
+        self.delete_edge_by_id(tid, edge)
+    }
+
+    fn delete_edge_by_id(&mut self, edge_type: CatalogId, edge: EdgeId) -> Result<bool> {
+        let def = self.catalog.edge_type_by_id(edge_type)?;
+        let (sl, dl, undirected) = (def.src_label, def.dst_label, def.undirected);
+        let ek = keys::edge_key(edge_type, edge);
+        let Some(bytes) = self.get(&ek)? else { return Ok(false) };
+        let rec = EdgeRecord::decode(&bytes)?;
+        self.delete(ek);
+        for (label, node, dir, _) in adjacency_entries(sl, dl, undirected, rec.src, rec.dst) {
+            self.delete(AdjKey { label, node, edge_type, dir, time: rec.time, edge }.encode());
+            self.add(keys::degree_key(label, node, edge_type, dir), -1);
+        }
+        self.add(keys::edge_count_key(edge_type), -1);
+        Ok(true)
+    }
+
+    /// Delete every edge of a type from `src_key` to `dst_key` (parallel edges included; either
+    /// way round for undirected types). Returns how many were deleted.
+    pub fn delete_edges_between(&mut self, edge_type: &str, src_key: &str, dst_key: &str) -> Result<u64> {
+        let def = self.catalog.edge_type(edge_type)?;
+        let (tid, sl, dl) = (def.id, def.src_label, def.dst_label);
+        let (Some(src), Some(dst)) = (self.node_id(sl, src_key)?, self.node_id(dl, dst_key)?) else {
+            return Ok(0);
+        };
+        let prefix = keys::adj_prefix(sl, src, tid, Dir::Out);
+        let entries = self.scan_merged(&prefix, &keys::prefix_successor(&prefix))?;
+        let mut deleted = 0;
+        for (k, v) in entries {
+            if keys::decode_u64(&v)? == dst && self.delete_edge_by_id(tid, AdjKey::decode(&k)?.edge)? {
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Delete a node and every edge touching it, in both directions. Returns whether it existed.
+    pub fn delete_node(&mut self, label: &str, key: &str) -> Result<bool> {
+        let lid = self.catalog.label(label)?.id;
+        let Some(id) = self.node_id(lid, key)? else { return Ok(false) };
+        let prefix = keys::adj_node_prefix(lid, id);
+        let entries = self.scan_merged(&prefix, &keys::prefix_successor(&prefix))?;
+        for (k, _) in entries {
+            let adj = AdjKey::decode(&k)?;
+            self.delete_edge_by_id(adj.edge_type, adj.edge)?;
+        }
+        self.delete(keys::key_to_id_key(lid, key.as_bytes()));
+        self.delete(keys::node_key(lid, id));
+        self.add(keys::node_count_key(lid), -1);
+        self.deleted_nodes = true;
+        Ok(true)
+    }
+
+    fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
+        let mut batch = WriteBatch::default();
+        for (k, v) in self.pending {
+            match v {
+                Some(v) => batch.put(k, v),
+                None => batch.delete(k),
+            }
+        }
+        let mut counters: Vec<_> = self.counters.into_iter().filter(|(_, d)| *d != 0).collect();
+        counters.sort();
+        for (k, d) in counters {
+            batch.add(k, d);
+        }
+        for (label, next) in self.next_node {
+            batch.put(keys::next_node_id_key(label), keys::encode_u64(next).to_vec());
+        }
+        for (t, next) in self.next_edge {
+            batch.put(keys::next_edge_id_key(t), keys::encode_u64(next).to_vec());
+        }
+        let catalog = if self.catalog_dirty {
+            batch.put(keys::catalog_key(), self.catalog.to_json());
+            Some(self.catalog)
+        } else {
+            None
+        };
+        (batch, catalog)
+    }
+}
+
+/// Names the engine gives its own node columns; properties may not take them.
+fn check_reserved_node_props(key_name: &str, props: &[PropertyDef]) -> Result<()> {
+    for p in props {
+        if p.name == key_name || p.name == "_id" {
+            return Err(Error::Schema(format!(
+                "property name '{}' is reserved (the node key is shown as '{key_name}', the internal id as '_id')",
+                p.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Columns every edge table has; properties may not take these names.
+pub const EDGE_COLUMNS: [&str; 6] = ["edge_id", "src", "dst", "src_id", "dst_id", "time"];
+
+fn check_reserved_edge_prop(name: &str) -> Result<()> {
+    if EDGE_COLUMNS.contains(&name) {
+        return Err(Error::Schema(format!(
+            "property name '{name}' is reserved for edges (reserved: {})",
+            EDGE_COLUMNS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The adjacency entries `(label, node, direction, other end)` of one edge. Directed edges get an
+/// out-entry at the source and an in-entry at the destination; undirected ones an out-entry at
+/// both ends (one for a self-loop).
+pub fn adjacency_entries(
+    src_label: CatalogId,
+    dst_label: CatalogId,
+    undirected: bool,
+    src: NodeId,
+    dst: NodeId,
+) -> Vec<(CatalogId, NodeId, Dir, NodeId)> {
+    if undirected {
+        if src_label == dst_label && src == dst {
+            vec![(src_label, src, Dir::Out, dst)]
+        } else {
+            vec![(src_label, src, Dir::Out, dst), (dst_label, dst, Dir::Out, src)]
+        }
+    } else {
+        vec![(src_label, src, Dir::Out, dst), (dst_label, dst, Dir::In, src)]
+    }
+}
+
+/// A consistent, read-only view of the store at one moment.
+#[derive(Clone)]
+pub struct Snapshot {
+    view: Arc<dyn ReadView>,
+    catalog: Arc<Catalog>,
+}
+
+impl Snapshot {
+    /// The catalog as of this snapshot.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The raw key-value view (for consistency checks and scans).
+    pub fn view(&self) -> &Arc<dyn ReadView> {
+        &self.view
+    }
+
+    /// Internal id of the node with this key.
+    pub fn node_id(&self, label: &str, key: &str) -> Result<Option<NodeId>> {
+        let lid = self.catalog.label(label)?.id;
+        self.node_id_in(lid, key)
+    }
+
+    /// Internal id of a node by label id.
+    pub fn node_id_in(&self, label: CatalogId, key: &str) -> Result<Option<NodeId>> {
+        self.view
+            .get(&keys::key_to_id_key(label, key.as_bytes()))?
+            .map(|b| keys::decode_u64(&b))
+            .transpose()
+    }
+
+    /// A node by key.
+    pub fn node(&self, label: &str, key: &str) -> Result<Option<Node>> {
+        let lid = self.catalog.label(label)?.id;
+        match self.node_id_in(lid, key)? {
+            Some(id) => self.node_by_id(lid, id),
+            None => Ok(None),
+        }
+    }
+
+    /// A node by id.
+    pub fn node_by_id(&self, label: CatalogId, id: NodeId) -> Result<Option<Node>> {
+        let def = self.catalog.label_by_id(label)?;
+        let Some(bytes) = self.view.get(&keys::node_key(label, id))? else { return Ok(None) };
+        let rec = NodeRecord::decode(&bytes)?;
+        Ok(Some(Node { label, id, key: rec.key, props: name_props(def, rec.props)? }))
+    }
+
+    /// The external key of a node id.
+    pub fn node_key(&self, label: CatalogId, id: NodeId) -> Result<Option<String>> {
+        self.view
+            .get(&keys::node_key(label, id))?
+            .map(|b| NodeRecord::decode_key(&b))
+            .transpose()
+    }
+
+    /// An edge by id.
+    pub fn edge(&self, edge_type: CatalogId, id: EdgeId) -> Result<Option<Edge>> {
+        let def = self.catalog.edge_type_by_id(edge_type)?;
+        let Some(bytes) = self.view.get(&keys::edge_key(edge_type, id))? else { return Ok(None) };
+        let rec = EdgeRecord::decode(&bytes)?;
+        Ok(Some(Edge {
+            edge_type,
+            id,
+            src: rec.src,
+            dst: rec.dst,
+            time: opt_time(rec.time),
+            props: name_props(def, rec.props)?,
+        }))
+    }
+
+    /// Stored degree of a node for one edge type and direction (no scan).
+    pub fn degree(&self, label: CatalogId, node: NodeId, edge_type: CatalogId, dir: Dir) -> Result<u64> {
+        self.counter(&keys::degree_key(label, node, edge_type, dir))
+    }
+
+    fn counter(&self, key: &[u8]) -> Result<u64> {
+        Ok(match self.view.get(key)? {
+            Some(b) => keys::decode_counter(&b)?.max(0) as u64,
+            None => 0,
+        })
+    }
+
+    /// Number of live nodes of a label.
+    pub fn node_count(&self, label: CatalogId) -> Result<u64> {
+        self.counter(&keys::node_count_key(label))
+    }
+
+    /// Number of live edges of a type.
+    pub fn edge_count(&self, edge_type: CatalogId) -> Result<u64> {
+        self.counter(&keys::edge_count_key(edge_type))
+    }
+
+    /// The (edge type, direction) pairs a node of `label` can have entries under.
+    fn adjacency_slots(&self, label: CatalogId, q: &NeighborQuery) -> Result<Vec<(CatalogId, Dir)>> {
+        let types: Vec<_> = match &q.edge_type {
+            Some(name) => vec![self.catalog.edge_type(name)?],
+            None => self.catalog.edge_types.iter().collect(),
+        };
+        let mut slots = Vec::new();
+        for t in types {
+            if t.undirected {
+                if t.src_label == label || t.dst_label == label {
+                    slots.push((t.id, Dir::Out));
+                }
+                continue;
+            }
+            if t.src_label == label && matches!(q.direction, Direction::Out | Direction::Both) {
+                slots.push((t.id, Dir::Out));
+            }
+            if t.dst_label == label && matches!(q.direction, Direction::In | Direction::Both) {
+                slots.push((t.id, Dir::In));
+            }
+        }
+        if slots.is_empty() {
+            if let Some(name) = &q.edge_type {
+                let t = self.catalog.edge_type(name)?;
+                let lname = &self.catalog.label_by_id(label)?.name;
+                return Err(Error::InvalidArgument(format!(
+                    "edge type '{name}' goes from '{}' to '{}': a '{lname}' node has no {} edges of it",
+                    self.catalog.label_by_id(t.src_label)?.name,
+                    self.catalog.label_by_id(t.dst_label)?.name,
+                    match q.direction {
+                        Direction::Out => "outgoing",
+                        Direction::In => "incoming",
+                        Direction::Both => "",
+                    }
+                )));
+            }
+        }
+        Ok(slots)
+    }
+
+    /// Edges of a node (by key) matching `q`, newest first unless `q.oldest_first`.
+    pub fn neighbors(&self, label: &str, key: &str, q: &NeighborQuery) -> Result<Vec<Neighbor>> {
+        let lid = self.catalog.label(label)?.id;
+        let id = self
+            .node_id_in(lid, key)?
+            .ok_or_else(|| Error::NotFound(format!("no node {label}:{key}")))?;
+        self.neighbors_by_id(lid, id, q)
+    }
+
+    /// Edges of a node (by id) matching `q`: one range scan per (edge type, direction).
+    pub fn neighbors_by_id(&self, label: CatalogId, node: NodeId, q: &NeighborQuery) -> Result<Vec<Neighbor>> {
+        let since = q.since.unwrap_or(NO_TIME);
+        let until = q.until.unwrap_or(i64::MAX);
+        if since > until {
+            return Ok(Vec::new());
+        }
+        let limit = q.limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        for (edge_type, dir) in self.adjacency_slots(label, q)? {
+            let def = self.catalog.edge_type_by_id(edge_type)?;
+            let other_label = match (def.undirected, dir) {
+                (true, _) => {
+                    if def.src_label == label {
+                        def.dst_label
+                    } else {
+                        def.src_label
+                    }
+                }
+                (false, Dir::Out) => def.dst_label,
+                (false, Dir::In) => def.src_label,
+            };
+            let (lo, hi) = keys::adj_time_range(label, node, edge_type, dir, since, until);
+            for item in self.view.scan(&lo, &hi, !q.oldest_first).take(limit) {
+                let (k, v) = item?;
+                let adj = AdjKey::decode(&k)?;
+                out.push(Neighbor {
+                    edge_type,
+                    edge_id: adj.edge,
+                    dir,
+                    time: opt_time(adj.time),
+                    label: other_label,
+                    node: keys::decode_u64(&v)?,
+                });
+            }
+        }
+        if q.oldest_first {
+            out.sort_by_key(|n| (n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id));
+        } else {
+            out.sort_by_key(|n| std::cmp::Reverse((n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id)));
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// The type a property would get for this value (used when a load declares new properties).
+pub fn prop_def(name: &str, ty: PropType) -> PropertyDef {
+    PropertyDef { name: name.to_string(), ty }
+}

@@ -1,0 +1,682 @@
+//! Bulk load of nodes and edges from CSV and Parquet, streaming in atomic batches.
+//!
+//! A load reads its file once, in order, holding one batch of rows (plus the type-inference
+//! sample) in memory. Each batch is one write transaction: it commits completely or not at all.
+//! On bad input the load stops with an error naming file, line and column; batches committed
+//! before it stay, the failing batch leaves no trace. Node loads are idempotent (upserts by key),
+//! so a failed node load is resumed by running it again. Edge loads record how many rows of the
+//! file they have committed (in the same transaction as the edges); `resume` skips those rows,
+//! so a failed edge load continues where it stopped instead of adding parallel edges twice.
+
+mod csv_source;
+mod parquet_source;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::catalog::{HasProperties, PropType, PropertyDef, Value};
+use crate::error::{Error, Location, Result};
+use crate::graph::GraphStore;
+use crate::keys::{CatalogId, Micros, NodeId};
+use crate::record::{normalize_props, Props};
+use crate::time::parse_time;
+
+pub use csv_source::{CsvOptions, TextEncoding};
+
+/// One field of an input row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Empty field or null.
+    Null,
+    /// Text to be parsed by the column's type (CSV).
+    Text(String),
+    /// An already typed value (Parquet).
+    Typed(Value),
+}
+
+/// One input row with its position.
+#[derive(Debug, Clone)]
+pub struct SourceRow {
+    /// 1-based line (CSV) or data row (Parquet).
+    pub line: u64,
+    /// Fields, one per column.
+    pub cells: Vec<Cell>,
+}
+
+/// A streaming source of rows.
+pub(crate) trait RowSource {
+    /// Column names (`0`, `1`, ... for headerless CSV).
+    fn columns(&self) -> &[String];
+    /// Column types known from the file itself (Parquet), else `None` per column.
+    fn known_types(&self) -> Vec<Option<PropType>>;
+    /// The next row, or `None` at the end.
+    fn next_row(&mut self) -> Result<Option<SourceRow>>;
+    /// Bytes consumed so far and the file size, for progress.
+    fn progress(&self) -> (u64, u64);
+    /// The file being read.
+    fn path(&self) -> &Path;
+}
+
+fn open_source(path: &Path, csv: &CsvOptions) -> Result<Box<dyn RowSource>> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if ext == "parquet" || ext == "pq" {
+        Ok(Box::new(parquet_source::ParquetSource::open(path)?))
+    } else {
+        Ok(Box::new(csv_source::CsvSource::open(path, csv)?))
+    }
+}
+
+/// Progress of a running load, reported after every committed batch.
+#[derive(Debug, Clone, Default)]
+pub struct LoadProgress {
+    /// Bytes of the file read so far.
+    pub bytes_read: u64,
+    /// Size of the file.
+    pub total_bytes: u64,
+    /// Data rows committed so far (including rows skipped by `resume`).
+    pub rows_committed: u64,
+    /// Batches committed so far.
+    pub batches_committed: u64,
+}
+
+/// What a finished load did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Data rows read (excluding rows skipped by `resume`).
+    pub rows: u64,
+    /// Rows skipped because an earlier run had committed them.
+    pub skipped_rows: u64,
+    /// Nodes created.
+    pub nodes_created: u64,
+    /// Existing nodes updated.
+    pub nodes_updated: u64,
+    /// Edges inserted.
+    pub edges_inserted: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// Wall time in milliseconds.
+    pub millis: u64,
+}
+
+/// Options shared by node and edge loads.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// CSV dialect.
+    pub csv: CsvOptions,
+    /// Type overrides (`--schema col:type,...`).
+    pub schema: Vec<(String, PropType)>,
+    /// Rows per atomic batch.
+    pub batch_rows: usize,
+    /// Rows sampled for type inference.
+    pub infer_rows: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { csv: CsvOptions::default(), schema: Vec::new(), batch_rows: 50_000, infer_rows: 10_000 }
+    }
+}
+
+/// Parse `col:type,col:type` (the `--schema` option).
+pub fn parse_schema_overrides(text: &str) -> Result<Vec<(String, PropType)>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let (col, ty) = item.rsplit_once(':').ok_or_else(|| {
+                Error::InvalidArgument(format!("--schema item '{item}' is not of the form column:type"))
+            })?;
+            Ok((col.trim().to_string(), PropType::parse(ty)?))
+        })
+        .collect()
+}
+
+/// A node load: `argus load nodes LABEL FILE --key COL`.
+#[derive(Debug, Clone)]
+pub struct NodeLoad {
+    /// Label to load into (created if new).
+    pub label: String,
+    /// Input file (CSV, or Parquet by extension `.parquet`).
+    pub file: PathBuf,
+    /// Key column, by name (or 0-based index without a header).
+    pub key: String,
+    /// Shared options.
+    pub options: LoadOptions,
+}
+
+/// An edge load: `argus load edges TYPE FILE --src LABEL:COL --dst LABEL:COL`.
+#[derive(Debug, Clone)]
+pub struct EdgeLoad {
+    /// Edge type to load into (created if new).
+    pub edge_type: String,
+    /// Input file.
+    pub file: PathBuf,
+    /// Source label.
+    pub src_label: String,
+    /// Source key column.
+    pub src_column: String,
+    /// Destination label.
+    pub dst_label: String,
+    /// Destination key column.
+    pub dst_column: String,
+    /// Time column, if any.
+    pub time_column: Option<String>,
+    /// Declare the type undirected when it is created.
+    pub undirected: bool,
+    /// Create endpoint nodes that do not exist instead of failing.
+    pub create_missing_nodes: bool,
+    /// Skip the rows an earlier run of this load committed.
+    pub resume: bool,
+    /// Shared options.
+    pub options: LoadOptions,
+}
+
+fn find_column(columns: &[String], name: &str, what: &str, path: &Path) -> Result<usize> {
+    columns.iter().position(|c| c == name).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{}: no {what} column '{name}' (columns: {})",
+            path.display(),
+            columns.join(", ")
+        ))
+    })
+}
+
+/// Infer a column type from sample text values: int, then float, bool, timestamp, else string.
+pub fn infer_type<'a>(values: impl Iterator<Item = &'a str>) -> PropType {
+    let (mut int, mut float, mut boolean, mut time, mut any) = (true, true, true, true, false);
+    for v in values {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        any = true;
+        int &= v.parse::<i64>().is_ok();
+        float &= v.parse::<f64>().is_ok();
+        boolean &= parse_bool(v).is_some();
+        // Plain numbers stay numbers; only RFC 3339-looking text is inferred as a timestamp.
+        time &= v.contains('-') && v.len() >= 10 && parse_time(v).is_ok();
+    }
+    match (any, int, float, boolean, time) {
+        (false, ..) => PropType::String,
+        (_, true, ..) => PropType::Int,
+        (_, _, true, ..) => PropType::Float,
+        (_, _, _, true, _) => PropType::Bool,
+        (_, _, _, _, true) => PropType::Timestamp,
+        _ => PropType::String,
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" => Some(true),
+        "false" | "f" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_vector(v: &str, n: u32) -> std::result::Result<Vec<f32>, String> {
+    let inner = v.trim().trim_start_matches('[').trim_end_matches(']');
+    let parts: std::result::Result<Vec<f32>, _> = inner
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<f32>())
+        .collect();
+    match parts {
+        Ok(p) if p.len() == n as usize => Ok(p),
+        Ok(p) => Err(format!("expected a vector of {n} floats, got {}", p.len())),
+        Err(_) => Err(format!("'{v}' is not a vector of floats (e.g. [0.5,1,2])")),
+    }
+}
+
+/// Convert one cell to a value of `ty`; `Ok(None)` for nulls.
+pub fn cell_value(cell: &Cell, ty: PropType) -> std::result::Result<Option<Value>, String> {
+    let text = match cell {
+        Cell::Null => return Ok(None),
+        Cell::Typed(v) => return v.clone().coerce(ty).map(Some),
+        Cell::Text(t) => t.as_str(),
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let t = text.trim();
+    let v = match ty {
+        PropType::Int => Value::Int(t.parse().map_err(|_| format!("'{text}' is not an integer"))?),
+        PropType::Float => Value::Float(t.parse().map_err(|_| format!("'{text}' is not a number"))?),
+        PropType::Bool => Value::Bool(parse_bool(t).ok_or_else(|| format!("'{text}' is not a boolean (true/false)"))?),
+        PropType::String => Value::String(text.to_string()),
+        PropType::Timestamp => Value::Timestamp(parse_time(t)?),
+        PropType::Vector(n) => Value::Vector(parse_vector(t, n)?),
+    };
+    Ok(Some(v))
+}
+
+fn cell_key(cell: &Cell) -> Option<String> {
+    match cell {
+        Cell::Null => None,
+        Cell::Text(t) if t.is_empty() => None,
+        Cell::Text(t) => Some(t.clone()),
+        Cell::Typed(v) => Some(v.to_string()),
+    }
+}
+
+fn cell_time(cell: &Cell) -> std::result::Result<Option<Micros>, String> {
+    match cell {
+        Cell::Null => Ok(None),
+        Cell::Text(t) if t.is_empty() => Ok(None),
+        Cell::Text(t) => parse_time(t).map(Some),
+        Cell::Typed(Value::Timestamp(t)) => Ok(Some(*t)),
+        Cell::Typed(Value::Int(s)) => s.checked_mul(1_000_000).map(Some).ok_or_else(|| format!("time {s} out of range")),
+        Cell::Typed(Value::Float(s)) => Ok(Some((s * 1e6).round() as i64)),
+        Cell::Typed(Value::String(s)) => parse_time(s).map(Some),
+        Cell::Typed(v) => Err(format!("a {} value is not a time", v.prop_type())),
+    }
+}
+
+/// A column that becomes a property: its position in the row and its catalog slot.
+struct PropColumn {
+    source: usize,
+    name: String,
+    ty: PropType,
+    index: u16,
+}
+
+/// Reads the inference sample, then hands out rows in order.
+struct Rows {
+    source: Box<dyn RowSource>,
+    buffered: std::collections::VecDeque<SourceRow>,
+}
+
+impl Rows {
+    fn open(path: &Path, options: &LoadOptions) -> Result<Rows> {
+        let mut source = open_source(path, &options.csv)?;
+        let mut buffered = std::collections::VecDeque::new();
+        while buffered.len() < options.infer_rows {
+            match source.next_row()? {
+                Some(r) => buffered.push_back(r),
+                None => break,
+            }
+        }
+        Ok(Rows { source, buffered })
+    }
+
+    fn next(&mut self) -> Result<Option<SourceRow>> {
+        match self.buffered.pop_front() {
+            Some(r) => Ok(Some(r)),
+            None => self.source.next_row(),
+        }
+    }
+
+    fn columns(&self) -> &[String] {
+        self.source.columns()
+    }
+
+    /// Types of the property columns: override, else the catalog's, else the file's, else
+    /// inferred from the sample.
+    fn column_types(&self, overrides: &[(String, PropType)], existing: &dyn Fn(&str) -> Option<PropType>) -> Vec<PropType> {
+        let known = self.source.known_types();
+        self.columns()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                if let Some((_, t)) = overrides.iter().find(|(c, _)| c == name) {
+                    return *t;
+                }
+                if let Some(t) = existing(name) {
+                    return t;
+                }
+                if let Some(t) = known.get(i).copied().flatten() {
+                    return t;
+                }
+                infer_type(self.buffered.iter().filter_map(|r| match r.cells.get(i) {
+                    Some(Cell::Text(t)) => Some(t.as_str()),
+                    _ => None,
+                }))
+            })
+            .collect()
+    }
+
+    fn location(&self, line: u64, column: Option<usize>) -> Box<Location> {
+        Box::new(Location {
+            file: self.source.path().to_path_buf(),
+            line,
+            column: column.map(|c| c + 1),
+            column_name: column.and_then(|c| self.columns().get(c).cloned()),
+        })
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        self.source.progress()
+    }
+}
+
+fn check_overrides(overrides: &[(String, PropType)], columns: &[String], path: &Path) -> Result<()> {
+    for (c, _) in overrides {
+        if !columns.contains(c) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: --schema names column '{c}', which the file does not have (columns: {})",
+                path.display(),
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn row_props(rows: &Rows, row: &SourceRow, columns: &[PropColumn]) -> Result<Props> {
+    let mut props = Vec::with_capacity(columns.len());
+    for c in columns {
+        let cell = row.cells.get(c.source).unwrap_or(&Cell::Null);
+        match cell_value(cell, c.ty) {
+            Ok(Some(v)) => props.push((c.index, v)),
+            Ok(None) => {}
+            Err(message) => {
+                return Err(Error::Input {
+                    location: rows.location(row.line, Some(c.source)),
+                    message: format!("{message} (column '{}' is {})", c.name, c.ty),
+                })
+            }
+        }
+    }
+    Ok(normalize_props(props))
+}
+
+fn elapsed_ms(start: Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}
+
+/// Load nodes; `observe` is called after every committed batch.
+pub fn load_nodes(store: &GraphStore, spec: &NodeLoad, observe: &mut dyn FnMut(&LoadProgress)) -> Result<LoadReport> {
+    let start = Instant::now();
+    let mut rows = Rows::open(&spec.file, &spec.options)?;
+    let path = spec.file.clone();
+    let columns = rows.columns().to_vec();
+    let key_col = find_column(&columns, &spec.key, "key", &path)?;
+    check_overrides(&spec.options.schema, &columns, &path)?;
+    let catalog = store.catalog();
+    let existing = catalog.label(&spec.label).ok().cloned();
+    let types = rows.column_types(&spec.options.schema, &|name| {
+        existing
+            .as_ref()
+            .and_then(|l| l.property_index(name).map(|i| l.properties[i].ty))
+    });
+    let prop_sources: Vec<usize> = (0..columns.len()).filter(|&i| i != key_col).collect();
+
+    let mut report = LoadReport::default();
+    let mut prop_columns: Vec<PropColumn> = Vec::new();
+    let mut label_id: Option<CatalogId> = None;
+    let mut done = false;
+    while !done {
+        let (batch_report, finished) = store.write(|txn| {
+            let lid = match label_id {
+                Some(id) => id,
+                None => {
+                    // First batch: declare the label and its properties in the same transaction.
+                    if txn.catalog().label(&spec.label).is_err() {
+                        txn.create_label(&spec.label, &columns[key_col], Vec::new())?;
+                    }
+                    prop_columns.clear();
+                    for &i in &prop_sources {
+                        let index = txn.add_label_property(&spec.label, PropertyDef { name: columns[i].clone(), ty: types[i] })?;
+                        prop_columns.push(PropColumn { source: i, name: columns[i].clone(), ty: types[i], index: index as u16 });
+                    }
+                    txn.catalog().label(&spec.label)?.id
+                }
+            };
+            let mut r = LoadReport::default();
+            while (r.rows as usize) < spec.options.batch_rows {
+                let Some(row) = rows.next()? else { return Ok((r, true)) };
+                let key = row.cells.get(key_col).and_then(cell_key).ok_or_else(|| Error::Input {
+                    location: rows.location(row.line, Some(key_col)),
+                    message: "empty node key".into(),
+                })?;
+                let props = row_props(&rows, &row, &prop_columns)?;
+                let (_, created) = txn.upsert_node_resolved(lid, &key, props)?;
+                if created {
+                    r.nodes_created += 1;
+                } else {
+                    r.nodes_updated += 1;
+                }
+                r.rows += 1;
+            }
+            Ok((r, false))
+        })?;
+        label_id = Some(store.catalog().label(&spec.label)?.id);
+        done = finished;
+        if batch_report.rows == 0 && report.batches > 0 {
+            break;
+        }
+        report.rows += batch_report.rows;
+        report.nodes_created += batch_report.nodes_created;
+        report.nodes_updated += batch_report.nodes_updated;
+        report.batches += 1;
+        let (bytes_read, total_bytes) = rows.progress();
+        observe(&LoadProgress { bytes_read, total_bytes, rows_committed: report.rows, batches_committed: report.batches });
+    }
+    report.millis = elapsed_ms(start);
+    Ok(report)
+}
+
+/// Meta key of an edge load's checkpoint: rows of `file` committed into `edge_type`.
+fn checkpoint_name(edge_type: &str, file: &Path) -> Vec<u8> {
+    let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    format!("load/{edge_type}/{}", canonical.display()).into_bytes()
+}
+
+/// Rows of `file` an earlier load into `edge_type` committed (0 if none).
+pub fn edge_load_checkpoint(store: &GraphStore, edge_type: &str, file: &Path) -> Result<u64> {
+    let key = crate::keys::meta_key(&checkpoint_name(edge_type, file));
+    match store.backend().get(&key)? {
+        Some(b) => crate::keys::decode_u64(&b),
+        None => Ok(0),
+    }
+}
+
+/// Load edges; `observe` is called after every committed batch.
+pub fn load_edges(store: &GraphStore, spec: &EdgeLoad, observe: &mut dyn FnMut(&LoadProgress)) -> Result<LoadReport> {
+    let start = Instant::now();
+    let mut rows = Rows::open(&spec.file, &spec.options)?;
+    let path = spec.file.clone();
+    let columns = rows.columns().to_vec();
+    let src_col = find_column(&columns, &spec.src_column, "source key", &path)?;
+    let dst_col = find_column(&columns, &spec.dst_column, "destination key", &path)?;
+    let time_col = match &spec.time_column {
+        Some(t) => Some(find_column(&columns, t, "time", &path)?),
+        None => None,
+    };
+    check_overrides(&spec.options.schema, &columns, &path)?;
+    let catalog = store.catalog();
+    if !spec.create_missing_nodes {
+        for l in [&spec.src_label, &spec.dst_label] {
+            catalog.label(l).map_err(|e| {
+                Error::NotFound(format!("{e}; load its nodes first or pass --create-missing-nodes"))
+            })?;
+        }
+    }
+    let existing = catalog.edge_type(&spec.edge_type).ok().cloned();
+    if let Some(t) = &existing {
+        let (s, d) = (&catalog.label_by_id(t.src_label)?.name, &catalog.label_by_id(t.dst_label)?.name);
+        if s != &spec.src_label || d != &spec.dst_label {
+            return Err(Error::Schema(format!(
+                "edge type '{}' goes from '{s}' to '{d}', not from '{}' to '{}'",
+                spec.edge_type, spec.src_label, spec.dst_label
+            )));
+        }
+        if t.undirected != spec.undirected {
+            return Err(Error::Schema(format!(
+                "edge type '{}' is {}; drop or match --undirected",
+                spec.edge_type,
+                if t.undirected { "undirected" } else { "directed" }
+            )));
+        }
+    }
+    let types = rows.column_types(&spec.options.schema, &|name| {
+        existing
+            .as_ref()
+            .and_then(|t| t.property_index(name).map(|i| t.properties[i].ty))
+    });
+    let prop_sources: Vec<usize> = (0..columns.len())
+        .filter(|&i| i != src_col && i != dst_col && Some(i) != time_col)
+        .collect();
+    let checkpoint = checkpoint_name(&spec.edge_type, &spec.file);
+    let mut skip = if spec.resume { edge_load_checkpoint(store, &spec.edge_type, &spec.file)? } else { 0 };
+    let mut report = LoadReport { skipped_rows: skip, ..Default::default() };
+    while skip > 0 {
+        if rows.next()?.is_none() {
+            break;
+        }
+        skip -= 1;
+    }
+
+    // Key → id of endpoints seen so far; dropped whenever another writer deletes nodes.
+    let mut ids: [HashMap<String, NodeId>; 2] = [HashMap::new(), HashMap::new()];
+    let mut epoch = store.deletion_epoch();
+    let mut prop_columns: Vec<PropColumn> = Vec::new();
+    let mut resolved: Option<(CatalogId, CatalogId, CatalogId)> = None;
+    let mut committed = report.skipped_rows;
+    let mut done = false;
+    while !done {
+        if store.deletion_epoch() != epoch {
+            epoch = store.deletion_epoch();
+            ids.iter_mut().for_each(HashMap::clear);
+        }
+        let mut created_in_batch: Vec<(usize, String)> = Vec::new();
+        let result = store.write(|txn| {
+            let (tid, sl, dl) = match resolved {
+                Some(r) => r,
+                None => {
+                    for (label, col) in [(&spec.src_label, src_col), (&spec.dst_label, dst_col)] {
+                        if txn.catalog().label(label).is_err() {
+                            txn.create_label(label, &columns[col], Vec::new())?;
+                        }
+                    }
+                    if txn.catalog().edge_type(&spec.edge_type).is_err() {
+                        txn.create_edge_type(&spec.edge_type, &spec.src_label, &spec.dst_label, spec.undirected, Vec::new())?;
+                    }
+                    prop_columns.clear();
+                    for &i in &prop_sources {
+                        let index = txn.add_edge_property(&spec.edge_type, PropertyDef { name: columns[i].clone(), ty: types[i] })?;
+                        prop_columns.push(PropColumn { source: i, name: columns[i].clone(), ty: types[i], index: index as u16 });
+                    }
+                    let t = txn.catalog().edge_type(&spec.edge_type)?;
+                    (t.id, t.src_label, t.dst_label)
+                }
+            };
+            let mut r = LoadReport::default();
+            let mut finished = false;
+            while (r.rows as usize) < spec.options.batch_rows {
+                let Some(row) = rows.next()? else {
+                    finished = true;
+                    break;
+                };
+                let mut ends = [0 as NodeId; 2];
+                for (side, (col, label, label_name)) in
+                    [(src_col, sl, &spec.src_label), (dst_col, dl, &spec.dst_label)].into_iter().enumerate()
+                {
+                    let key = row.cells.get(col).and_then(cell_key).ok_or_else(|| Error::Input {
+                        location: rows.location(row.line, Some(col)),
+                        message: "empty node key".into(),
+                    })?;
+                    let cache_side = if sl == dl { 0 } else { side };
+                    if let Some(id) = ids[cache_side].get(&key) {
+                        ends[side] = *id;
+                        continue;
+                    }
+                    let id = match txn.node_id(label, &key)? {
+                        Some(id) => id,
+                        None if spec.create_missing_nodes => {
+                            let (id, _) = txn.upsert_node_resolved(label, &key, Vec::new())?;
+                            r.nodes_created += 1;
+                            created_in_batch.push((cache_side, key.clone()));
+                            id
+                        }
+                        None => {
+                            return Err(Error::Input {
+                                location: rows.location(row.line, Some(col)),
+                                message: format!(
+                                    "no {label_name} node with key '{key}' (load the nodes first, or pass --create-missing-nodes)"
+                                ),
+                            })
+                        }
+                    };
+                    ids[cache_side].insert(key, id);
+                    ends[side] = id;
+                }
+                let time = match time_col {
+                    Some(c) => cell_time(row.cells.get(c).unwrap_or(&Cell::Null)).map_err(|message| Error::Input {
+                        location: rows.location(row.line, Some(c)),
+                        message,
+                    })?,
+                    None => None,
+                };
+                let props = row_props(&rows, &row, &prop_columns)?;
+                txn.insert_edge_resolved(tid, ends[0], ends[1], time, props)?;
+                r.edges_inserted += 1;
+                r.rows += 1;
+            }
+            txn.set_meta(&checkpoint, crate::keys::encode_u64(committed + r.rows).to_vec());
+            Ok((r, finished, (tid, sl, dl)))
+        });
+        let (batch_report, finished, ids_resolved) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                // Ids handed out inside the failed transaction were never committed.
+                for (side, key) in created_in_batch {
+                    ids[side].remove(&key);
+                }
+                return Err(match e {
+                    Error::Input { location, message } => Error::Input {
+                        location,
+                        message: format!(
+                            "{message}; {committed} earlier rows were committed, this batch was not: fix the input and re-run with --resume to continue"
+                        ),
+                    },
+                    other => other,
+                });
+            }
+        };
+        resolved = Some(ids_resolved);
+        done = finished;
+        committed += batch_report.rows;
+        report.rows += batch_report.rows;
+        report.nodes_created += batch_report.nodes_created;
+        report.edges_inserted += batch_report.edges_inserted;
+        report.batches += 1;
+        let (bytes_read, total_bytes) = rows.progress();
+        observe(&LoadProgress { bytes_read, total_bytes, rows_committed: committed, batches_committed: report.batches });
+    }
+    report.millis = elapsed_ms(start);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference() {
+        assert_eq!(infer_type(["1", "-2", ""].into_iter()), PropType::Int);
+        assert_eq!(infer_type(["1", "2.5"].into_iter()), PropType::Float);
+        assert_eq!(infer_type(["true", "F"].into_iter()), PropType::Bool);
+        assert_eq!(infer_type(["2026-01-01T00:00:00Z"].into_iter()), PropType::Timestamp);
+        assert_eq!(infer_type(["1767225600"].into_iter()), PropType::Int);
+        assert_eq!(infer_type(["x", "1"].into_iter()), PropType::String);
+        assert_eq!(infer_type(["", ""].into_iter()), PropType::String);
+    }
+
+    #[test]
+    fn cells() {
+        assert_eq!(cell_value(&Cell::Text("[1, 2]".into()), PropType::Vector(2)).unwrap(), Some(Value::Vector(vec![1.0, 2.0])));
+        assert!(cell_value(&Cell::Text("1;2;3".into()), PropType::Vector(2)).unwrap_err().contains("2 floats"));
+        assert!(cell_value(&Cell::Text("abc".into()), PropType::Int).unwrap_err().contains("'abc'"));
+        assert_eq!(cell_value(&Cell::Text(String::new()), PropType::Int).unwrap(), None);
+        assert_eq!(cell_time(&Cell::Text("10.5".into())).unwrap(), Some(10_500_000));
+    }
+
+    #[test]
+    fn schema_overrides() {
+        let s = parse_schema_overrides("age:int, score:float,emb:vector(4)").unwrap();
+        assert_eq!(s[2], ("emb".to_string(), PropType::Vector(4)));
+        assert!(parse_schema_overrides("age").is_err());
+        assert!(parse_schema_overrides("age:money").is_err());
+    }
+}

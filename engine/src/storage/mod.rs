@@ -1,0 +1,167 @@
+//! The storage trait: an ordered key-value store with atomic batches and snapshots.
+//!
+//! Nothing here knows RocksDB or sled; each backend lives in its own module and is checked by
+//! the same conformance suite (`tests/conformance.rs`). Every key starts with its keyspace's
+//! prefix byte (see [`crate::keys`]), so a backend can route a key to a column family or tree
+//! from its first byte.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::Result;
+
+pub mod rocks;
+#[cfg(feature = "sled")]
+pub mod sled;
+
+/// How hard a commit tries to reach the disk before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The write-ahead log is synced to disk before the commit returns: survives power loss.
+    #[default]
+    Sync,
+    /// The log is written but not synced: survives a killed process, not a lost machine.
+    Buffered,
+}
+
+/// One operation of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Insert or overwrite a key.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove a key (absent keys are fine).
+    Delete(Vec<u8>),
+    /// Add a signed delta to a counter (an absent key counts as 0). Counters are stored as
+    /// 8-byte big-endian `i64` ([`crate::keys::encode_counter`]). Backends apply this without a
+    /// read on the write path where they can (RocksDB: a merge operator), so that degree counts
+    /// cost no lookups during bulk loads.
+    Add(Vec<u8>, i64),
+}
+
+/// Operations applied all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// The operations, applied in order.
+    pub ops: Vec<Op>,
+}
+
+impl WriteBatch {
+    /// Queue a put.
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Put(key.into(), value.into()));
+    }
+    /// Queue a counter increment (see [`Op::Add`]).
+    pub fn add(&mut self, key: impl Into<Vec<u8>>, delta: i64) {
+        self.ops.push(Op::Add(key.into(), delta));
+    }
+    /// Queue a delete.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Delete(key.into()));
+    }
+    /// Number of queued operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A key and its value from a scan.
+pub type KvPair = (Box<[u8]>, Box<[u8]>);
+/// Iterator over a key range.
+pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KvPair>> + 'a>;
+
+/// Reads: the live store or a snapshot of it.
+pub trait ReadView: Send + Sync {
+    /// The value of a key.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Keys in `[lower, upper)`, ascending, or descending when `reverse`. Both bounds lie in the
+    /// same keyspace.
+    fn scan<'a>(&'a self, lower: &[u8], upper: &[u8], reverse: bool) -> KvIter<'a>;
+}
+
+/// A storage backend.
+pub trait Backend: ReadView {
+    /// Short name (`rocksdb`, `sled`).
+    fn name(&self) -> &'static str;
+
+    /// Apply a batch atomically: after a crash either every operation is there or none is.
+    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()>;
+
+    /// A consistent, point-in-time view that later writes do not change.
+    fn snapshot(&self) -> Arc<dyn ReadView>;
+
+    /// Persist everything written so far (memtables and logs).
+    fn flush(&self) -> Result<()>;
+
+    /// Rough on-disk size in bytes, for `argus stats`.
+    fn disk_usage(&self) -> u64;
+}
+
+/// Which backend a data directory uses; recorded in the directory at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// RocksDB (the default).
+    #[default]
+    RocksDb,
+    /// sled (pure Rust; needs the `sled` cargo feature).
+    Sled,
+}
+
+impl BackendKind {
+    /// Name as written in the directory marker and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::RocksDb => "rocksdb",
+            BackendKind::Sled => "sled",
+        }
+    }
+
+    /// Parse a backend name.
+    pub fn parse(name: &str) -> Result<BackendKind> {
+        match name.trim() {
+            "rocksdb" => Ok(BackendKind::RocksDb),
+            "sled" => Ok(BackendKind::Sled),
+            other => Err(crate::Error::InvalidArgument(format!(
+                "unknown storage backend '{other}': expected rocksdb or sled"
+            ))),
+        }
+    }
+}
+
+/// Open (creating if needed) a backend of the given kind in `dir`.
+pub fn open_backend(kind: BackendKind, dir: &Path, options: &StoreOptions) -> Result<Arc<dyn Backend>> {
+    match kind {
+        BackendKind::RocksDb => Ok(Arc::new(rocks::RocksBackend::open(dir, options)?)),
+        #[cfg(feature = "sled")]
+        BackendKind::Sled => Ok(Arc::new(sled::SledBackend::open(dir)?)),
+        #[cfg(not(feature = "sled"))]
+        BackendKind::Sled => Err(crate::Error::InvalidArgument(
+            "this build of Argus has no sled backend: rebuild with the 'sled' cargo feature".into(),
+        )),
+    }
+}
+
+/// Tuning of a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Shared block cache for all column families, in bytes.
+    pub block_cache_bytes: usize,
+    /// Memtable size per column family, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Default durability of commits.
+    pub durability: Durability,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 64 << 20,
+            durability: Durability::Sync,
+        }
+    }
+}

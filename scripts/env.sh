@@ -1,0 +1,7 @@
+# Sourced by the other scripts: one persistent target directory outside the clone, so CI and
+# later runs reuse earlier builds, and the mold linker when it is installed.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/argus-target}"
+if command -v mold >/dev/null 2>&1; then
+  export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
+fi
+export CARGO_TERM_PROGRESS_WHEN=never

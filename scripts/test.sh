@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test of Argus: formatting, lints, docs, unit, property, conformance,
+# integration and crash tests. `scripts/test.sh --long` runs the crash test with 100 trials.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
+
+if [ "${1:-}" = "--long" ]; then
+  export ARGUS_CRASH_TRIALS=100
+fi
+
+FEATURES="argus-engine/sled,argus-tests/sled"
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --features "$FEATURES" -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features "$FEATURES" --quiet
+echo "== cargo test"
+cargo test --workspace --features "$FEATURES"

@@ -1,0 +1,38 @@
+//! Child process of the crash test: loads the edge file given as argument into the store in
+//! small batches (resuming from its checkpoint) and prints `ACK <rows committed>` after each
+//! committed batch. The parent kills it with SIGKILL at random moments.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use argus_engine::load::{self, EdgeLoad, LoadOptions, LoadProgress};
+use argus_engine::GraphStore;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let db = PathBuf::from(args.next().expect("db dir"));
+    let file = PathBuf::from(args.next().expect("csv file"));
+    let store = GraphStore::open(&db)?;
+    let spec = EdgeLoad {
+        edge_type: "pays".into(),
+        file,
+        src_label: "acct".into(),
+        src_column: "src".into(),
+        dst_label: "merch".into(),
+        dst_column: "dst".into(),
+        time_column: Some("time".into()),
+        undirected: false,
+        create_missing_nodes: true,
+        resume: true,
+        options: LoadOptions { batch_rows: 500, ..LoadOptions::default() },
+    };
+    let stdout = std::io::stdout();
+    load::load_edges(&store, &spec, &mut |p: &LoadProgress| {
+        let mut out = stdout.lock();
+        // The batch is durable before this line is written: the parent may rely on it.
+        writeln!(out, "ACK {}", p.rows_committed).expect("parent reads stdout");
+        out.flush().expect("flush");
+    })?;
+    println!("DONE");
+    Ok(())
+}

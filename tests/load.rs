@@ -1,0 +1,309 @@
+//! Bulk loads from real files: CSV dialects, Latin-1, Parquet, type inference and overrides,
+//! label files merged into existing nodes, idempotent reloads, bad input reported by file, line
+//! and column with the store unchanged, and resuming a failed edge load.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use argus_engine::load::{self, CsvOptions, EdgeLoad, LoadOptions, NodeLoad, TextEncoding};
+use argus_engine::{Error, GraphStore, NeighborQuery, PropType, Value};
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+fn nodes(label: &str, file: &Path, key: &str) -> NodeLoad {
+    NodeLoad { label: label.into(), file: file.to_path_buf(), key: key.into(), options: LoadOptions::default() }
+}
+
+fn edges(t: &str, file: &Path, src: (&str, &str), dst: (&str, &str), time: Option<&str>) -> EdgeLoad {
+    EdgeLoad {
+        edge_type: t.into(),
+        file: file.to_path_buf(),
+        src_label: src.0.into(),
+        src_column: src.1.into(),
+        dst_label: dst.0.into(),
+        dst_column: dst.1.into(),
+        time_column: time.map(str::to_string),
+        undirected: false,
+        create_missing_nodes: false,
+        resume: false,
+        options: LoadOptions::default(),
+    }
+}
+
+fn quiet() -> impl FnMut(&load::LoadProgress) {
+    |_| {}
+}
+
+fn prop_types(store: &GraphStore, label: &str) -> Vec<(String, PropType)> {
+    store.catalog().label(label).unwrap().properties.iter().map(|p| (p.name.clone(), p.ty)).collect()
+}
+
+#[test]
+fn csv_nodes_inference_merge_and_idempotence() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let users = write(
+        dir.path(),
+        "users.csv",
+        b"user_id,age,score,active,joined,city\n1,30,0.5,true,2026-01-01T00:00:00Z,\"Paris, FR\"\n2,41,1,false,2026-02-01T10:00:00Z,\"say \"\"hi\"\"\"\n3,,2.25,t,,Lyon\n",
+    );
+    let r = load::load_nodes(&store, &nodes("user", &users, "user_id"), &mut quiet()).unwrap();
+    assert_eq!((r.rows, r.nodes_created), (3, 3));
+    assert_eq!(
+        prop_types(&store, "user"),
+        vec![
+            ("age".into(), PropType::Int),
+            ("score".into(), PropType::Float),
+            ("active".into(), PropType::Bool),
+            ("joined".into(), PropType::Timestamp),
+            ("city".into(), PropType::String),
+        ]
+    );
+    let snap = store.snapshot();
+    let u1 = snap.node("user", "1").unwrap().unwrap();
+    assert_eq!(u1.props[4], ("city".to_string(), Value::String("Paris, FR".into())));
+    let u2 = snap.node("user", "2").unwrap().unwrap();
+    assert_eq!(u2.props[4].1, Value::String("say \"hi\"".into()));
+    let u3 = snap.node("user", "3").unwrap().unwrap();
+    assert_eq!(u3.props.len(), 3, "empty fields are nulls: {:?}", u3.props);
+
+    // Same load again: idempotent.
+    let r = load::load_nodes(&store, &nodes("user", &users, "user_id"), &mut quiet()).unwrap();
+    assert_eq!((r.nodes_created, r.nodes_updated), (0, 3));
+    assert_eq!(store.snapshot().node_count(0).unwrap(), 3);
+
+    // A label file attaches a new column to existing nodes and keeps the others.
+    let labels = write(dir.path(), "labels.csv", b"user_id,fraud\n1,1\n3,0\n");
+    load::load_nodes(&store, &nodes("user", &labels, "user_id"), &mut quiet()).unwrap();
+    let u1 = store.snapshot().node("user", "1").unwrap().unwrap();
+    assert_eq!(u1.props.len(), 6);
+    assert_eq!(u1.props[5], ("fraud".to_string(), Value::Int(1)));
+    assert_eq!(u1.props[0], ("age".to_string(), Value::Int(30)));
+    let report = argus_engine::check::check(&store.snapshot()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn headerless_delimiters_latin1_and_schema_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    // "Zoë" and "Ærø" in ISO-8859-1.
+    let mut bytes = b"7|Zo".to_vec();
+    bytes.push(0xEB);
+    bytes.extend_from_slice(b"|0012\n8|");
+    bytes.push(0xC6);
+    bytes.extend_from_slice(b"r");
+    bytes.push(0xF8);
+    bytes.extend_from_slice(b"|0400\n");
+    let file = write(dir.path(), "items.psv", &bytes);
+    let mut spec = nodes("item", &file, "0");
+    spec.options.csv = CsvOptions { delimiter: b'|', has_header: false, encoding: TextEncoding::Utf8 };
+    let err = load::load_nodes(&store, &spec, &mut quiet()).unwrap_err().to_string();
+    assert!(err.contains("items.psv:1:2") && err.contains("--encoding latin1"), "{err}");
+    assert!(store.catalog().label("item").is_err(), "failed first batch left a label behind");
+
+    spec.options.csv.encoding = TextEncoding::Latin1;
+    spec.options.schema = vec![("2".into(), PropType::String)];
+    load::load_nodes(&store, &spec, &mut quiet()).unwrap();
+    let item = store.snapshot().node("item", "8").unwrap().unwrap();
+    assert_eq!(item.props, vec![("1".to_string(), Value::String("Ærø".into())), ("2".to_string(), Value::String("0400".into()))]);
+
+    // An override naming a missing column is refused up front.
+    spec.options.schema = vec![("nope".into(), PropType::Int)];
+    let err = load::load_nodes(&store, &spec, &mut quiet()).unwrap_err().to_string();
+    assert!(err.contains("'nope'"), "{err}");
+
+    // Tab-separated, vector column.
+    let tsv = write(dir.path(), "emb.tsv", b"id\temb\nq\t[0.5, 1, 2]\n");
+    let mut spec = nodes("vec", &tsv, "id");
+    spec.options.csv.delimiter = b'\t';
+    spec.options.schema = vec![("emb".into(), PropType::Vector(3))];
+    load::load_nodes(&store, &spec, &mut quiet()).unwrap();
+    let v = store.snapshot().node("vec", "q").unwrap().unwrap();
+    assert_eq!(v.props[0].1, Value::Vector(vec![0.5, 1.0, 2.0]));
+}
+
+#[test]
+fn bad_rows_name_file_line_column_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let users = write(dir.path(), "users.csv", b"id,age\na,1\nb,2\n");
+    load::load_nodes(&store, &nodes("user", &users, "id"), &mut quiet()).unwrap();
+    let before = store.snapshot();
+
+    // Wrong type on line 3, column 2.
+    let bad = write(dir.path(), "bad.csv", b"id,age\nc,3\nd,old\n");
+    let err = load::load_nodes(&store, &nodes("user", &bad, "id"), &mut quiet()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("bad.csv:3:2 (column 'age')") && text.contains("'old' is not an integer"), "{text}");
+    assert!(matches!(err, Error::Input { .. }));
+    assert!(store.snapshot().node("user", "c").unwrap().is_none(), "row before the bad one in the same batch was not committed");
+
+    // Ragged row.
+    let ragged = write(dir.path(), "ragged.csv", b"id,age\ne,5,extra\n");
+    let text = load::load_nodes(&store, &nodes("user", &ragged, "id"), &mut quiet()).unwrap_err().to_string();
+    assert!(text.contains("ragged.csv:2") && text.contains("expected 2 fields, found 3"), "{text}");
+
+    // Missing key column.
+    let text = load::load_nodes(&store, &nodes("user", &users, "user_id"), &mut quiet()).unwrap_err().to_string();
+    assert!(text.contains("no key column 'user_id'") && text.contains("columns: id, age"), "{text}");
+
+    // Empty key.
+    let empty = write(dir.path(), "empty.csv", b"id,age\n,5\n");
+    let text = load::load_nodes(&store, &nodes("user", &empty, "id"), &mut quiet()).unwrap_err().to_string();
+    assert!(text.contains("empty.csv:2:1") && text.contains("empty node key"), "{text}");
+
+    // Edge to a missing node.
+    let merchants = write(dir.path(), "m.csv", b"mid\nm1\n");
+    load::load_nodes(&store, &nodes("merchant", &merchants, "mid"), &mut quiet()).unwrap();
+    let before_edges = store.snapshot();
+    let tx = write(dir.path(), "tx.csv", b"u,m,t\na,m1,100\nzz,m1,200\n");
+    let text = load::load_edges(&store, &edges("paid", &tx, ("user", "u"), ("merchant", "m"), Some("t")), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("tx.csv:3:1 (column 'u')") && text.contains("no user node with key 'zz'"), "{text}");
+    assert!(store.catalog().edge_type("paid").is_err(), "edge type creation rolled back with the batch");
+
+    // Bad time.
+    let tx2 = write(dir.path(), "tx2.csv", b"u,m,t\na,m1,yesterday\n");
+    let text = load::load_edges(&store, &edges("paid", &tx2, ("user", "u"), ("merchant", "m"), Some("t")), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("tx2.csv:2:3 (column 't')") && text.contains("not a time"), "{text}");
+
+    // Missing file.
+    let text = load::load_nodes(&store, &nodes("user", &dir.path().join("nope.csv"), "id"), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("nope.csv"), "{text}");
+
+    let after = store.snapshot();
+    assert_eq!(after.catalog(), before_edges.catalog());
+    assert_eq!(before.node_count(0).unwrap(), after.node_count(0).unwrap());
+    let report = argus_engine::check::check(&after).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn failed_edge_load_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let mut csv = String::from("src,dst,time,amount\n");
+    for i in 0..1000 {
+        if i == 730 {
+            csv.push_str("s730,d1,not-a-time,1.0\n");
+        } else {
+            csv.push_str(&format!("s{},d{},{},{}.5\n", i % 37, i % 11, 1_767_225_600 + i, i));
+        }
+    }
+    let file = write(dir.path(), "edges.csv", csv.as_bytes());
+    let mut spec = edges("sent", &file, ("s", "src"), ("d", "dst"), Some("time"));
+    spec.create_missing_nodes = true;
+    spec.options.batch_rows = 100;
+    let mut acks = Vec::new();
+    let err = load::load_edges(&store, &spec, &mut |p: &load::LoadProgress| acks.push(p.rows_committed)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("edges.csv:732:3") && text.contains("700 earlier rows were committed"), "{text}");
+    assert_eq!(acks, (1..=7).map(|b| b * 100).collect::<Vec<_>>());
+    let t = store.catalog().edge_type("sent").unwrap().id;
+    assert_eq!(store.snapshot().edge_count(t).unwrap(), 700, "the failing batch left nothing");
+
+    // Fix the row and resume: the first 700 rows are skipped, not added twice.
+    let fixed = csv.replace("s730,d1,not-a-time,1.0", "s730,d1,1767226330,1.0");
+    std::fs::write(&file, fixed).unwrap();
+    spec.resume = true;
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.skipped_rows, r.rows), (700, 300));
+    let snap = store.snapshot();
+    assert_eq!(snap.edge_count(t).unwrap(), 1000);
+    let e = snap.edge(t, 999).unwrap().unwrap();
+    assert_eq!(e.time, Some((1_767_225_600 + 999) * 1_000_000));
+    assert_eq!(e.props[0].1, Value::Float(999.5));
+    let report = argus_engine::check::check(&snap).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    // Resuming a finished load does nothing.
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.skipped_rows, r.rows), (1000, 0));
+    assert_eq!(store.snapshot().edge_count(t).unwrap(), 1000);
+}
+
+#[test]
+fn undirected_edges_and_rfc3339_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let file = write(dir.path(), "e.csv", b"a,b,when\nx,y,2026-01-02T00:00:00Z\ny,z,1767225600.5\n");
+    let mut spec = edges("link", &file, ("n", "a"), ("n", "b"), Some("when"));
+    spec.undirected = true;
+    spec.create_missing_nodes = true;
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.edges_inserted, r.nodes_created), (2, 3));
+    let snap = store.snapshot();
+    let y = snap.neighbors("n", "y", &NeighborQuery::default()).unwrap();
+    assert_eq!(y.len(), 2);
+    assert_eq!(y[0].time, Some(1_767_312_000_000_000), "newest first");
+    assert_eq!(y[1].time, Some(1_767_225_600_500_000));
+    // Loading the same type as directed is refused.
+    spec.undirected = false;
+    let err = load::load_edges(&store, &spec, &mut quiet()).unwrap_err().to_string();
+    assert!(err.contains("is undirected"), "{err}");
+}
+
+#[test]
+fn parquet_nodes_and_edges() {
+    use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let write_parquet = |name: &str, batch: RecordBatch| {
+        let path = dir.path().join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        path
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("card", DataType::Utf8, false),
+        Field::new("limit", DataType::Int64, true),
+    ]));
+    let cards = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(vec!["c1", "c2"])), Arc::new(Int64Array::from(vec![Some(500), None]))],
+    )
+    .unwrap();
+    let path = write_parquet("cards.parquet", cards);
+    load::load_nodes(&store, &nodes("card", &path, "card"), &mut quiet()).unwrap();
+    assert_eq!(prop_types(&store, "card"), vec![("limit".into(), PropType::Int)]);
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("card", DataType::Utf8, false),
+        Field::new("merchant", DataType::Int64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+        Field::new("amount", DataType::Float64, false),
+    ]));
+    let tx = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec!["c1", "c1", "c2"])),
+            Arc::new(Int64Array::from(vec![10, 11, 10])),
+            Arc::new(TimestampMicrosecondArray::from(vec![1, 2, 3])),
+            Arc::new(Float64Array::from(vec![1.5, 2.5, 3.5])),
+        ],
+    )
+    .unwrap();
+    let path = write_parquet("tx.parquet", tx);
+    let mut spec = edges("paid", &path, ("card", "card"), ("merchant", "merchant"), Some("ts"));
+    spec.create_missing_nodes = true;
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!(r.edges_inserted, 3);
+    let snap = store.snapshot();
+    let c1 = snap.neighbors("card", "c1", &NeighborQuery::default()).unwrap();
+    assert_eq!(c1.iter().map(|n| n.time.unwrap()).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(snap.node_key(c1[0].label, c1[0].node).unwrap().unwrap(), "11");
+    let e = snap.edge(c1[0].edge_type, c1[0].edge_id).unwrap().unwrap();
+    assert_eq!(e.props, vec![("amount".to_string(), Value::Float(2.5))]);
+}
