@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::world::{
-    payment_cents, Cards, Merchant, User, CATEGORIES, DAY, ECOM, HOUR, MINUTE,
-};
+use crate::world::{payment_cents, Cards, Merchant, User, CATEGORIES, DAY, ECOM, HOUR, MINUTE};
 use crate::PaymentsConfig;
 
 /// Why an entity is labelled fraudulent.
@@ -330,7 +328,9 @@ pub(crate) fn plan_events<R: Rng>(
         };
         card_reason[card] = Reason::CardTesting as u8;
         bursts += 1;
-        let size = rng.gen_range(MIN_BURST..=MAX_BURST).min(online.len() as u64) as usize;
+        let size = rng
+            .gen_range(MIN_BURST..=MAX_BURST)
+            .min(online.len() as u64) as usize;
         let chosen: Vec<u32> = online.choose_multiple(rng, size).copied().collect();
         let mut t = cfg.start_time + rng.gen_range(0..window - 15 * MINUTE);
         for merchant in chosen {

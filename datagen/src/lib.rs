@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use fraud::{Events, Reason, UserPlan};
 use out::CsvOut;
-use sample::phase_rng;
 pub use sample::luhn_valid;
+use sample::phase_rng;
 use world::{Cards, Merchant, Network, User, BRANDS, CATEGORIES, COUNTRIES, DEVICE_BASE, OSES};
 
 /// Default start of the generated time window: 2026-01-01T00:00:00Z, in Unix seconds.
@@ -74,7 +74,10 @@ impl PaymentsConfig {
     fn validate(&self) -> Result<(), GenError> {
         let invalid = |msg: String| Err(GenError::InvalidConfig(msg));
         if self.users == 0 || self.users > MAX_USERS {
-            return invalid(format!("users must be in 1..={MAX_USERS}, got {}", self.users));
+            return invalid(format!(
+                "users must be in 1..={MAX_USERS}, got {}",
+                self.users
+            ));
         }
         if self.merchants == 0 || self.merchants > MAX_MERCHANTS {
             return invalid(format!(
@@ -375,7 +378,12 @@ fn write_labels(
         match Reason::from_code(code) {
             Some(reason) => {
                 user_labels.text("1").c().text(reason.as_str());
-                labels.text("user").c().u64(u as u64).c().text(reason.as_str());
+                labels
+                    .text("user")
+                    .c()
+                    .u64(u as u64)
+                    .c()
+                    .text(reason.as_str());
                 labels.end_row()?;
             }
             None => {
@@ -390,7 +398,12 @@ fn write_labels(
         match Reason::from_code(code) {
             Some(reason) => {
                 card_labels.text("1");
-                labels.text("card").c().u64(card.number).c().text(reason.as_str());
+                labels
+                    .text("card")
+                    .c()
+                    .u64(card.number)
+                    .c()
+                    .text(reason.as_str());
                 labels.end_row()?;
             }
             None => {
@@ -400,15 +413,31 @@ fn write_labels(
         card_labels.end_row()?;
     }
     for &(id, reason) in txn_ids {
-        labels.text("transaction").c().text("t").u64(id).c().text(reason.as_str());
+        labels
+            .text("transaction")
+            .c()
+            .text("t")
+            .u64(id)
+            .c()
+            .text(reason.as_str());
         labels.end_row()?;
     }
     for &(id, reason) in transfer_ids {
-        labels.text("transaction").c().text("tr").u64(id).c().text(reason.as_str());
+        labels
+            .text("transaction")
+            .c()
+            .text("tr")
+            .u64(id)
+            .c()
+            .text(reason.as_str());
         labels.end_row()?;
     }
     report(progress, "labels", total, total);
-    Ok([labels.finish()?, user_labels.finish()?, card_labels.finish()?])
+    Ok([
+        labels.finish()?,
+        user_labels.finish()?,
+        card_labels.finish()?,
+    ])
 }
 
 /// One `argus load` step: what to load, from which file, with which column options.
@@ -450,8 +479,7 @@ const LOADS: [(&str, &str, &str); 12] = [
 /// Quotes `s` for a POSIX shell, leaving ordinary paths untouched.
 fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
     if plain {
         s.to_string()
@@ -555,7 +583,13 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            (small.rings, small.bursts, small.takeovers, small.chains, small.cycles),
+            (
+                small.rings,
+                small.bursts,
+                small.takeovers,
+                small.chains,
+                small.cycles
+            ),
             (1, 1, 1, 1, 1)
         );
         let none = fraud::Counts::for_config(&PaymentsConfig {

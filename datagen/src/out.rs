@@ -51,7 +51,10 @@ impl CsvOut {
 
     #[inline]
     pub(crate) fn text(&mut self, s: &str) -> &mut Self {
-        debug_assert!(!s.contains([',', '"', '\n']), "field would need quoting: {s}");
+        debug_assert!(
+            !s.contains([',', '"', '\n']),
+            "field would need quoting: {s}"
+        );
         self.buf.extend_from_slice(s.as_bytes());
         self
     }
@@ -108,7 +111,7 @@ impl CsvOut {
     /// Reports progress every [`PROGRESS_EVERY`] rows.
     #[inline]
     pub(crate) fn tick(&self, phase: &'static str, total: u64, progress: &mut dyn FnMut(Progress)) {
-        if self.rows % PROGRESS_EVERY == 0 {
+        if self.rows.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {
                 phase,
                 done: self.rows,
@@ -118,10 +121,12 @@ impl CsvOut {
     }
 
     fn flush_buf(&mut self) -> Result<(), GenError> {
-        self.file.write_all(&self.buf).map_err(|source| GenError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file
+            .write_all(&self.buf)
+            .map_err(|source| GenError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.buf.clear();
         Ok(())
     }
@@ -161,9 +166,25 @@ mod tests {
     fn formats_numbers_like_display() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = CsvOut::create(dir.path(), "x.csv", "a,b,c,d,e").unwrap();
-        w.u64(0).c().i64(-42).c().cents(5).c().cents(123_456).c().ip(0x0A00_01FF);
+        w.u64(0)
+            .c()
+            .i64(-42)
+            .c()
+            .cents(5)
+            .c()
+            .cents(123_456)
+            .c()
+            .ip(0x0A00_01FF);
         w.end_row().unwrap();
-        w.u64(u64::MAX).c().i64(i64::MIN).c().cents(100).c().text("x").c().ip(0);
+        w.u64(u64::MAX)
+            .c()
+            .i64(i64::MIN)
+            .c()
+            .cents(100)
+            .c()
+            .text("x")
+            .c()
+            .ip(0);
         w.end_row().unwrap();
         let (name, rows) = w.finish().unwrap();
         assert_eq!((name.as_str(), rows), ("x.csv", 2));

@@ -27,7 +27,10 @@ impl AliasTable {
     /// Builds a table from non-negative weights with a positive sum.
     pub(crate) fn new(weights: &[f64]) -> Self {
         let n = weights.len();
-        assert!(n > 0 && n <= u32::MAX as usize, "alias table size out of range");
+        assert!(
+            n > 0 && n <= u32::MAX as usize,
+            "alias table size out of range"
+        );
         let sum: f64 = weights.iter().sum();
         assert!(sum > 0.0, "alias table weights must have a positive sum");
         let scale = n as f64 / sum;
@@ -207,7 +210,7 @@ pub fn luhn_valid(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

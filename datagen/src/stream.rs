@@ -12,6 +12,12 @@ use crate::sample::{std_normal, AliasTable, SortedUniform, TimeWarp};
 use crate::world::{channel, payment_cents, Cards, Merchant, CHANNELS};
 use crate::{GenError, PaymentsConfig, Progress};
 
+/// A written file: its name and number of data rows.
+pub(crate) type FileEntry = (String, u64);
+
+/// Row ids of the planted events in a stream, with why each is fraudulent.
+pub(crate) type Planted = Vec<(u64, Reason)>;
+
 /// Background timestamps in non-decreasing order.
 struct Clock {
     positions: SortedUniform,
@@ -47,7 +53,7 @@ pub(crate) fn write_transactions<R: Rng>(
     fraud: &[FraudTxn],
     rng: &mut R,
     progress: &mut dyn FnMut(Progress),
-) -> Result<((String, u64), Vec<(u64, Reason)>), GenError> {
+) -> Result<(FileEntry, Planted), GenError> {
     const PHASE: &str = "transactions";
     let total = cfg.transactions;
     let activity: Vec<f64> = cards.list.iter().map(|c| f64::from(c.activity)).collect();
@@ -74,8 +80,8 @@ pub(crate) fn write_transactions<R: Rng>(
     let mut ids = Vec::with_capacity(planted);
     for id in 0..total {
         out.text("t").u64(id).c();
-        let fraud_first = next_fraud < planted
-            && next_background.is_none_or(|t| fraud[next_fraud].time <= t);
+        let fraud_first =
+            next_fraud < planted && next_background.is_none_or(|t| fraud[next_fraud].time <= t);
         if fraud_first {
             let f = &fraud[next_fraud];
             next_fraud += 1;
@@ -108,7 +114,7 @@ pub(crate) fn write_transactions<R: Rng>(
         out.end_row()?;
         out.tick(PHASE, total, progress);
     }
-    if total % crate::out::PROGRESS_EVERY != 0 {
+    if !total.is_multiple_of(crate::out::PROGRESS_EVERY) {
         progress(Progress {
             phase: PHASE,
             done: total,
@@ -127,7 +133,7 @@ pub(crate) fn write_transfers<R: Rng>(
     fraud: &[FraudTransfer],
     rng: &mut R,
     progress: &mut dyn FnMut(Progress),
-) -> Result<((String, u64), Vec<(u64, Reason)>), GenError> {
+) -> Result<(FileEntry, Planted), GenError> {
     const PHASE: &str = "transfers";
     let users = cfg.users;
     // Transfers need two distinct people.
@@ -149,8 +155,8 @@ pub(crate) fn write_transfers<R: Rng>(
     let mut ids = Vec::with_capacity(fraud.len());
     for id in 0..total {
         out.text("tr").u64(id).c();
-        let fraud_first = next_fraud < fraud.len()
-            && next_background.is_none_or(|t| fraud[next_fraud].time <= t);
+        let fraud_first =
+            next_fraud < fraud.len() && next_background.is_none_or(|t| fraud[next_fraud].time <= t);
         if fraud_first {
             let f = &fraud[next_fraud];
             next_fraud += 1;
@@ -179,18 +185,12 @@ pub(crate) fn write_transfers<R: Rng>(
             } else {
                 ((amount * 100.0).round() as u64).max(100)
             };
-            out.u64(src)
-                .c()
-                .u64(dst)
-                .c()
-                .cents(cents)
-                .c()
-                .i64(time);
+            out.u64(src).c().u64(dst).c().cents(cents).c().i64(time);
         }
         out.end_row()?;
         out.tick(PHASE, total, progress);
     }
-    if total % crate::out::PROGRESS_EVERY != 0 {
+    if !total.is_multiple_of(crate::out::PROGRESS_EVERY) {
         progress(Progress {
             phase: PHASE,
             done: total,

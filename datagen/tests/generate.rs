@@ -50,7 +50,8 @@ fn rows(dir: &Path, name: &str, header: &[&str]) -> Vec<Vec<String>> {
 }
 
 fn num(s: &str) -> i64 {
-    s.parse().unwrap_or_else(|_| panic!("not an integer: {s:?}"))
+    s.parse()
+        .unwrap_or_else(|_| panic!("not an integer: {s:?}"))
 }
 
 /// Amount in cents, checking the two-decimal format.
@@ -81,7 +82,12 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         assert!(x == y, "{name} differs between runs with the same seed");
     }
     let (c, _) = gen(&PaymentsConfig { seed: 8, ..cfg });
-    for name in ["users.csv", "cards.csv", "transactions.csv", "transfers.csv"] {
+    for name in [
+        "users.csv",
+        "cards.csv",
+        "transactions.csv",
+        "transfers.csv",
+    ] {
         let x = fs::read(a.path().join(name)).unwrap();
         let y = fs::read(c.path().join(name)).unwrap();
         assert!(x != y, "{name} is the same for different seeds");
@@ -107,15 +113,30 @@ fn row_counts_match_config_and_summary() {
     assert_eq!(count("card_owner.csv"), count("cards.csv"));
     assert_eq!(count("card_labels.csv"), count("cards.csv"));
     let per_user = |name: &str| count(name) as f64 / cfg.users as f64;
-    assert!((1.2..1.4).contains(&per_user("cards.csv")), "{}", per_user("cards.csv"));
-    assert!((1.0..1.2).contains(&per_user("devices.csv")), "{}", per_user("devices.csv"));
-    assert!((0.7..0.9).contains(&per_user("ips.csv")), "{}", per_user("ips.csv"));
+    assert!(
+        (1.2..1.4).contains(&per_user("cards.csv")),
+        "{}",
+        per_user("cards.csv")
+    );
+    assert!(
+        (1.0..1.2).contains(&per_user("devices.csv")),
+        "{}",
+        per_user("devices.csv")
+    );
+    assert!(
+        (0.7..0.9).contains(&per_user("ips.csv")),
+        "{}",
+        per_user("ips.csv")
+    );
     let planted_transfers = labels(dir.path(), "transaction")
         .keys()
         .filter(|k| k.starts_with("tr"))
         .count() as u64;
     assert!(planted_transfers >= 2 * 3 - 1);
-    assert_eq!(count("transfers.csv"), cfg.transactions / 10 + planted_transfers);
+    assert_eq!(
+        count("transfers.csv"),
+        cfg.transactions / 10 + planted_transfers
+    );
     assert_eq!(
         count("labels.csv"),
         summary.fraud_users + summary.fraud_cards + summary.fraud_transactions
@@ -136,7 +157,11 @@ fn users_cards_and_entities_are_well_formed() {
     let cfg = small();
     let (dir, _) = gen(&cfg);
     let d = dir.path();
-    let users = rows(d, "users.csv", &["user_id", "country", "signup_time", "age"]);
+    let users = rows(
+        d,
+        "users.csv",
+        &["user_id", "country", "signup_time", "age"],
+    );
     for (i, u) in users.iter().enumerate() {
         assert_eq!(u[0], i.to_string());
         assert_eq!(u[1].len(), 2);
@@ -177,7 +202,11 @@ fn users_cards_and_entities_are_well_formed() {
         .collect();
     let ip_rows = rows(d, "ips.csv", &["ip", "country"]).len();
     assert_eq!(ips.len(), ip_rows, "IPs are unique");
-    for r in rows(d, "user_device.csv", &["user_id", "device_id", "first_seen"]) {
+    for r in rows(
+        d,
+        "user_device.csv",
+        &["user_id", "device_id", "first_seen"],
+    ) {
         assert!(num(&r[0]) < cfg.users as i64 && devices.contains(&r[1]));
         assert!(num(&r[2]) < cfg.end_time());
     }
@@ -185,7 +214,11 @@ fn users_cards_and_entities_are_well_formed() {
         assert!(num(&r[0]) < cfg.users as i64 && ips.contains(&r[1]));
         assert!(num(&r[2]) < cfg.end_time());
     }
-    let merchants = rows(d, "merchants.csv", &["merchant_id", "name", "category", "country"]);
+    let merchants = rows(
+        d,
+        "merchants.csv",
+        &["merchant_id", "name", "category", "country"],
+    );
     let categories: BTreeSet<&str> = merchants.iter().map(|m| m[2].as_str()).collect();
     assert!(categories.len() >= 12, "{categories:?}");
     for (i, m) in merchants.iter().enumerate() {
@@ -206,7 +239,14 @@ fn transactions_are_ordered_in_window_and_reference_existing_nodes() {
     let txns = rows(
         d,
         "transactions.csv",
-        &["txn_id", "card_id", "merchant_id", "amount", "time", "channel"],
+        &[
+            "txn_id",
+            "card_id",
+            "merchant_id",
+            "amount",
+            "time",
+            "channel",
+        ],
     );
     let mut last = cfg.start_time;
     let mut per_merchant = vec![0u64; cfg.merchants as usize];
@@ -256,7 +296,14 @@ fn card_testing_bursts_hit_many_merchants_within_minutes() {
     let txns = rows(
         d,
         "transactions.csv",
-        &["txn_id", "card_id", "merchant_id", "amount", "time", "channel"],
+        &[
+            "txn_id",
+            "card_id",
+            "merchant_id",
+            "amount",
+            "time",
+            "channel",
+        ],
     );
     let mut bursts = 0;
     for (card, reason) in &cards {
@@ -266,7 +313,9 @@ fn card_testing_bursts_hit_many_merchants_within_minutes() {
         bursts += 1;
         let burst: Vec<_> = txns
             .iter()
-            .filter(|t| &t[1] == card && txn_labels.get(&t[0]).map(String::as_str) == Some("card_testing"))
+            .filter(|t| {
+                &t[1] == card && txn_labels.get(&t[0]).map(String::as_str) == Some("card_testing")
+            })
             .collect();
         let merchants: BTreeSet<&str> = burst.iter().map(|t| t[2].as_str()).collect();
         assert!(merchants.len() >= 20, "only {} merchants", merchants.len());
@@ -294,7 +343,10 @@ fn mule_cycles_close_within_a_day_and_chains_are_paths() {
         "transfers.csv",
         &["transfer_id", "src_user", "dst_user", "amount", "time"],
     );
-    for (kind, expected) in [("mule_cycle", summary.mule_cycles), ("mule_chain", summary.mule_chains)] {
+    for (kind, expected) in [
+        ("mule_cycle", summary.mule_cycles),
+        ("mule_chain", summary.mule_chains),
+    ] {
         let planted: Vec<&Vec<String>> = transfers
             .iter()
             .filter(|t| txn_labels.get(&t[0]).map(String::as_str) == Some(kind))
@@ -302,10 +354,10 @@ fn mule_cycles_close_within_a_day_and_chains_are_paths() {
         // Each user takes part in one pattern only, so grouping by shared users separates them.
         let mut groups: Vec<Vec<&Vec<String>>> = Vec::new();
         for t in planted {
-            match groups
-                .iter_mut()
-                .find(|g| g.iter().any(|o| o[1] == t[1] || o[2] == t[1] || o[1] == t[2] || o[2] == t[2]))
-            {
+            match groups.iter_mut().find(|g| {
+                g.iter()
+                    .any(|o| o[1] == t[1] || o[2] == t[1] || o[1] == t[2] || o[2] == t[2])
+            }) {
                 Some(g) => g.push(t),
                 None => groups.push(vec![t]),
             }
@@ -313,7 +365,10 @@ fn mule_cycles_close_within_a_day_and_chains_are_paths() {
         assert_eq!(groups.len() as u64, expected, "{kind}");
         for mut g in groups {
             g.sort_by_key(|t| num(&t[4]));
-            let users: BTreeSet<&str> = g.iter().flat_map(|t| [t[1].as_str(), t[2].as_str()]).collect();
+            let users: BTreeSet<&str> = g
+                .iter()
+                .flat_map(|t| [t[1].as_str(), t[2].as_str()])
+                .collect();
             for u in &users {
                 assert_eq!(user_labels.get(*u).map(String::as_str), Some(kind));
             }
@@ -372,7 +427,11 @@ fn ring_members_share_devices_or_ips() {
     assert!(groups.len() as u64 >= summary.rings);
     // Honest users never share a device with more than one other user.
     let mut device_users: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rows(d, "user_device.csv", &["user_id", "device_id", "first_seen"]) {
+    for r in rows(
+        d,
+        "user_device.csv",
+        &["user_id", "device_id", "first_seen"],
+    ) {
         if !ring.contains(&r[0]) {
             *device_users.entry(r[1].clone()).or_default() += 1;
         }
@@ -401,18 +460,32 @@ fn takeovers_start_with_a_new_device_and_spend_big() {
     let txns = rows(
         d,
         "transactions.csv",
-        &["txn_id", "card_id", "merchant_id", "amount", "time", "channel"],
+        &[
+            "txn_id",
+            "card_id",
+            "merchant_id",
+            "amount",
+            "time",
+            "channel",
+        ],
     );
     for victim in &victims {
-        let new_device = rows(d, "user_device.csv", &["user_id", "device_id", "first_seen"])
-            .into_iter()
-            .filter(|r| &r[0] == victim)
-            .map(|r| num(&r[2]))
-            .find(|&t| t >= cfg.start_time)
-            .expect("takeover device seen inside the window");
+        let new_device = rows(
+            d,
+            "user_device.csv",
+            &["user_id", "device_id", "first_seen"],
+        )
+        .into_iter()
+        .filter(|r| &r[0] == victim)
+        .map(|r| num(&r[2]))
+        .find(|&t| t >= cfg.start_time)
+        .expect("takeover device seen inside the window");
         let card = owners
             .iter()
-            .find(|o| &o[0] == victim && card_labels.get(&o[1]).map(String::as_str) == Some("account_takeover"))
+            .find(|o| {
+                &o[0] == victim
+                    && card_labels.get(&o[1]).map(String::as_str) == Some("account_takeover")
+            })
             .map(|o| o[1].clone())
             .expect("the victim's card is labelled");
         let (bad, usual): (Vec<_>, Vec<_>) = txns
@@ -439,12 +512,22 @@ fn takeovers_start_with_a_new_device_and_spend_big() {
 fn labels_reference_existing_entities_and_agree_with_label_files() {
     let (dir, summary) = gen(&small());
     let d = dir.path();
-    let reasons = ["ring", "card_testing", "account_takeover", "mule_chain", "mule_cycle"];
+    let reasons = [
+        "ring",
+        "card_testing",
+        "account_takeover",
+        "mule_chain",
+        "mule_cycle",
+    ];
     let all = rows(d, "labels.csv", &["entity", "key", "reason"]);
-    let users: BTreeSet<String> = rows(d, "users.csv", &["user_id", "country", "signup_time", "age"])
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect();
+    let users: BTreeSet<String> = rows(
+        d,
+        "users.csv",
+        &["user_id", "country", "signup_time", "age"],
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
     let cards: BTreeSet<String> = rows(d, "cards.csv", &["card_id", "brand", "issued_time"])
         .into_iter()
         .map(|r| r[0].clone())
@@ -452,20 +535,34 @@ fn labels_reference_existing_entities_and_agree_with_label_files() {
     let mut keys: BTreeSet<String> = rows(
         d,
         "transactions.csv",
-        &["txn_id", "card_id", "merchant_id", "amount", "time", "channel"],
+        &[
+            "txn_id",
+            "card_id",
+            "merchant_id",
+            "amount",
+            "time",
+            "channel",
+        ],
     )
     .into_iter()
     .map(|r| r[0].clone())
     .collect();
     keys.extend(
-        rows(d, "transfers.csv", &["transfer_id", "src_user", "dst_user", "amount", "time"])
-            .into_iter()
-            .map(|r| r[0].clone()),
+        rows(
+            d,
+            "transfers.csv",
+            &["transfer_id", "src_user", "dst_user", "amount", "time"],
+        )
+        .into_iter()
+        .map(|r| r[0].clone()),
     );
     let mut unique = BTreeSet::new();
     for r in &all {
         assert!(reasons.contains(&r[2].as_str()), "{r:?}");
-        assert!(unique.insert((r[0].clone(), r[1].clone())), "duplicate label {r:?}");
+        assert!(
+            unique.insert((r[0].clone(), r[1].clone())),
+            "duplicate label {r:?}"
+        );
         let known = match r[0].as_str() {
             "user" => &users,
             "card" => &cards,
@@ -475,7 +572,11 @@ fn labels_reference_existing_entities_and_agree_with_label_files() {
         assert!(known.contains(&r[1]), "{r:?} does not exist");
     }
     let user_labels = labels(d, "user");
-    let user_file = rows(d, "user_labels.csv", &["user_id", "is_fraud", "fraud_reason"]);
+    let user_file = rows(
+        d,
+        "user_labels.csv",
+        &["user_id", "is_fraud", "fraud_reason"],
+    );
     assert_eq!(user_file.len(), users.len());
     for (i, r) in user_file.iter().enumerate() {
         assert_eq!(r[0], i.to_string());
@@ -524,7 +625,10 @@ fn load_commands_and_script() {
     assert!(script.contains("set -euo pipefail\n"));
     assert!(script.contains("ARGUS=\"${ARGUS:-argus}\""));
     assert!(script.contains("DB=\"${1:-./argus-data}\""));
-    let lines: Vec<&str> = script.lines().filter(|l| l.starts_with("\"$ARGUS\"")).collect();
+    let lines: Vec<&str> = script
+        .lines()
+        .filter(|l| l.starts_with("\"$ARGUS\""))
+        .collect();
     assert_eq!(lines.len(), 12);
     for (line, cmd) in lines.iter().zip(&expected) {
         // Same command, with the binary, database and directory as shell variables.
@@ -537,7 +641,10 @@ fn load_commands_and_script() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path().join("load.sh")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("load.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o111, 0o111, "load.sh is executable");
     }
 }
@@ -552,7 +659,10 @@ fn progress_reports_every_phase_up_to_its_total() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut reports: Vec<Progress> = Vec::new();
-    generate(&cfg, &dir.path().join("nested/out"), &mut |p| reports.push(p)).unwrap();
+    generate(&cfg, &dir.path().join("nested/out"), &mut |p| {
+        reports.push(p)
+    })
+    .unwrap();
     let txn: Vec<u64> = reports
         .iter()
         .filter(|p| p.phase == "transactions")
@@ -563,7 +673,15 @@ fn progress_reports_every_phase_up_to_its_total() {
         .collect();
     assert_eq!(txn, [0, 100_000, 200_000, 250_000]);
     let phases: Vec<&str> = reports.iter().map(|p| p.phase).collect();
-    for phase in ["users", "cards", "devices", "ips", "merchants", "transfers", "labels"] {
+    for phase in [
+        "users",
+        "cards",
+        "devices",
+        "ips",
+        "merchants",
+        "transfers",
+        "labels",
+    ] {
         let last = reports.iter().rev().find(|p| p.phase == phase).unwrap();
         assert_eq!(last.done, last.total, "{phase}");
         assert!(phases.contains(&phase));
@@ -572,7 +690,13 @@ fn progress_reports_every_phase_up_to_its_total() {
 
 #[test]
 fn tiny_configs_work() {
-    for (users, merchants, transactions) in [(1, 1, 0), (1, 1, 10), (2, 3, 5), (199, 5, 100), (200, 19, 50)] {
+    for (users, merchants, transactions) in [
+        (1, 1, 0),
+        (1, 1, 10),
+        (2, 3, 5),
+        (199, 5, 100),
+        (200, 19, 50),
+    ] {
         let cfg = PaymentsConfig {
             users,
             merchants,
@@ -584,7 +708,14 @@ fn tiny_configs_work() {
         let txns = rows(
             dir.path(),
             "transactions.csv",
-            &["txn_id", "card_id", "merchant_id", "amount", "time", "channel"],
+            &[
+                "txn_id",
+                "card_id",
+                "merchant_id",
+                "amount",
+                "time",
+                "channel",
+            ],
         );
         assert_eq!(txns.len() as u64, transactions);
         for t in &txns {
