@@ -46,6 +46,7 @@ conformance!(
     put_get_delete,
     overwrite,
     batch_applies_in_order,
+    counters_add_up,
     empty_batch,
     invalid_keys_are_rejected,
     batch_is_atomic_for_concurrent_readers,
@@ -173,6 +174,78 @@ fn batch_applies_in_order(kind: BackendKind) -> Result<()> {
     ensure!(db.get(&a)?.as_deref() == Some(&b"3"[..]));
     ensure!(db.get(&b)?.is_none());
     ensure!(db.get(&c)?.as_deref() == Some(&b"new"[..]));
+    Ok(())
+}
+
+fn counter(view: &dyn ReadView, key: &[u8]) -> Result<Option<i64>> {
+    Ok(view.get(key)?.map(|v| decode_counter(&v)).transpose()?)
+}
+
+fn counters_add_up(kind: BackendKind) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = open(kind, dir.path())?;
+    let (d, m) = (degree_key(1, 5, 2, Dir::In), node_count_key(3));
+    let mut batch = WriteBatch::default();
+    batch.add(d, 3);
+    db.write(batch, Durability::Sync)?;
+    ensure!(
+        counter(&*db, &d)? == Some(3),
+        "an absent counter starts at 0"
+    );
+
+    let before = db.snapshot();
+    let mut batch = WriteBatch::default();
+    batch.add(d, 2);
+    batch.add(d, -10);
+    batch.put(m.clone(), encode_counter(100));
+    batch.add(m.clone(), 1);
+    db.write(batch, Durability::Sync)?;
+    ensure!(counter(&*db, &d)? == Some(-5));
+    ensure!(
+        counter(&*db, &m)? == Some(101),
+        "an add after a put in one batch"
+    );
+    ensure!(
+        counter(&*before, &d)? == Some(3),
+        "a snapshot saw a later add"
+    );
+    ensure!(counter(&*before, &m)?.is_none());
+
+    let mut batch = WriteBatch::default();
+    batch.add(d, 7);
+    batch.delete(d);
+    batch.delete(m.clone());
+    batch.add(m.clone(), 4);
+    db.write(batch, Durability::Sync)?;
+    ensure!(db.get(&d)?.is_none(), "a delete after an add in one batch");
+    ensure!(
+        counter(&*db, &m)? == Some(4),
+        "an add after a delete starts at 0"
+    );
+
+    // Increments from several threads are all counted.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            thread::spawn(move || -> Result<()> {
+                for _ in 0..100 {
+                    let mut batch = WriteBatch::default();
+                    batch.add(d, 1);
+                    db.write(batch, Durability::Buffered)?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer panicked")?;
+    }
+    ensure!(counter(&*db, &d)? == Some(400));
+    drop(before);
+    drop(db);
+    let db = open(kind, dir.path())?;
+    ensure!(counter(&*db, &d)? == Some(400), "after reopen");
+    ensure!(counter(&*db, &m)? == Some(4), "after reopen");
     Ok(())
 }
 

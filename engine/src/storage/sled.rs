@@ -4,7 +4,7 @@
 //! itself. Every committed batch gets the next sequence number, and each key of the batch is
 //! stored as `escape(key) ++ (u64::MAX - seq)` (big-endian) with a value of one tag byte (put or
 //! tombstone) followed by the user value. The escaping is memcomparable and prefix-free (see
-//! [`escape_into`]), so all versions of one key are adjacent, newest first, and escaped keys sort
+//! `escape_into`), so all versions of one key are adjacent, newest first, and escaped keys sort
 //! like user keys. The last committed sequence lives under a reserved key in the same batch, so
 //! a crash never leaves data newer than the counter.
 //!
@@ -29,9 +29,10 @@
 //! All keyspaces share one sled tree: `apply_batch` is atomic only within a tree (atomic writes
 //! across trees need sled transactions, which are slower and retry on conflict), and the keyspace
 //! prefix byte, which escaping keeps as the first byte, already keeps keyspaces apart in scans.
-//! Commits are serialized so that sequence numbers follow commit order. A `Sync` write flushes
-//! sled before it becomes visible or returns; a `Buffered` one reaches disk with sled's
-//! background flush (every 500 ms) or the next flush.
+//! Commits are serialized so that sequence numbers follow commit order; that also lets a counter
+//! increment ([`Op::Add`]) read the latest value and store the sum as a plain put, since sled has
+//! no merge operator. A `Sync` write flushes sled before it becomes visible or returns; a
+//! `Buffered` one reaches disk with sled's background flush (every 500 ms) or the next flush.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -41,7 +42,7 @@ use parking_lot::Mutex;
 
 use super::{Backend, Durability, KvIter, KvPair, Op, ReadView, WriteBatch};
 use crate::error::{Error, Result};
-use crate::keys::Keyspace;
+use crate::keys::{decode_counter, encode_counter, Keyspace};
 
 /// The reserved key of the last committed sequence number. Escaped keys never contain `0x00`
 /// followed by anything but `0x00` or `0xFF`, so `0x00 's'` cannot collide with one.
@@ -181,10 +182,14 @@ impl Drop for ReadGuard {
 /// The user value of `key` as of sequence `seq`.
 fn get_at(tree: &sled::Tree, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
     Keyspace::of_key(key)?;
-    let escaped = escape(key);
+    newest_at(tree, &escape(key), seq)
+}
+
+/// The user value of the key escaped as `escaped` as of sequence `seq`.
+fn newest_at(tree: &sled::Tree, escaped: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
     // Versions with `seq' <= seq` have suffixes `>= u64::MAX - seq`; the newest comes first.
-    let lower = versioned(&escaped, seq);
-    let upper = versioned(&escaped, 0);
+    let lower = versioned(escaped, seq);
+    let upper = versioned(escaped, 0);
     match tree.range(lower..=upper).next() {
         None => Ok(None),
         Some(entry) => {
@@ -192,6 +197,11 @@ fn get_at(tree: &sled::Tree, key: &[u8], seq: u64) -> Result<Option<Vec<u8>>> {
             Ok(stored_value(&stored)?.map(<[u8]>::to_vec))
         }
     }
+}
+
+/// A counter's value as the RocksDB merge operator reads it: absent or malformed counts as 0.
+fn counter_value(stored: Option<&[u8]>) -> i64 {
+    stored.map_or(0, |v| decode_counter(v).unwrap_or(0))
 }
 
 /// Visible key-value pairs of `[lower, upper)` as of sequence `seq`.
@@ -485,7 +495,7 @@ impl Backend for SledBackend {
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
         for op in &batch.ops {
-            let (Op::Put(key, _) | Op::Delete(key)) = op;
+            let (Op::Put(key, _) | Op::Delete(key) | Op::Add(key, _)) = op;
             Keyspace::of_key(key)?;
         }
         if batch.is_empty() {
@@ -495,21 +505,47 @@ impl Backend for SledBackend {
             };
         }
         let _commit = self.commit.lock();
-        let seq = self.versions.lock().committed + 1;
+        let committed = self.versions.lock().committed;
+        let seq = committed + 1;
+        // The batch's outcome per escaped key (`None`: deleted), applying operations in order.
+        let mut outcome: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for op in batch.ops {
+            match op {
+                Op::Put(key, value) => {
+                    outcome.insert(escape(&key), Some(value));
+                }
+                Op::Delete(key) => {
+                    outcome.insert(escape(&key), None);
+                }
+                Op::Add(key, delta) => {
+                    // sled has no merge operator: read the counter. Commits are serialized, so
+                    // the latest committed value cannot change before this batch lands.
+                    let escaped = escape(&key);
+                    let base = match outcome.get(&escaped) {
+                        Some(pending) => counter_value(pending.as_deref()),
+                        None => {
+                            counter_value(newest_at(&self.tree, &escaped, committed)?.as_deref())
+                        }
+                    };
+                    outcome.insert(
+                        escaped,
+                        Some(encode_counter(base.wrapping_add(delta)).to_vec()),
+                    );
+                }
+            }
+        }
         let mut sled_batch = sled::Batch::default();
         let mut written = BTreeSet::new();
-        // Operations on the same key share one stored key, so the last one wins as it should.
-        for op in batch.ops {
-            let (key, stored) = match op {
-                Op::Put(key, value) => {
+        for (escaped, value) in outcome {
+            let stored = match value {
+                Some(value) => {
                     let mut stored = Vec::with_capacity(1 + value.len());
                     stored.push(TAG_PUT);
                     stored.extend_from_slice(&value);
-                    (key, stored)
+                    stored
                 }
-                Op::Delete(key) => (key, vec![TAG_TOMBSTONE]),
+                None => vec![TAG_TOMBSTONE],
             };
-            let escaped = escape(&key);
             sled_batch.insert(versioned(&escaped, seq), stored);
             written.insert(escaped);
         }
@@ -753,6 +789,27 @@ mod tests {
         // Bounds between versioned keys: `[keys[1], keys[5])`, in reverse.
         let window: Vec<_> = old[1..5].iter().rev().cloned().collect();
         assert_eq!(collect(snap.scan(&keys[1], &keys[5], true)), window);
+    }
+
+    #[test]
+    fn counters_read_the_latest_value() {
+        let (_dir, backend) = open();
+        let k = meta_key(b"count");
+        let add = |delta: i64| {
+            let mut batch = WriteBatch::default();
+            batch.add(k.clone(), delta);
+            backend.write(batch, Durability::Buffered).unwrap();
+        };
+        add(5);
+        let snap = backend.snapshot();
+        add(-2);
+        add(10);
+        assert_eq!(backend.get(&k).unwrap(), Some(encode_counter(13).to_vec()));
+        assert_eq!(snap.get(&k).unwrap(), Some(encode_counter(5).to_vec()));
+        // A malformed value counts as 0, as in the RocksDB merge operator.
+        put(&backend, &k, b"bad");
+        add(1);
+        assert_eq!(backend.get(&k).unwrap(), Some(encode_counter(1).to_vec()));
     }
 
     #[test]
