@@ -14,7 +14,10 @@ const ROWS: u64 = 2_000_000;
 
 #[test]
 fn kill_9_during_load_loses_no_acknowledged_batch() {
-    let trials: u32 = std::env::var("ARGUS_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let trials: u32 = std::env::var("ARGUS_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let csv = dir.path().join("edges.csv");
@@ -46,7 +49,11 @@ fn kill_9_during_load_loses_no_acknowledged_batch() {
         let delay = Duration::from_millis(rng.gen_range(5..400));
         let started = Instant::now();
         let mut acked_this_run = 0u64;
-        let mut deadline = if wait_for_first_ack { None } else { Some(started + delay) };
+        let mut deadline = if wait_for_first_ack {
+            None
+        } else {
+            Some(started + delay)
+        };
         loop {
             let timeout = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
@@ -60,10 +67,15 @@ fn kill_9_during_load_loses_no_acknowledged_batch() {
                             deadline = Some(Instant::now() + delay);
                         }
                     }
-                    assert_ne!(line, "DONE", "the load finished before the kill; make the file bigger");
+                    assert_ne!(
+                        line, "DONE",
+                        "the load finished before the kill; make the file bigger"
+                    );
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => panic!("child exited early: {:?}", child.wait()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("child exited early: {:?}", child.wait())
+                }
             }
         }
         child.kill().expect("SIGKILL");
@@ -86,10 +98,21 @@ fn kill_9_during_load_loses_no_acknowledged_batch() {
             Ok(t) => snap.edge_count(t.id).unwrap(),
             Err(_) => 0,
         };
-        assert!(committed >= max_acked, "trial {trial}: {max_acked} rows acknowledged, only {committed} present");
-        assert_eq!(committed % 500, 0, "trial {trial}: a partial batch is visible ({committed} rows)");
+        assert!(
+            committed >= max_acked,
+            "trial {trial}: {max_acked} rows acknowledged, only {committed} present"
+        );
+        assert_eq!(
+            committed % 500,
+            0,
+            "trial {trial}: a partial batch is visible ({committed} rows)"
+        );
         let report = argus_engine::check::check(&snap).unwrap();
-        assert!(report.is_ok(), "trial {trial}: check failed: {:?}", report.problems);
+        assert!(
+            report.is_ok(),
+            "trial {trial}: check failed: {:?}",
+            report.problems
+        );
         if committed > 0 {
             // Spot-check acknowledged rows: the edge with id i is row i of the file.
             let t = snap.catalog().edge_type("pays").unwrap().id;
@@ -101,14 +124,24 @@ fn kill_9_during_load_loses_no_acknowledged_batch() {
                 assert_eq!(snap.node_key(src_label, e.src).unwrap().unwrap(), s);
                 assert_eq!(snap.node_key(dst_label, e.dst).unwrap().unwrap(), d);
                 assert_eq!(e.time, Some(time * 1_000_000));
-                assert_eq!(e.props, vec![("amount".to_string(), argus_engine::Value::Float(amount))]);
+                assert_eq!(
+                    e.props,
+                    vec![("amount".to_string(), argus_engine::Value::Float(amount))]
+                );
             }
-            let q = NeighborQuery { edge_type: Some("pays".into()), limit: Some(3), ..Default::default() };
+            let q = NeighborQuery {
+                edge_type: Some("pays".into()),
+                limit: Some(3),
+                ..Default::default()
+            };
             let a0 = snap.neighbors("acct", "a0", &q).unwrap();
             assert!(!a0.is_empty() && a0.iter().all(|n| n.dir == Dir::Out));
         }
         max_acked = max_acked.max(committed);
     }
-    assert!(kills_mid_load >= trials / 3, "too few kills landed during the load ({kills_mid_load} of {trials})");
+    assert!(
+        kills_mid_load >= trials / 3,
+        "too few kills landed during the load ({kills_mid_load} of {trials})"
+    );
     eprintln!("crash test: {trials} trials, {kills_mid_load} killed mid-load, {max_acked} rows committed in the end");
 }

@@ -24,7 +24,10 @@ fn main() -> anyhow::Result<()> {
         undirected: false,
         create_missing_nodes: true,
         resume: true,
-        options: LoadOptions { batch_rows: 500, ..LoadOptions::default() },
+        options: LoadOptions {
+            batch_rows: 500,
+            ..LoadOptions::default()
+        },
     };
     let stdout = std::io::stdout();
     load::load_edges(&store, &spec, &mut |p: &LoadProgress| {

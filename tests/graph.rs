@@ -5,14 +5,19 @@
 use std::path::Path;
 
 use argus_engine::catalog::PropertyDef;
-use argus_engine::{BackendKind, Dir, Direction, Error, GraphStore, NeighborQuery, PropType, StoreOptions, Value};
+use argus_engine::{
+    BackendKind, Dir, Direction, Error, GraphStore, NeighborQuery, PropType, StoreOptions, Value,
+};
 
 fn open(dir: &Path, kind: BackendKind) -> GraphStore {
     GraphStore::open_with(dir, Some(kind), StoreOptions::default()).unwrap()
 }
 
 fn prop(name: &str, ty: PropType) -> PropertyDef {
-    PropertyDef { name: name.into(), ty }
+    PropertyDef {
+        name: name.into(),
+        ty,
+    }
 }
 
 const T0: i64 = 1_767_225_600_000_000;
@@ -23,10 +28,24 @@ const HOUR: i64 = 3_600_000_000;
 fn build(store: &GraphStore) {
     store
         .write(|tx| {
-            tx.create_label("user", "user_id", vec![prop("age", PropType::Int), prop("name", PropType::String)])?;
+            tx.create_label(
+                "user",
+                "user_id",
+                vec![prop("age", PropType::Int), prop("name", PropType::String)],
+            )?;
             tx.create_label("card", "card_id", vec![])?;
-            tx.create_label("merchant", "merchant_id", vec![prop("category", PropType::String)])?;
-            tx.create_edge_type("paid", "card", "merchant", false, vec![prop("amount", PropType::Float)])?;
+            tx.create_label(
+                "merchant",
+                "merchant_id",
+                vec![prop("category", PropType::String)],
+            )?;
+            tx.create_edge_type(
+                "paid",
+                "card",
+                "merchant",
+                false,
+                vec![prop("amount", PropType::Float)],
+            )?;
             tx.create_edge_type("owns", "user", "card", false, vec![])?;
             tx.create_edge_type("knows", "user", "user", true, vec![])?;
             for (k, age) in [("u1", 30), ("u2", 41), ("u3", 25)] {
@@ -35,19 +54,45 @@ fn build(store: &GraphStore) {
             for k in ["c1", "c2"] {
                 tx.upsert_node("card", k, &[])?;
             }
-            tx.upsert_node("merchant", "m1", &[("category", Value::String("grocery".into()))])?;
-            tx.upsert_node("merchant", "m2", &[("category", Value::String("fuel".into()))])?;
+            tx.upsert_node(
+                "merchant",
+                "m1",
+                &[("category", Value::String("grocery".into()))],
+            )?;
+            tx.upsert_node(
+                "merchant",
+                "m2",
+                &[("category", Value::String("fuel".into()))],
+            )?;
             tx.insert_edge("owns", "u1", "c1", Some(T0), &[])?;
             tx.insert_edge("owns", "u2", "c2", Some(T0), &[])?;
             // Parallel edges c1→m1 at different times, and one at the same time.
-            for (i, (m, h, amt)) in [("m1", 1, 10.0), ("m1", 2, 20.0), ("m2", 3, 30.0), ("m1", 3, 40.0), ("m2", 50, 5.0)]
-                .into_iter()
-                .enumerate()
+            for (i, (m, h, amt)) in [
+                ("m1", 1, 10.0),
+                ("m1", 2, 20.0),
+                ("m2", 3, 30.0),
+                ("m1", 3, 40.0),
+                ("m2", 50, 5.0),
+            ]
+            .into_iter()
+            .enumerate()
             {
-                let id = tx.insert_edge("paid", "c1", m, Some(T0 + h * HOUR), &[("amount", Value::Float(amt))])?;
+                let id = tx.insert_edge(
+                    "paid",
+                    "c1",
+                    m,
+                    Some(T0 + h * HOUR),
+                    &[("amount", Value::Float(amt))],
+                )?;
                 assert_eq!(id, i as u64);
             }
-            tx.insert_edge("paid", "c2", "m1", Some(T0 + 4 * HOUR), &[("amount", Value::Int(7))])?;
+            tx.insert_edge(
+                "paid",
+                "c2",
+                "m1",
+                Some(T0 + 4 * HOUR),
+                &[("amount", Value::Int(7))],
+            )?;
             tx.insert_edge("knows", "u1", "u2", None, &[])?;
             tx.insert_edge("knows", "u3", "u1", None, &[])?;
             Ok(())
@@ -72,19 +117,40 @@ fn catalog_and_nodes(kind: BackendKind) {
     store
         .write(|tx| {
             tx.add_label_property("user", prop("vip", PropType::Bool))?;
-            tx.upsert_node("user", "u2", &[("name", Value::String("Ada".into())), ("vip", Value::Bool(true))])
+            tx.upsert_node(
+                "user",
+                "u2",
+                &[
+                    ("name", Value::String("Ada".into())),
+                    ("vip", Value::Bool(true)),
+                ],
+            )
         })
         .unwrap();
     let u2 = store.snapshot().node("user", "u2").unwrap().unwrap();
     assert_eq!(u2.props.len(), 3);
     assert_eq!(u2.props[0], ("age".to_string(), Value::Int(41)));
-    let err = store.write(|tx| tx.upsert_node("user", "u9", &[("age", Value::String("old".into()))])).unwrap_err();
+    let err = store
+        .write(|tx| tx.upsert_node("user", "u9", &[("age", Value::String("old".into()))]))
+        .unwrap_err();
     assert!(err.to_string().contains("expected int"), "{err}");
-    assert!(store.snapshot().node("user", "u9").unwrap().is_none(), "failed write left a trace");
-    let err = store.write(|tx| tx.add_label_property("user", prop("age", PropType::Float))).unwrap_err();
+    assert!(
+        store.snapshot().node("user", "u9").unwrap().is_none(),
+        "failed write left a trace"
+    );
+    let err = store
+        .write(|tx| tx.add_label_property("user", prop("age", PropType::Float)))
+        .unwrap_err();
     assert!(matches!(err, Error::Schema(_)), "{err}");
-    let err = store.snapshot().node("nobody", "x").unwrap_err().to_string();
-    assert!(err.contains("no node label 'nobody'") && err.contains("user"), "{err}");
+    let err = store
+        .snapshot()
+        .node("nobody", "x")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no node label 'nobody'") && err.contains("user"),
+        "{err}"
+    );
     assert_consistent(&store);
 }
 
@@ -94,9 +160,22 @@ fn adjacency_and_time_ranges(kind: BackendKind) {
     build(&store);
     let snap = store.snapshot();
     let paid = Some("paid".to_string());
-    let all = snap.neighbors("card", "c1", &NeighborQuery { edge_type: paid.clone(), ..Default::default() }).unwrap();
+    let all = snap
+        .neighbors(
+            "card",
+            "c1",
+            &NeighborQuery {
+                edge_type: paid.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let times: Vec<i64> = all.iter().map(|n| (n.time.unwrap() - T0) / HOUR).collect();
-    assert_eq!(times, vec![50, 3, 3, 2, 1], "newest first, parallel edges kept");
+    assert_eq!(
+        times,
+        vec![50, 3, 3, 2, 1],
+        "newest first, parallel edges kept"
+    );
     let window = NeighborQuery {
         edge_type: paid.clone(),
         since: Some(T0 + 2 * HOUR),
@@ -106,12 +185,31 @@ fn adjacency_and_time_ranges(kind: BackendKind) {
     let w = snap.neighbors("card", "c1", &window).unwrap();
     assert_eq!(w.len(), 3, "both bounds inclusive");
     let limited = snap
-        .neighbors("card", "c1", &NeighborQuery { limit: Some(2), oldest_first: true, ..window.clone() })
+        .neighbors(
+            "card",
+            "c1",
+            &NeighborQuery {
+                limit: Some(2),
+                oldest_first: true,
+                ..window.clone()
+            },
+        )
         .unwrap();
-    assert_eq!(limited.iter().map(|n| n.edge_id).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        limited.iter().map(|n| n.edge_id).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     // In-direction at the merchant mirrors the out-direction at the card.
     let m1 = snap
-        .neighbors("merchant", "m1", &NeighborQuery { edge_type: paid.clone(), direction: Direction::In, ..Default::default() })
+        .neighbors(
+            "merchant",
+            "m1",
+            &NeighborQuery {
+                edge_type: paid.clone(),
+                direction: Direction::In,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(m1.len(), 4);
     assert!(m1.iter().all(|n| n.dir == Dir::In));
@@ -122,26 +220,62 @@ fn adjacency_and_time_ranges(kind: BackendKind) {
     // Undirected edges are seen from both ends, whatever the direction asked.
     for key in ["u1", "u2"] {
         let k = snap
-            .neighbors("user", key, &NeighborQuery { edge_type: Some("knows".into()), ..Default::default() })
+            .neighbors(
+                "user",
+                key,
+                &NeighborQuery {
+                    edge_type: Some("knows".into()),
+                    ..Default::default()
+                },
+            )
             .unwrap();
         assert!(!k.is_empty(), "{key}");
     }
     let u1 = snap
-        .neighbors("user", "u1", &NeighborQuery { edge_type: Some("knows".into()), direction: Direction::In, ..Default::default() })
+        .neighbors(
+            "user",
+            "u1",
+            &NeighborQuery {
+                edge_type: Some("knows".into()),
+                direction: Direction::In,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(u1.len(), 2);
     // Every type, both directions.
-    let both = snap.neighbors("user", "u1", &NeighborQuery { direction: Direction::Both, ..Default::default() }).unwrap();
+    let both = snap
+        .neighbors(
+            "user",
+            "u1",
+            &NeighborQuery {
+                direction: Direction::Both,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(both.len(), 3, "owns + 2 knows");
     // Asking for edges a label cannot have is a clear error.
     let err = snap
-        .neighbors("merchant", "m1", &NeighborQuery { edge_type: paid, direction: Direction::Out, ..Default::default() })
+        .neighbors(
+            "merchant",
+            "m1",
+            &NeighborQuery {
+                edge_type: paid,
+                direction: Direction::Out,
+                ..Default::default()
+            },
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("goes from 'card' to 'merchant'"), "{err}");
-    assert!(snap.neighbors("card", "nope", &NeighborQuery::default()).is_err());
+    assert!(snap
+        .neighbors("card", "nope", &NeighborQuery::default())
+        .is_err());
     // Edge properties: an int given for a float property was widened.
-    let c2_paid = snap.neighbors("card", "c2", &NeighborQuery::default()).unwrap();
+    let c2_paid = snap
+        .neighbors("card", "c2", &NeighborQuery::default())
+        .unwrap();
     let owns_or_paid = c2_paid.iter().find(|n| n.edge_type == tid).unwrap();
     let e = snap.edge(tid, owns_or_paid.edge_id).unwrap().unwrap();
     assert_eq!(e.props, vec![("amount".to_string(), Value::Float(7.0))]);
@@ -152,23 +286,54 @@ fn deletes(kind: BackendKind) {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), kind);
     build(&store);
-    let removed = store.write(|tx| tx.delete_edges_between("paid", "c1", "m1")).unwrap();
+    let removed = store
+        .write(|tx| tx.delete_edges_between("paid", "c1", "m1"))
+        .unwrap();
     assert_eq!(removed, 3);
     assert_consistent(&store);
     let snap = store.snapshot();
-    let left = snap.neighbors("card", "c1", &NeighborQuery { edge_type: Some("paid".into()), ..Default::default() }).unwrap();
+    let left = snap
+        .neighbors(
+            "card",
+            "c1",
+            &NeighborQuery {
+                edge_type: Some("paid".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(left.len(), 2);
     assert!(store.write(|tx| tx.delete_edge("paid", 2)).unwrap());
-    assert!(!store.write(|tx| tx.delete_edge("paid", 2)).unwrap(), "second delete finds nothing");
+    assert!(
+        !store.write(|tx| tx.delete_edge("paid", 2)).unwrap(),
+        "second delete finds nothing"
+    );
     // Deleting a node removes its edges from both directions.
     assert!(store.write(|tx| tx.delete_node("user", "u1")).unwrap());
     assert_consistent(&store);
     let snap = store.snapshot();
     assert!(snap.node("user", "u1").unwrap().is_none());
-    let u2 = snap.neighbors("user", "u2", &NeighborQuery { edge_type: Some("knows".into()), ..Default::default() }).unwrap();
+    let u2 = snap
+        .neighbors(
+            "user",
+            "u2",
+            &NeighborQuery {
+                edge_type: Some("knows".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert!(u2.is_empty());
     let c1 = snap
-        .neighbors("card", "c1", &NeighborQuery { edge_type: Some("owns".into()), direction: Direction::In, ..Default::default() })
+        .neighbors(
+            "card",
+            "c1",
+            &NeighborQuery {
+                edge_type: Some("owns".into()),
+                direction: Direction::In,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert!(c1.is_empty());
     let user = snap.catalog().label("user").unwrap().id;
@@ -202,7 +367,11 @@ fn atomic_transactions(kind: BackendKind) {
         .unwrap_err();
     assert!(err.to_string().contains("no node user:ghost"), "{err}");
     let after = store.snapshot();
-    assert_eq!(after.catalog(), before.catalog(), "catalog change rolled back");
+    assert_eq!(
+        after.catalog(),
+        before.catalog(),
+        "catalog change rolled back"
+    );
     assert!(after.node("user", "u4").unwrap().is_none());
     let user = after.catalog().label("user").unwrap().id;
     assert_eq!(after.node_count(user).unwrap(), 3);
@@ -225,9 +394,20 @@ fn snapshots_and_reopen(kind: BackendKind) {
             .unwrap();
         // The old snapshot sees neither the data nor the catalog change.
         assert!(snap.catalog().label("device").is_err());
-        assert_eq!(snap.node("user", "u1").unwrap().unwrap().props[0].1, Value::Int(30));
-        assert_eq!(snap.neighbors("card", "c2", &NeighborQuery::default()).unwrap().len(), 1);
-        assert_eq!(store.snapshot().node("user", "u1").unwrap().unwrap().props[0].1, Value::Int(99));
+        assert_eq!(
+            snap.node("user", "u1").unwrap().unwrap().props[0].1,
+            Value::Int(30)
+        );
+        assert_eq!(
+            snap.neighbors("card", "c2", &NeighborQuery::default())
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store.snapshot().node("user", "u1").unwrap().unwrap().props[0].1,
+            Value::Int(99)
+        );
         // Snapshots stay consistent while another thread writes.
         std::thread::scope(|s| {
             let writer = s.spawn(|| {
@@ -247,7 +427,11 @@ fn snapshots_and_reopen(kind: BackendKind) {
                 let owns = snap.catalog().edge_type("owns").unwrap().id;
                 let cards = snap.node_count(card).unwrap();
                 let owned = snap.edge_count(owns).unwrap();
-                assert_eq!(cards - 2, owned - 2, "cards and their edges appear together");
+                assert_eq!(
+                    cards - 2,
+                    owned - 2,
+                    "cards and their edges appear together"
+                );
                 let u3 = snap.node_id("user", "u3").unwrap().unwrap();
                 let user = snap.catalog().label("user").unwrap().id;
                 assert_eq!(snap.degree(user, u3, owns, Dir::Out).unwrap(), owned - 2);
@@ -258,13 +442,26 @@ fn snapshots_and_reopen(kind: BackendKind) {
     let store = open(dir.path(), kind);
     let snap = store.snapshot();
     assert!(snap.catalog().label("device").is_ok());
-    assert_eq!(snap.node("user", "u1").unwrap().unwrap().props[0].1, Value::Int(99));
-    assert_eq!(snap.node_count(snap.catalog().label("card").unwrap().id).unwrap(), 202);
+    assert_eq!(
+        snap.node("user", "u1").unwrap().unwrap().props[0].1,
+        Value::Int(99)
+    );
+    assert_eq!(
+        snap.node_count(snap.catalog().label("card").unwrap().id)
+            .unwrap(),
+        202
+    );
     assert_consistent(&store);
     // A data directory remembers its backend.
-    let other = if kind == BackendKind::RocksDb { BackendKind::Sled } else { BackendKind::RocksDb };
+    let other = if kind == BackendKind::RocksDb {
+        BackendKind::Sled
+    } else {
+        BackendKind::RocksDb
+    };
     drop(store);
-    let err = GraphStore::open_with(dir.path(), Some(other), StoreOptions::default()).err().unwrap();
+    let err = GraphStore::open_with(dir.path(), Some(other), StoreOptions::default())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("was created with"), "{err}");
 }
 
@@ -275,24 +472,45 @@ fn arrow_scans(kind: BackendKind) {
     let store = open(dir.path(), kind);
     build(&store);
     let snap = store.snapshot();
-    let batches: Vec<_> = snap.scan_nodes("user", 2, None).unwrap().collect::<Result<_, _>>().unwrap();
-    assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), vec![2, 1]);
+    let batches: Vec<_> = snap
+        .scan_nodes("user", 2, None)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
     let b = &batches[0];
     assert_eq!(b.schema().field(0).name(), "user_id");
     assert_eq!(b.column(0).as_string::<i32>().value(1), "u2");
     assert_eq!(b.column(2).as_primitive::<Int64Type>().value(1), 41);
     assert!(b.column(3).is_null(0), "name not set");
-    let edges: Vec<_> = snap.scan_edges("paid", 100, None).unwrap().collect::<Result<_, _>>().unwrap();
+    let edges: Vec<_> = snap
+        .scan_edges("paid", 100, None)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     let e = &edges[0];
     assert_eq!(e.num_rows(), 6);
-    assert_eq!(e.schema().field(5).data_type().to_string(), "Timestamp(µs, \"UTC\")");
+    assert_eq!(
+        e.schema().field(5).data_type().to_string(),
+        "Timestamp(µs, \"UTC\")"
+    );
     assert_eq!(e.column(1).as_string::<i32>().value(0), "c1");
     assert_eq!(e.column(2).as_string::<i32>().value(2), "m2");
     assert_eq!(e.column(6).as_primitive::<Float64Type>().value(3), 40.0);
     // Projection: only the ids and the amount.
-    let projected: Vec<_> = snap.scan_edges("paid", 4, Some(vec![0, 6])).unwrap().collect::<Result<_, _>>().unwrap();
+    let projected: Vec<_> = snap
+        .scan_edges("paid", 4, Some(vec![0, 6]))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(projected[0].num_columns(), 2);
-    assert_eq!(projected[1].column(0).as_primitive::<UInt64Type>().value(1), 5);
+    assert_eq!(
+        projected[1].column(0).as_primitive::<UInt64Type>().value(1),
+        5
+    );
 }
 
 macro_rules! suite {

@@ -8,7 +8,12 @@ use std::path::Path;
 /// Rows of the crash test's edge file: `src,dst,time,amount` where row `i` links `a{i % 5000}` to
 /// `b{(i * 7) % 3000}` at time `i` seconds. Deterministic, so the parent can check any row.
 pub fn crash_row(i: u64) -> (String, String, i64, f64) {
-    (format!("a{}", i % 5000), format!("b{}", (i * 7) % 3000), i as i64, (i % 1000) as f64 / 4.0)
+    (
+        format!("a{}", i % 5000),
+        format!("b{}", (i * 7) % 3000),
+        i as i64,
+        (i % 1000) as f64 / 4.0,
+    )
 }
 
 /// Write `rows` crash-test rows as CSV with a header.

@@ -15,10 +15,21 @@ fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
 }
 
 fn nodes(label: &str, file: &Path, key: &str) -> NodeLoad {
-    NodeLoad { label: label.into(), file: file.to_path_buf(), key: key.into(), options: LoadOptions::default() }
+    NodeLoad {
+        label: label.into(),
+        file: file.to_path_buf(),
+        key: key.into(),
+        options: LoadOptions::default(),
+    }
 }
 
-fn edges(t: &str, file: &Path, src: (&str, &str), dst: (&str, &str), time: Option<&str>) -> EdgeLoad {
+fn edges(
+    t: &str,
+    file: &Path,
+    src: (&str, &str),
+    dst: (&str, &str),
+    time: Option<&str>,
+) -> EdgeLoad {
     EdgeLoad {
         edge_type: t.into(),
         file: file.to_path_buf(),
@@ -39,7 +50,14 @@ fn quiet() -> impl FnMut(&load::LoadProgress) {
 }
 
 fn prop_types(store: &GraphStore, label: &str) -> Vec<(String, PropType)> {
-    store.catalog().label(label).unwrap().properties.iter().map(|p| (p.name.clone(), p.ty)).collect()
+    store
+        .catalog()
+        .label(label)
+        .unwrap()
+        .properties
+        .iter()
+        .map(|p| (p.name.clone(), p.ty))
+        .collect()
 }
 
 #[test]
@@ -65,7 +83,10 @@ fn csv_nodes_inference_merge_and_idempotence() {
     );
     let snap = store.snapshot();
     let u1 = snap.node("user", "1").unwrap().unwrap();
-    assert_eq!(u1.props[4], ("city".to_string(), Value::String("Paris, FR".into())));
+    assert_eq!(
+        u1.props[4],
+        ("city".to_string(), Value::String("Paris, FR".into()))
+    );
     let u2 = snap.node("user", "2").unwrap().unwrap();
     assert_eq!(u2.props[4].1, Value::String("say \"hi\"".into()));
     let u3 = snap.node("user", "3").unwrap().unwrap();
@@ -101,20 +122,40 @@ fn headerless_delimiters_latin1_and_schema_overrides() {
     bytes.extend_from_slice(b"|0400\n");
     let file = write(dir.path(), "items.psv", &bytes);
     let mut spec = nodes("item", &file, "0");
-    spec.options.csv = CsvOptions { delimiter: b'|', has_header: false, encoding: TextEncoding::Utf8 };
-    let err = load::load_nodes(&store, &spec, &mut quiet()).unwrap_err().to_string();
-    assert!(err.contains("items.psv:1:2") && err.contains("--encoding latin1"), "{err}");
-    assert!(store.catalog().label("item").is_err(), "failed first batch left a label behind");
+    spec.options.csv = CsvOptions {
+        delimiter: b'|',
+        has_header: false,
+        encoding: TextEncoding::Utf8,
+    };
+    let err = load::load_nodes(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("items.psv:1:2") && err.contains("--encoding latin1"),
+        "{err}"
+    );
+    assert!(
+        store.catalog().label("item").is_err(),
+        "failed first batch left a label behind"
+    );
 
     spec.options.csv.encoding = TextEncoding::Latin1;
     spec.options.schema = vec![("2".into(), PropType::String)];
     load::load_nodes(&store, &spec, &mut quiet()).unwrap();
     let item = store.snapshot().node("item", "8").unwrap().unwrap();
-    assert_eq!(item.props, vec![("1".to_string(), Value::String("Ærø".into())), ("2".to_string(), Value::String("0400".into()))]);
+    assert_eq!(
+        item.props,
+        vec![
+            ("1".to_string(), Value::String("Ærø".into())),
+            ("2".to_string(), Value::String("0400".into()))
+        ]
+    );
 
     // An override naming a missing column is refused up front.
     spec.options.schema = vec![("nope".into(), PropType::Int)];
-    let err = load::load_nodes(&store, &spec, &mut quiet()).unwrap_err().to_string();
+    let err = load::load_nodes(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("'nope'"), "{err}");
 
     // Tab-separated, vector column.
@@ -139,46 +180,88 @@ fn bad_rows_name_file_line_column_and_change_nothing() {
     let bad = write(dir.path(), "bad.csv", b"id,age\nc,3\nd,old\n");
     let err = load::load_nodes(&store, &nodes("user", &bad, "id"), &mut quiet()).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("bad.csv:3:2 (column 'age')") && text.contains("'old' is not an integer"), "{text}");
+    assert!(
+        text.contains("bad.csv:3:2 (column 'age')") && text.contains("'old' is not an integer"),
+        "{text}"
+    );
     assert!(matches!(err, Error::Input { .. }));
-    assert!(store.snapshot().node("user", "c").unwrap().is_none(), "row before the bad one in the same batch was not committed");
+    assert!(
+        store.snapshot().node("user", "c").unwrap().is_none(),
+        "row before the bad one in the same batch was not committed"
+    );
 
     // Ragged row.
     let ragged = write(dir.path(), "ragged.csv", b"id,age\ne,5,extra\n");
-    let text = load::load_nodes(&store, &nodes("user", &ragged, "id"), &mut quiet()).unwrap_err().to_string();
-    assert!(text.contains("ragged.csv:2") && text.contains("expected 2 fields, found 3"), "{text}");
+    let text = load::load_nodes(&store, &nodes("user", &ragged, "id"), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("ragged.csv:2") && text.contains("expected 2 fields, found 3"),
+        "{text}"
+    );
 
     // Missing key column.
-    let text = load::load_nodes(&store, &nodes("user", &users, "user_id"), &mut quiet()).unwrap_err().to_string();
-    assert!(text.contains("no key column 'user_id'") && text.contains("columns: id, age"), "{text}");
+    let text = load::load_nodes(&store, &nodes("user", &users, "user_id"), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("no key column 'user_id'") && text.contains("columns: id, age"),
+        "{text}"
+    );
 
     // Empty key.
     let empty = write(dir.path(), "empty.csv", b"id,age\n,5\n");
-    let text = load::load_nodes(&store, &nodes("user", &empty, "id"), &mut quiet()).unwrap_err().to_string();
-    assert!(text.contains("empty.csv:2:1") && text.contains("empty node key"), "{text}");
+    let text = load::load_nodes(&store, &nodes("user", &empty, "id"), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("empty.csv:2:1") && text.contains("empty node key"),
+        "{text}"
+    );
 
     // Edge to a missing node.
     let merchants = write(dir.path(), "m.csv", b"mid\nm1\n");
     load::load_nodes(&store, &nodes("merchant", &merchants, "mid"), &mut quiet()).unwrap();
     let before_edges = store.snapshot();
     let tx = write(dir.path(), "tx.csv", b"u,m,t\na,m1,100\nzz,m1,200\n");
-    let text = load::load_edges(&store, &edges("paid", &tx, ("user", "u"), ("merchant", "m"), Some("t")), &mut quiet())
-        .unwrap_err()
-        .to_string();
-    assert!(text.contains("tx.csv:3:1 (column 'u')") && text.contains("no user node with key 'zz'"), "{text}");
-    assert!(store.catalog().edge_type("paid").is_err(), "edge type creation rolled back with the batch");
+    let text = load::load_edges(
+        &store,
+        &edges("paid", &tx, ("user", "u"), ("merchant", "m"), Some("t")),
+        &mut quiet(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        text.contains("tx.csv:3:1 (column 'u')") && text.contains("no user node with key 'zz'"),
+        "{text}"
+    );
+    assert!(
+        store.catalog().edge_type("paid").is_err(),
+        "edge type creation rolled back with the batch"
+    );
 
     // Bad time.
     let tx2 = write(dir.path(), "tx2.csv", b"u,m,t\na,m1,yesterday\n");
-    let text = load::load_edges(&store, &edges("paid", &tx2, ("user", "u"), ("merchant", "m"), Some("t")), &mut quiet())
-        .unwrap_err()
-        .to_string();
-    assert!(text.contains("tx2.csv:2:3 (column 't')") && text.contains("not a time"), "{text}");
+    let text = load::load_edges(
+        &store,
+        &edges("paid", &tx2, ("user", "u"), ("merchant", "m"), Some("t")),
+        &mut quiet(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        text.contains("tx2.csv:2:3 (column 't')") && text.contains("not a time"),
+        "{text}"
+    );
 
     // Missing file.
-    let text = load::load_nodes(&store, &nodes("user", &dir.path().join("nope.csv"), "id"), &mut quiet())
-        .unwrap_err()
-        .to_string();
+    let text = load::load_nodes(
+        &store,
+        &nodes("user", &dir.path().join("nope.csv"), "id"),
+        &mut quiet(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(text.contains("nope.csv"), "{text}");
 
     let after = store.snapshot();
@@ -197,7 +280,13 @@ fn failed_edge_load_resumes_without_duplicates() {
         if i == 730 {
             csv.push_str("s730,d1,not-a-time,1.0\n");
         } else {
-            csv.push_str(&format!("s{},d{},{},{}.5\n", i % 37, i % 11, 1_767_225_600 + i, i));
+            csv.push_str(&format!(
+                "s{},d{},{},{}.5\n",
+                i % 37,
+                i % 11,
+                1_767_225_600 + i,
+                i
+            ));
         }
     }
     let file = write(dir.path(), "edges.csv", csv.as_bytes());
@@ -205,12 +294,22 @@ fn failed_edge_load_resumes_without_duplicates() {
     spec.create_missing_nodes = true;
     spec.options.batch_rows = 100;
     let mut acks = Vec::new();
-    let err = load::load_edges(&store, &spec, &mut |p: &load::LoadProgress| acks.push(p.rows_committed)).unwrap_err();
+    let err = load::load_edges(&store, &spec, &mut |p: &load::LoadProgress| {
+        acks.push(p.rows_committed)
+    })
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("edges.csv:732:3") && text.contains("700 earlier rows were committed"), "{text}");
+    assert!(
+        text.contains("edges.csv:732:3") && text.contains("700 earlier rows were committed"),
+        "{text}"
+    );
     assert_eq!(acks, (1..=7).map(|b| b * 100).collect::<Vec<_>>());
     let t = store.catalog().edge_type("sent").unwrap().id;
-    assert_eq!(store.snapshot().edge_count(t).unwrap(), 700, "the failing batch left nothing");
+    assert_eq!(
+        store.snapshot().edge_count(t).unwrap(),
+        700,
+        "the failing batch left nothing"
+    );
 
     // Fix the row and resume: the first 700 rows are skipped, not added twice.
     let fixed = csv.replace("s730,d1,not-a-time,1.0", "s730,d1,1767226330,1.0");
@@ -235,7 +334,11 @@ fn failed_edge_load_resumes_without_duplicates() {
 fn undirected_edges_and_rfc3339_times() {
     let dir = tempfile::tempdir().unwrap();
     let store = GraphStore::open(dir.path().join("db")).unwrap();
-    let file = write(dir.path(), "e.csv", b"a,b,when\nx,y,2026-01-02T00:00:00Z\ny,z,1767225600.5\n");
+    let file = write(
+        dir.path(),
+        "e.csv",
+        b"a,b,when\nx,y,2026-01-02T00:00:00Z\ny,z,1767225600.5\n",
+    );
     let mut spec = edges("link", &file, ("n", "a"), ("n", "b"), Some("when"));
     spec.undirected = true;
     spec.create_missing_nodes = true;
@@ -248,13 +351,17 @@ fn undirected_edges_and_rfc3339_times() {
     assert_eq!(y[1].time, Some(1_767_225_600_500_000));
     // Loading the same type as directed is refused.
     spec.undirected = false;
-    let err = load::load_edges(&store, &spec, &mut quiet()).unwrap_err().to_string();
+    let err = load::load_edges(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("is undirected"), "{err}");
 }
 
 #[test]
 fn parquet_nodes_and_edges() {
-    use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_array::{
+        Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    };
     use arrow_schema::{DataType, Field, Schema, TimeUnit};
     let dir = tempfile::tempdir().unwrap();
     let store = GraphStore::open(dir.path().join("db")).unwrap();
@@ -272,17 +379,27 @@ fn parquet_nodes_and_edges() {
     ]));
     let cards = RecordBatch::try_new(
         schema,
-        vec![Arc::new(StringArray::from(vec!["c1", "c2"])), Arc::new(Int64Array::from(vec![Some(500), None]))],
+        vec![
+            Arc::new(StringArray::from(vec!["c1", "c2"])),
+            Arc::new(Int64Array::from(vec![Some(500), None])),
+        ],
     )
     .unwrap();
     let path = write_parquet("cards.parquet", cards);
     load::load_nodes(&store, &nodes("card", &path, "card"), &mut quiet()).unwrap();
-    assert_eq!(prop_types(&store, "card"), vec![("limit".into(), PropType::Int)]);
+    assert_eq!(
+        prop_types(&store, "card"),
+        vec![("limit".into(), PropType::Int)]
+    );
 
     let schema = Arc::new(Schema::new(vec![
         Field::new("card", DataType::Utf8, false),
         Field::new("merchant", DataType::Int64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
         Field::new("amount", DataType::Float64, false),
     ]));
     let tx = RecordBatch::try_new(
@@ -296,14 +413,28 @@ fn parquet_nodes_and_edges() {
     )
     .unwrap();
     let path = write_parquet("tx.parquet", tx);
-    let mut spec = edges("paid", &path, ("card", "card"), ("merchant", "merchant"), Some("ts"));
+    let mut spec = edges(
+        "paid",
+        &path,
+        ("card", "card"),
+        ("merchant", "merchant"),
+        Some("ts"),
+    );
     spec.create_missing_nodes = true;
     let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
     assert_eq!(r.edges_inserted, 3);
     let snap = store.snapshot();
-    let c1 = snap.neighbors("card", "c1", &NeighborQuery::default()).unwrap();
-    assert_eq!(c1.iter().map(|n| n.time.unwrap()).collect::<Vec<_>>(), vec![2, 1]);
-    assert_eq!(snap.node_key(c1[0].label, c1[0].node).unwrap().unwrap(), "11");
+    let c1 = snap
+        .neighbors("card", "c1", &NeighborQuery::default())
+        .unwrap();
+    assert_eq!(
+        c1.iter().map(|n| n.time.unwrap()).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(
+        snap.node_key(c1[0].label, c1[0].node).unwrap().unwrap(),
+        "11"
+    );
     let e = snap.edge(c1[0].edge_type, c1[0].edge_id).unwrap().unwrap();
     assert_eq!(e.props, vec![("amount".to_string(), Value::Float(2.5))]);
 }

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, FixedSizeListBuilder, Float32Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder, UInt64Builder,
+    BooleanBuilder, FixedSizeListBuilder, Float32Builder, Float64Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -30,20 +30,26 @@ pub fn arrow_type(ty: PropType) -> DataType {
         PropType::Bool => DataType::Boolean,
         PropType::String => DataType::Utf8,
         PropType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        PropType::Vector(n) => {
-            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), n as i32)
-        }
+        PropType::Vector(n) => DataType::FixedSizeList(
+            Arc::new(Field::new("item", DataType::Float32, true)),
+            n as i32,
+        ),
     }
 }
 
 fn prop_fields(props: &[PropertyDef]) -> impl Iterator<Item = Field> + '_ {
-    props.iter().map(|p| Field::new(&p.name, arrow_type(p.ty), true))
+    props
+        .iter()
+        .map(|p| Field::new(&p.name, arrow_type(p.ty), true))
 }
 
 /// Schema of a label's node table.
 pub fn node_schema(catalog: &crate::Catalog, label: CatalogId) -> Result<SchemaRef> {
     let def = catalog.label_by_id(label)?;
-    let mut fields = vec![Field::new(&def.key_name, DataType::Utf8, false), Field::new("_id", DataType::UInt64, false)];
+    let mut fields = vec![
+        Field::new(&def.key_name, DataType::Utf8, false),
+        Field::new("_id", DataType::UInt64, false),
+    ];
     fields.extend(prop_fields(&def.properties));
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -78,10 +84,12 @@ impl ColumnBuilder {
             PropType::Int => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
             PropType::Float => ColumnBuilder::Float(Float64Builder::with_capacity(capacity)),
             PropType::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
-            PropType::String => ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 8)),
-            PropType::Timestamp => {
-                ColumnBuilder::Time(TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"))
+            PropType::String => {
+                ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 8))
             }
+            PropType::Timestamp => ColumnBuilder::Time(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
             PropType::Vector(n) => ColumnBuilder::Vector(
                 FixedSizeListBuilder::with_capacity(Float32Builder::new(), n as i32, capacity)
                     .with_field(Arc::new(Field::new("item", DataType::Float32, true))),
@@ -113,7 +121,10 @@ impl ColumnBuilder {
                 b.append(false);
             }
             (_, Some(v)) => {
-                return Err(Error::Corrupt(format!("stored {} value does not match the catalog type", v.prop_type())))
+                return Err(Error::Corrupt(format!(
+                    "stored {} value does not match the catalog type",
+                    v.prop_type()
+                )))
             }
         }
         Ok(())
@@ -135,7 +146,12 @@ struct PropColumns(Vec<ColumnBuilder>);
 
 impl PropColumns {
     fn new(props: &[PropertyDef], capacity: usize) -> PropColumns {
-        PropColumns(props.iter().map(|p| ColumnBuilder::new(p.ty, capacity)).collect())
+        PropColumns(
+            props
+                .iter()
+                .map(|p| ColumnBuilder::new(p.ty, capacity))
+                .collect(),
+        )
     }
 
     fn append(&mut self, props: &Props) -> Result<()> {
@@ -157,10 +173,17 @@ impl PropColumns {
 /// Optional column subset of a scan: indexes into the full table schema.
 pub type Projection = Option<Vec<usize>>;
 
-fn finish_batch(schema: &SchemaRef, columns: Vec<ArrayRef>, projection: &Projection) -> Result<RecordBatch> {
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Corrupt(e.to_string()))?;
+fn finish_batch(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    projection: &Projection,
+) -> Result<RecordBatch> {
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Corrupt(e.to_string()))?;
     match projection {
-        Some(p) => batch.project(p).map_err(|e| Error::InvalidArgument(e.to_string())),
+        Some(p) => batch
+            .project(p)
+            .map_err(|e| Error::InvalidArgument(e.to_string())),
         None => Ok(batch),
     }
 }
@@ -193,7 +216,12 @@ pub struct EdgeBatches {
 
 impl Snapshot {
     /// Scan every node of `label` as record batches of at most `batch_rows` rows.
-    pub fn scan_nodes(&self, label: &str, batch_rows: usize, projection: Projection) -> Result<NodeBatches> {
+    pub fn scan_nodes(
+        &self,
+        label: &str,
+        batch_rows: usize,
+        projection: Projection,
+    ) -> Result<NodeBatches> {
         let lid = self.catalog().label(label)?.id;
         let schema = node_schema(self.catalog(), lid)?;
         let prefix = keys::node_prefix(lid);
@@ -210,7 +238,12 @@ impl Snapshot {
     }
 
     /// Scan every edge of `edge_type` as record batches of at most `batch_rows` rows.
-    pub fn scan_edges(&self, edge_type: &str, batch_rows: usize, projection: Projection) -> Result<EdgeBatches> {
+    pub fn scan_edges(
+        &self,
+        edge_type: &str,
+        batch_rows: usize,
+        projection: Projection,
+    ) -> Result<EdgeBatches> {
         let tid = self.catalog().edge_type(edge_type)?.id;
         let schema = edge_schema(self.catalog(), tid)?;
         let prefix = keys::edge_prefix(tid);
@@ -236,7 +269,11 @@ impl NodeBatches {
     /// Schema of the produced batches (after projection).
     pub fn schema(&self) -> SchemaRef {
         match &self.projection {
-            Some(p) => Arc::new(self.schema.project(p).expect("projection checked on first batch")),
+            Some(p) => Arc::new(
+                self.schema
+                    .project(p)
+                    .expect("projection checked on first batch"),
+            ),
             None => self.schema.clone(),
         }
     }
@@ -248,7 +285,12 @@ impl NodeBatches {
         let mut props = PropColumns::new(def.properties(), self.batch_rows);
         let mut rows = 0;
         let mut last = None;
-        for item in self.snapshot.view().scan(&self.next_key, &self.upper, false).take(self.batch_rows) {
+        for item in self
+            .snapshot
+            .view()
+            .scan(&self.next_key, &self.upper, false)
+            .take(self.batch_rows)
+        {
             let (k, v) = item?;
             let (_, id) = keys::decode_node_key(&k)?;
             let rec = NodeRecord::decode(&v)?;
@@ -292,7 +334,11 @@ impl EdgeBatches {
     /// Schema of the produced batches (after projection).
     pub fn schema(&self) -> SchemaRef {
         match &self.projection {
-            Some(p) => Arc::new(self.schema.project(p).expect("projection checked on first batch")),
+            Some(p) => Arc::new(
+                self.schema
+                    .project(p)
+                    .expect("projection checked on first batch"),
+            ),
             None => self.schema.clone(),
         }
     }
@@ -311,7 +357,12 @@ impl EdgeBatches {
         let mut key_cache: HashMap<(CatalogId, u64), String> = HashMap::new();
         let mut rows = 0;
         let mut last = None;
-        for item in self.snapshot.view().scan(&self.next_key, &self.upper, false).take(n) {
+        for item in self
+            .snapshot
+            .view()
+            .scan(&self.next_key, &self.upper, false)
+            .take(n)
+        {
             let (k, v) = item?;
             let (_, id) = keys::decode_edge_key(&k)?;
             let rec = EdgeRecord::decode(&v)?;
@@ -319,13 +370,17 @@ impl EdgeBatches {
             src_ids.append_value(rec.src);
             dst_ids.append_value(rec.dst);
             if self.needs_keys {
-                for (label, node, builder) in [(sl, rec.src, &mut src_keys), (dl, rec.dst, &mut dst_keys)] {
+                for (label, node, builder) in
+                    [(sl, rec.src, &mut src_keys), (dl, rec.dst, &mut dst_keys)]
+                {
                     if let Some(key) = key_cache.get(&(label, node)) {
                         builder.append_value(key);
                         continue;
                     }
                     let key = self.snapshot.node_key(label, node)?.ok_or_else(|| {
-                        Error::Corrupt(format!("edge {id} points to missing node id {node} of label {label}"))
+                        Error::Corrupt(format!(
+                            "edge {id} points to missing node id {node} of label {label}"
+                        ))
                     })?;
                     builder.append_value(&key);
                     key_cache.insert((label, node), key);

@@ -239,7 +239,10 @@ fn check_name(what: &str, name: &str) -> Result<()> {
 fn check_properties(owner: &str, props: &[PropertyDef]) -> Result<()> {
     for (i, p) in props.iter().enumerate() {
         if props[..i].iter().any(|q| q.name == p.name) {
-            return Err(Error::Schema(format!("{owner}: property '{}' declared twice", p.name)));
+            return Err(Error::Schema(format!(
+                "{owner}: property '{}' declared twice",
+                p.name
+            )));
         }
         if p.name.is_empty() {
             return Err(Error::Schema(format!("{owner}: empty property name")));
@@ -263,7 +266,10 @@ impl Catalog {
     pub fn label(&self, name: &str) -> Result<&LabelDef> {
         self.labels.iter().find(|l| l.name == name).ok_or_else(|| {
             let known: Vec<&str> = self.labels.iter().map(|l| l.name.as_str()).collect();
-            Error::NotFound(format!("no node label '{name}' (labels: {})", list_or_none(&known)))
+            Error::NotFound(format!(
+                "no node label '{name}' (labels: {})",
+                list_or_none(&known)
+            ))
         })
     }
 
@@ -276,10 +282,16 @@ impl Catalog {
 
     /// An edge type by name.
     pub fn edge_type(&self, name: &str) -> Result<&EdgeTypeDef> {
-        self.edge_types.iter().find(|t| t.name == name).ok_or_else(|| {
-            let known: Vec<&str> = self.edge_types.iter().map(|t| t.name.as_str()).collect();
-            Error::NotFound(format!("no edge type '{name}' (edge types: {})", list_or_none(&known)))
-        })
+        self.edge_types
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.edge_types.iter().map(|t| t.name.as_str()).collect();
+                Error::NotFound(format!(
+                    "no edge type '{name}' (edge types: {})",
+                    list_or_none(&known)
+                ))
+            })
     }
 
     /// An edge type by id.
@@ -290,7 +302,12 @@ impl Catalog {
     }
 
     /// Add a label; an existing label of that name is an error.
-    pub fn create_label(&mut self, name: &str, key_name: &str, properties: Vec<PropertyDef>) -> Result<CatalogId> {
+    pub fn create_label(
+        &mut self,
+        name: &str,
+        key_name: &str,
+        properties: Vec<PropertyDef>,
+    ) -> Result<CatalogId> {
         check_name("label", name)?;
         if self.labels.iter().any(|l| l.name == name) {
             return Err(Error::Schema(format!("label '{name}' already exists")));
@@ -298,7 +315,12 @@ impl Catalog {
         check_properties(&format!("label '{name}'"), &properties)?;
         let id = CatalogId::try_from(self.labels.len())
             .map_err(|_| Error::Schema("too many labels".into()))?;
-        self.labels.push(LabelDef { id, name: name.to_string(), key_name: key_name.to_string(), properties });
+        self.labels.push(LabelDef {
+            id,
+            name: name.to_string(),
+            key_name: key_name.to_string(),
+            properties,
+        });
         Ok(id)
     }
 
@@ -360,7 +382,11 @@ fn add_property<T: HasProperties + PropsMut>(owner: &mut T, prop: PropertyDef) -
         )));
     }
     if prop.name.is_empty() {
-        return Err(Error::Schema(format!("{} '{}': empty property name", owner.kind(), owner.name())));
+        return Err(Error::Schema(format!(
+            "{} '{}': empty property name",
+            owner.kind(),
+            owner.name()
+        )));
     }
     owner.props_mut().push(prop);
     Ok(owner.properties().len() - 1)
@@ -404,12 +430,45 @@ mod tests {
     #[test]
     fn properties_can_be_added_but_not_retyped() {
         let mut c = Catalog::default();
-        c.create_label("user", "user_id", vec![PropertyDef { name: "age".into(), ty: PropType::Int }])
-            .unwrap();
-        assert_eq!(c.add_label_property("user", PropertyDef { name: "score".into(), ty: PropType::Float }).unwrap(), 1);
-        assert_eq!(c.add_label_property("user", PropertyDef { name: "age".into(), ty: PropType::Int }).unwrap(), 0);
+        c.create_label(
+            "user",
+            "user_id",
+            vec![PropertyDef {
+                name: "age".into(),
+                ty: PropType::Int,
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            c.add_label_property(
+                "user",
+                PropertyDef {
+                    name: "score".into(),
+                    ty: PropType::Float
+                }
+            )
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            c.add_label_property(
+                "user",
+                PropertyDef {
+                    name: "age".into(),
+                    ty: PropType::Int
+                }
+            )
+            .unwrap(),
+            0
+        );
         let err = c
-            .add_label_property("user", PropertyDef { name: "age".into(), ty: PropType::String })
+            .add_label_property(
+                "user",
+                PropertyDef {
+                    name: "age".into(),
+                    ty: PropType::String,
+                },
+            )
             .unwrap_err()
             .to_string();
         assert!(err.contains("'age' is int"), "{err}");
@@ -421,8 +480,13 @@ mod tests {
 
     #[test]
     fn coercion() {
-        assert_eq!(Value::Int(3).coerce(PropType::Float).unwrap(), Value::Float(3.0));
+        assert_eq!(
+            Value::Int(3).coerce(PropType::Float).unwrap(),
+            Value::Float(3.0)
+        );
         assert!(Value::String("x".into()).coerce(PropType::Int).is_err());
-        assert!(Value::Vector(vec![1.0]).coerce(PropType::Vector(2)).is_err());
+        assert!(Value::Vector(vec![1.0])
+            .coerce(PropType::Vector(2))
+            .is_err());
     }
 }

@@ -100,16 +100,25 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
 
     for (i, l) in catalog.labels.iter().enumerate() {
         if l.id as usize != i {
-            report.problem(format!("catalog: label '{}' has id {} at position {i}", l.name, l.id));
+            report.problem(format!(
+                "catalog: label '{}' has id {} at position {i}",
+                l.name, l.id
+            ));
         }
     }
     for (i, t) in catalog.edge_types.iter().enumerate() {
         if t.id as usize != i {
-            report.problem(format!("catalog: edge type '{}' has id {} at position {i}", t.name, t.id));
+            report.problem(format!(
+                "catalog: edge type '{}' has id {} at position {i}",
+                t.name, t.id
+            ));
         }
         for l in [t.src_label, t.dst_label] {
             if catalog.label_by_id(l).is_err() {
-                report.problem(format!("catalog: edge type '{}' refers to missing label id {l}", t.name));
+                report.problem(format!(
+                    "catalog: edge type '{}' refers to missing label id {l}",
+                    t.name
+                ));
             }
         }
     }
@@ -140,13 +149,21 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
             check_props(&mut report, &what, &label.properties, &rec.props);
             match snap.node_id_in(label.id, &rec.key)? {
                 Some(mapped) if mapped == id => {}
-                Some(other) => report.problem(format!("{what}: key '{}' maps to id {other}", rec.key)),
-                None => report.problem(format!("{what}: key '{}' is missing from the key dictionary", rec.key)),
+                Some(other) => {
+                    report.problem(format!("{what}: key '{}' maps to id {other}", rec.key))
+                }
+                None => report.problem(format!(
+                    "{what}: key '{}' is missing from the key dictionary",
+                    rec.key
+                )),
             }
         }
         let stored = counter(snap, &keys::node_count_key(label.id))?;
         if stored != count {
-            report.problem(format!("label '{}': node counter says {stored}, found {count}", label.name));
+            report.problem(format!(
+                "label '{}': node counter says {stored}, found {count}",
+                label.name
+            ));
         }
         report.nodes += count as u64;
         let prefix = keys::key_to_id_prefix(label.id);
@@ -165,7 +182,11 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
         existing.push(present);
     }
     let node_exists = |label: CatalogId, id: NodeId| -> bool {
-        existing.get(label as usize).and_then(|p| p.get(id as usize)).copied().unwrap_or(false)
+        existing
+            .get(label as usize)
+            .and_then(|p| p.get(id as usize))
+            .copied()
+            .unwrap_or(false)
     };
 
     // Edges: endpoints, property types, expected adjacency fingerprint.
@@ -194,32 +215,57 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
                 report.problem(format!("{what}: source node id {} does not exist", rec.src));
             }
             if !node_exists(t.dst_label, rec.dst) {
-                report.problem(format!("{what}: destination node id {} does not exist", rec.dst));
+                report.problem(format!(
+                    "{what}: destination node id {} does not exist",
+                    rec.dst
+                ));
             }
-            for (label, node, dir, other) in adjacency_entries(t.src_label, t.dst_label, t.undirected, rec.src, rec.dst) {
-                let key = AdjKey { label, node, edge_type: t.id, dir, time: rec.time, edge: id }.encode();
+            for (label, node, dir, other) in
+                adjacency_entries(t.src_label, t.dst_label, t.undirected, rec.src, rec.dst)
+            {
+                let key = AdjKey {
+                    label,
+                    node,
+                    edge_type: t.id,
+                    dir,
+                    time: rec.time,
+                    edge: id,
+                }
+                .encode();
                 expected.add(&key, other);
             }
         }
         let stored = counter(snap, &keys::edge_count_key(t.id))?;
         if stored != count {
-            report.problem(format!("edge type '{}': edge counter says {stored}, found {count}", t.name));
+            report.problem(format!(
+                "edge type '{}': edge counter says {stored}, found {count}",
+                t.name
+            ));
         }
         report.edges += count as u64;
     }
 
     // Adjacency: fingerprint and per-prefix counts, merged against the degree keyspace.
     let mut actual = Fingerprint::default();
-    let mut degrees = view.scan(&Keyspace::Degree.lower(), &Keyspace::Degree.upper(), false).peekable();
+    let mut degrees = view
+        .scan(&Keyspace::Degree.lower(), &Keyspace::Degree.upper(), false)
+        .peekable();
     let mut run: Option<([u8; keys::ADJ_PREFIX_LEN], i64)> = None;
     let mut bad_entries: HashMap<String, u64> = HashMap::new();
-    let mut compare_run = |run: Option<([u8; keys::ADJ_PREFIX_LEN], i64)>, report: &mut CheckReport| -> Result<()> {
+    let mut compare_run = |run: Option<([u8; keys::ADJ_PREFIX_LEN], i64)>,
+                           report: &mut CheckReport|
+     -> Result<()> {
         // Degree entries sorting before this run have no adjacency entries at all.
         let upto = run.map(|(p, _)| p);
         while let Some(item) = degrees.peek() {
             let (k, v) = match item {
                 Ok(kv) => kv,
-                Err(_) => return Err(degrees.next().expect("peeked").expect_err("peeked an error")),
+                Err(_) => {
+                    return Err(degrees
+                        .next()
+                        .expect("peeked")
+                        .expect_err("peeked an error"))
+                }
             };
             let mut as_adj = [0u8; keys::ADJ_PREFIX_LEN];
             as_adj.copy_from_slice(&k[..keys::ADJ_PREFIX_LEN.min(k.len())]);
@@ -259,7 +305,11 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
         }
         Ok(())
     };
-    for item in view.scan(&Keyspace::Adjacency.lower(), &Keyspace::Adjacency.upper(), false) {
+    for item in view.scan(
+        &Keyspace::Adjacency.lower(),
+        &Keyspace::Adjacency.upper(),
+        false,
+    ) {
         let (k, v) = item?;
         report.adjacency_entries += 1;
         let adj = match AdjKey::decode(&k) {
@@ -272,14 +322,25 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
         let other = keys::decode_u64(&v)?;
         actual.add(&k, other);
         if !node_exists(adj.label, adj.node) {
-            *bad_entries.entry(format!("adjacency entries of missing node label#{} id {}", adj.label, adj.node)).or_default() += 1;
+            *bad_entries
+                .entry(format!(
+                    "adjacency entries of missing node label#{} id {}",
+                    adj.label, adj.node
+                ))
+                .or_default() += 1;
         }
         match catalog.edge_type_by_id(adj.edge_type) {
             Ok(t) if t.undirected && adj.dir == Dir::In => {
-                *bad_entries.entry(format!("in-entries of undirected edge type '{}'", t.name)).or_default() += 1;
+                *bad_entries
+                    .entry(format!("in-entries of undirected edge type '{}'", t.name))
+                    .or_default() += 1;
             }
             Ok(_) => {}
-            Err(_) => *bad_entries.entry(format!("entries of unknown edge type#{}", adj.edge_type)).or_default() += 1,
+            Err(_) => {
+                *bad_entries
+                    .entry(format!("entries of unknown edge type#{}", adj.edge_type))
+                    .or_default() += 1
+            }
         }
         let mut prefix = [0u8; keys::ADJ_PREFIX_LEN];
         prefix.copy_from_slice(&k[..keys::ADJ_PREFIX_LEN]);
@@ -324,13 +385,31 @@ fn name_adjacency_mismatches(snap: &Snapshot, report: &mut CheckReport) -> Resul
         for item in view.scan(&prefix, &keys::prefix_successor(&prefix), false) {
             let (k, v) = item?;
             let (_, id) = keys::decode_edge_key(&k)?;
-            let Ok(rec) = EdgeRecord::decode(&v) else { continue };
-            for (label, node, dir, other) in adjacency_entries(t.src_label, t.dst_label, t.undirected, rec.src, rec.dst) {
-                let key = AdjKey { label, node, edge_type: t.id, dir, time: rec.time, edge: id }.encode();
+            let Ok(rec) = EdgeRecord::decode(&v) else {
+                continue;
+            };
+            for (label, node, dir, other) in
+                adjacency_entries(t.src_label, t.dst_label, t.undirected, rec.src, rec.dst)
+            {
+                let key = AdjKey {
+                    label,
+                    node,
+                    edge_type: t.id,
+                    dir,
+                    time: rec.time,
+                    edge: id,
+                }
+                .encode();
                 match view.get(&key)? {
                     Some(b) if keys::decode_u64(&b)? == other => {}
-                    Some(_) => report.problem(format!("edge {}#{id}: {dir:?} entry at node {node} points elsewhere", t.name)),
-                    None => report.problem(format!("edge {}#{id}: {dir:?} entry at node {node} is missing", t.name)),
+                    Some(_) => report.problem(format!(
+                        "edge {}#{id}: {dir:?} entry at node {node} points elsewhere",
+                        t.name
+                    )),
+                    None => report.problem(format!(
+                        "edge {}#{id}: {dir:?} entry at node {node} is missing",
+                        t.name
+                    )),
                 }
             }
             if report.problem_count - before > 50 {
@@ -338,10 +417,19 @@ fn name_adjacency_mismatches(snap: &Snapshot, report: &mut CheckReport) -> Resul
             }
         }
     }
-    for item in view.scan(&Keyspace::Adjacency.lower(), &Keyspace::Adjacency.upper(), false) {
+    for item in view.scan(
+        &Keyspace::Adjacency.lower(),
+        &Keyspace::Adjacency.upper(),
+        false,
+    ) {
         let (k, _) = item?;
-        let Ok(adj) = AdjKey::decode(&k) else { continue };
-        if view.get(&keys::edge_key(adj.edge_type, adj.edge))?.is_none() {
+        let Ok(adj) = AdjKey::decode(&k) else {
+            continue;
+        };
+        if view
+            .get(&keys::edge_key(adj.edge_type, adj.edge))?
+            .is_none()
+        {
             report.problem(format!(
                 "adjacency entry of node {} (label#{}) names edge type#{} edge {} which does not exist",
                 adj.node, adj.label, adj.edge_type, adj.edge

@@ -79,6 +79,9 @@ pub enum Error {
 impl Error {
     /// Attach a file path to an I/O error.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

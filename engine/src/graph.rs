@@ -16,7 +16,9 @@ use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
 use crate::record::{normalize_props, EdgeRecord, NodeRecord, Props};
-use crate::storage::{open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch};
+use crate::storage::{
+    open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch,
+};
 
 const MARKER_FILE: &str = "ARGUS";
 const STORE_DIR: &str = "store";
@@ -54,7 +56,9 @@ impl Direction {
             "out" => Ok(Direction::Out),
             "in" => Ok(Direction::In),
             "both" => Ok(Direction::Both),
-            other => Err(Error::InvalidArgument(format!("direction '{other}': expected out, in or both"))),
+            other => Err(Error::InvalidArgument(format!(
+                "direction '{other}': expected out, in or both"
+            ))),
         }
     }
 }
@@ -128,7 +132,11 @@ fn name_props(def: &impl HasProperties, props: Props) -> Result<Vec<(String, Val
         .into_iter()
         .map(|(i, v)| {
             let p = def.properties().get(i as usize).ok_or_else(|| {
-                Error::Corrupt(format!("{} '{}': stored property #{i} is not in the catalog", def.kind(), def.name()))
+                Error::Corrupt(format!(
+                    "{} '{}': stored property #{i} is not in the catalog",
+                    def.kind(),
+                    def.name()
+                ))
             })?;
             Ok((p.name.clone(), v))
         })
@@ -147,7 +155,11 @@ impl GraphStore {
 
     /// Open or create `dir`. `backend` picks the backend of a new directory; for an existing one
     /// it must match what the directory was created with (or be `None`).
-    pub fn open_with(dir: impl AsRef<Path>, backend: Option<BackendKind>, options: StoreOptions) -> Result<GraphStore> {
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        backend: Option<BackendKind>,
+        options: StoreOptions,
+    ) -> Result<GraphStore> {
         let dir = dir.as_ref().to_path_buf();
         let marker = dir.join(MARKER_FILE);
         let kind = if marker.exists() {
@@ -166,7 +178,8 @@ impl GraphStore {
                     }
                 }
             }
-            let kind = kind.ok_or_else(|| Error::Corrupt(format!("{}: no backend line", marker.display())))?;
+            let kind = kind
+                .ok_or_else(|| Error::Corrupt(format!("{}: no backend line", marker.display())))?;
             if let Some(asked) = backend {
                 if asked != kind {
                     return Err(Error::InvalidArgument(format!(
@@ -179,7 +192,12 @@ impl GraphStore {
             }
             kind
         } else {
-            if dir.exists() && std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?.next().is_some() {
+            if dir.exists()
+                && std::fs::read_dir(&dir)
+                    .map_err(|e| Error::io(&dir, e))?
+                    .next()
+                    .is_some()
+            {
                 return Err(Error::InvalidArgument(format!(
                     "{} exists, is not empty and is not an Argus data directory (no {MARKER_FILE} file)",
                     dir.display()
@@ -188,8 +206,11 @@ impl GraphStore {
             let kind = backend.unwrap_or_default();
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let tmp = dir.join(format!("{MARKER_FILE}.tmp"));
-            std::fs::write(&tmp, format!("backend={}\nformat={FORMAT_VERSION}\n", kind.name()))
-                .map_err(|e| Error::io(&tmp, e))?;
+            std::fs::write(
+                &tmp,
+                format!("backend={}\nformat={FORMAT_VERSION}\n", kind.name()),
+            )
+            .map_err(|e| Error::io(&tmp, e))?;
             std::fs::rename(&tmp, &marker).map_err(|e| Error::io(&marker, e))?;
             kind
         };
@@ -226,7 +247,10 @@ impl GraphStore {
     /// A consistent view of the committed state; later writes do not change it.
     pub fn snapshot(&self) -> Snapshot {
         let catalog = self.catalog.read();
-        Snapshot { view: self.backend.snapshot(), catalog: catalog.clone() }
+        Snapshot {
+            view: self.backend.snapshot(),
+            catalog: catalog.clone(),
+        }
     }
 
     /// Run `f` as one atomic write transaction with the store's default durability.
@@ -237,7 +261,11 @@ impl GraphStore {
     /// Run `f` as one atomic write transaction: if it returns `Ok`, all its changes are committed
     /// together (and durable per `durability`) before this returns; if it returns `Err`, nothing
     /// is changed.
-    pub fn write_with<T>(&self, durability: Durability, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T>) -> Result<T> {
+    pub fn write_with<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T>,
+    ) -> Result<T> {
         let _guard = self.writer.lock();
         let mut txn = WriteTxn {
             live: self.backend.as_ref(),
@@ -255,7 +283,8 @@ impl GraphStore {
         let mut committed = self.catalog.write();
         self.backend.write(batch, durability)?;
         if deleted_nodes {
-            self.deletion_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.deletion_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         if let Some(catalog) = catalog {
             *committed = Arc::new(catalog);
@@ -265,7 +294,8 @@ impl GraphStore {
 
     /// A counter that changes whenever a commit deletes nodes.
     pub fn deletion_epoch(&self) -> u64 {
-        self.deletion_epoch.load(std::sync::atomic::Ordering::SeqCst)
+        self.deletion_epoch
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Persist memtables and logs (a clean point for backups and benchmarks).
@@ -343,7 +373,12 @@ impl WriteTxn<'_> {
     }
 
     /// Declare a node label.
-    pub fn create_label(&mut self, name: &str, key_name: &str, properties: Vec<PropertyDef>) -> Result<CatalogId> {
+    pub fn create_label(
+        &mut self,
+        name: &str,
+        key_name: &str,
+        properties: Vec<PropertyDef>,
+    ) -> Result<CatalogId> {
         check_reserved_node_props(key_name, &properties)?;
         let id = self.catalog.create_label(name, key_name, properties)?;
         self.touch_catalog();
@@ -362,7 +397,9 @@ impl WriteTxn<'_> {
         for p in &properties {
             check_reserved_edge_prop(&p.name)?;
         }
-        let id = self.catalog.create_edge_type(name, src_label, dst_label, undirected, properties)?;
+        let id = self
+            .catalog
+            .create_edge_type(name, src_label, dst_label, undirected, properties)?;
         self.touch_catalog();
         Ok(id)
     }
@@ -428,20 +465,32 @@ impl WriteTxn<'_> {
         let mut out = Vec::with_capacity(props.len());
         for (name, value) in props {
             let idx = def.property_index(name).ok_or_else(|| {
-                Error::Schema(format!("{} '{}' has no property '{name}' (add it first)", def.kind(), def.name()))
+                Error::Schema(format!(
+                    "{} '{}' has no property '{name}' (add it first)",
+                    def.kind(),
+                    def.name()
+                ))
             })?;
             let ty = def.properties()[idx].ty;
-            let v = value
-                .clone()
-                .coerce(ty)
-                .map_err(|m| Error::Schema(format!("{} '{}', property '{name}': {m}", def.kind(), def.name())))?;
+            let v = value.clone().coerce(ty).map_err(|m| {
+                Error::Schema(format!(
+                    "{} '{}', property '{name}': {m}",
+                    def.kind(),
+                    def.name()
+                ))
+            })?;
             out.push((idx as u16, v));
         }
         Ok(normalize_props(out))
     }
 
     /// Insert a node, or merge `props` into the existing node with that key. Returns its id.
-    pub fn upsert_node(&mut self, label: &str, key: &str, props: &[(&str, Value)]) -> Result<NodeId> {
+    pub fn upsert_node(
+        &mut self,
+        label: &str,
+        key: &str,
+        props: &[(&str, Value)],
+    ) -> Result<NodeId> {
         let def = self.catalog.label(label)?;
         let id = def.id;
         let props = Self::resolve_props(def, props)?;
@@ -450,7 +499,12 @@ impl WriteTxn<'_> {
 
     /// [`WriteTxn::upsert_node`] with properties already resolved to catalog indexes and types
     /// (the bulk-load path). Returns the id and whether the node was created.
-    pub fn upsert_node_resolved(&mut self, label: CatalogId, key: &str, props: Props) -> Result<(NodeId, bool)> {
+    pub fn upsert_node_resolved(
+        &mut self,
+        label: CatalogId,
+        key: &str,
+        props: Props,
+    ) -> Result<(NodeId, bool)> {
         if key.is_empty() {
             return Err(Error::InvalidArgument("empty node key".into()));
         }
@@ -459,9 +513,11 @@ impl WriteTxn<'_> {
             Some(id) => {
                 if !props.is_empty() {
                     let nk = keys::node_key(label, id);
-                    let bytes = self
-                        .get(&nk)?
-                        .ok_or_else(|| Error::Corrupt(format!("key '{key}' maps to id {id} but the node record is missing")))?;
+                    let bytes = self.get(&nk)?.ok_or_else(|| {
+                        Error::Corrupt(format!(
+                            "key '{key}' maps to id {id} but the node record is missing"
+                        ))
+                    })?;
                     let mut rec = NodeRecord::decode(&bytes)?;
                     rec.merge(props);
                     self.put(nk, rec.encode());
@@ -470,8 +526,14 @@ impl WriteTxn<'_> {
             }
             None => {
                 let id = self.allocate_node_id(label)?;
-                self.put(keys::key_to_id_key(label, key.as_bytes()), keys::encode_u64(id).to_vec());
-                let rec = NodeRecord { key: key.to_string(), props };
+                self.put(
+                    keys::key_to_id_key(label, key.as_bytes()),
+                    keys::encode_u64(id).to_vec(),
+                );
+                let rec = NodeRecord {
+                    key: key.to_string(),
+                    props,
+                };
                 self.put(keys::node_key(label, id), rec.encode());
                 self.add(keys::node_count_key(label), 1);
                 Ok((id, true))
@@ -498,7 +560,11 @@ impl WriteTxn<'_> {
 
     fn require_node(&self, label: CatalogId, key: &str) -> Result<NodeId> {
         self.node_id(label, key)?.ok_or_else(|| {
-            let name = self.catalog.label_by_id(label).map(|l| l.name.clone()).unwrap_or_default();
+            let name = self
+                .catalog
+                .label_by_id(label)
+                .map(|l| l.name.clone())
+                .unwrap_or_default();
             Error::NotFound(format!("no node {name}:{key}"))
         })
     }
@@ -523,10 +589,23 @@ impl WriteTxn<'_> {
             None => NO_TIME,
         };
         let id = self.allocate_edge_id(edge_type)?;
-        let rec = EdgeRecord { src, dst, time, props };
+        let rec = EdgeRecord {
+            src,
+            dst,
+            time,
+            props,
+        };
         self.put(keys::edge_key(edge_type, id), rec.encode());
         for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
-            let k = AdjKey { label, node, edge_type, dir, time, edge: id }.encode();
+            let k = AdjKey {
+                label,
+                node,
+                edge_type,
+                dir,
+                time,
+                edge: id,
+            }
+            .encode();
             self.put(k, keys::encode_u64(other).to_vec());
             self.add(keys::degree_key(label, node, edge_type, dir), 1);
         }
@@ -544,11 +623,23 @@ impl WriteTxn<'_> {
         let def = self.catalog.edge_type_by_id(edge_type)?;
         let (sl, dl, undirected) = (def.src_label, def.dst_label, def.undirected);
         let ek = keys::edge_key(edge_type, edge);
-        let Some(bytes) = self.get(&ek)? else { return Ok(false) };
+        let Some(bytes) = self.get(&ek)? else {
+            return Ok(false);
+        };
         let rec = EdgeRecord::decode(&bytes)?;
         self.delete(ek);
         for (label, node, dir, _) in adjacency_entries(sl, dl, undirected, rec.src, rec.dst) {
-            self.delete(AdjKey { label, node, edge_type, dir, time: rec.time, edge }.encode());
+            self.delete(
+                AdjKey {
+                    label,
+                    node,
+                    edge_type,
+                    dir,
+                    time: rec.time,
+                    edge,
+                }
+                .encode(),
+            );
             self.add(keys::degree_key(label, node, edge_type, dir), -1);
         }
         self.add(keys::edge_count_key(edge_type), -1);
@@ -557,17 +648,25 @@ impl WriteTxn<'_> {
 
     /// Delete every edge of a type from `src_key` to `dst_key` (parallel edges included; either
     /// way round for undirected types). Returns how many were deleted.
-    pub fn delete_edges_between(&mut self, edge_type: &str, src_key: &str, dst_key: &str) -> Result<u64> {
+    pub fn delete_edges_between(
+        &mut self,
+        edge_type: &str,
+        src_key: &str,
+        dst_key: &str,
+    ) -> Result<u64> {
         let def = self.catalog.edge_type(edge_type)?;
         let (tid, sl, dl) = (def.id, def.src_label, def.dst_label);
-        let (Some(src), Some(dst)) = (self.node_id(sl, src_key)?, self.node_id(dl, dst_key)?) else {
+        let (Some(src), Some(dst)) = (self.node_id(sl, src_key)?, self.node_id(dl, dst_key)?)
+        else {
             return Ok(0);
         };
         let prefix = keys::adj_prefix(sl, src, tid, Dir::Out);
         let entries = self.scan_merged(&prefix, &keys::prefix_successor(&prefix))?;
         let mut deleted = 0;
         for (k, v) in entries {
-            if keys::decode_u64(&v)? == dst && self.delete_edge_by_id(tid, AdjKey::decode(&k)?.edge)? {
+            if keys::decode_u64(&v)? == dst
+                && self.delete_edge_by_id(tid, AdjKey::decode(&k)?.edge)?
+            {
                 deleted += 1;
             }
         }
@@ -577,7 +676,9 @@ impl WriteTxn<'_> {
     /// Delete a node and every edge touching it, in both directions. Returns whether it existed.
     pub fn delete_node(&mut self, label: &str, key: &str) -> Result<bool> {
         let lid = self.catalog.label(label)?.id;
-        let Some(id) = self.node_id(lid, key)? else { return Ok(false) };
+        let Some(id) = self.node_id(lid, key)? else {
+            return Ok(false);
+        };
         let prefix = keys::adj_node_prefix(lid, id);
         let entries = self.scan_merged(&prefix, &keys::prefix_successor(&prefix))?;
         for (k, _) in entries {
@@ -605,7 +706,10 @@ impl WriteTxn<'_> {
             batch.add(k, d);
         }
         for (label, next) in self.next_node {
-            batch.put(keys::next_node_id_key(label), keys::encode_u64(next).to_vec());
+            batch.put(
+                keys::next_node_id_key(label),
+                keys::encode_u64(next).to_vec(),
+            );
         }
         for (t, next) in self.next_edge {
             batch.put(keys::next_edge_id_key(t), keys::encode_u64(next).to_vec());
@@ -660,10 +764,16 @@ pub fn adjacency_entries(
         if src_label == dst_label && src == dst {
             vec![(src_label, src, Dir::Out, dst)]
         } else {
-            vec![(src_label, src, Dir::Out, dst), (dst_label, dst, Dir::Out, src)]
+            vec![
+                (src_label, src, Dir::Out, dst),
+                (dst_label, dst, Dir::Out, src),
+            ]
         }
     } else {
-        vec![(src_label, src, Dir::Out, dst), (dst_label, dst, Dir::In, src)]
+        vec![
+            (src_label, src, Dir::Out, dst),
+            (dst_label, dst, Dir::In, src),
+        ]
     }
 }
 
@@ -711,9 +821,16 @@ impl Snapshot {
     /// A node by id.
     pub fn node_by_id(&self, label: CatalogId, id: NodeId) -> Result<Option<Node>> {
         let def = self.catalog.label_by_id(label)?;
-        let Some(bytes) = self.view.get(&keys::node_key(label, id))? else { return Ok(None) };
+        let Some(bytes) = self.view.get(&keys::node_key(label, id))? else {
+            return Ok(None);
+        };
         let rec = NodeRecord::decode(&bytes)?;
-        Ok(Some(Node { label, id, key: rec.key, props: name_props(def, rec.props)? }))
+        Ok(Some(Node {
+            label,
+            id,
+            key: rec.key,
+            props: name_props(def, rec.props)?,
+        }))
     }
 
     /// The external key of a node id.
@@ -727,7 +844,9 @@ impl Snapshot {
     /// An edge by id.
     pub fn edge(&self, edge_type: CatalogId, id: EdgeId) -> Result<Option<Edge>> {
         let def = self.catalog.edge_type_by_id(edge_type)?;
-        let Some(bytes) = self.view.get(&keys::edge_key(edge_type, id))? else { return Ok(None) };
+        let Some(bytes) = self.view.get(&keys::edge_key(edge_type, id))? else {
+            return Ok(None);
+        };
         let rec = EdgeRecord::decode(&bytes)?;
         Ok(Some(Edge {
             edge_type,
@@ -740,7 +859,13 @@ impl Snapshot {
     }
 
     /// Stored degree of a node for one edge type and direction (no scan).
-    pub fn degree(&self, label: CatalogId, node: NodeId, edge_type: CatalogId, dir: Dir) -> Result<u64> {
+    pub fn degree(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        edge_type: CatalogId,
+        dir: Dir,
+    ) -> Result<u64> {
         self.counter(&keys::degree_key(label, node, edge_type, dir))
     }
 
@@ -762,7 +887,11 @@ impl Snapshot {
     }
 
     /// The (edge type, direction) pairs a node of `label` can have entries under.
-    fn adjacency_slots(&self, label: CatalogId, q: &NeighborQuery) -> Result<Vec<(CatalogId, Dir)>> {
+    fn adjacency_slots(
+        &self,
+        label: CatalogId,
+        q: &NeighborQuery,
+    ) -> Result<Vec<(CatalogId, Dir)>> {
         let types: Vec<_> = match &q.edge_type {
             Some(name) => vec![self.catalog.edge_type(name)?],
             None => self.catalog.edge_types.iter().collect(),
@@ -811,7 +940,12 @@ impl Snapshot {
     }
 
     /// Edges of a node (by id) matching `q`: one range scan per (edge type, direction).
-    pub fn neighbors_by_id(&self, label: CatalogId, node: NodeId, q: &NeighborQuery) -> Result<Vec<Neighbor>> {
+    pub fn neighbors_by_id(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        q: &NeighborQuery,
+    ) -> Result<Vec<Neighbor>> {
         let since = q.since.unwrap_or(NO_TIME);
         let until = q.until.unwrap_or(i64::MAX);
         if since > until {
@@ -849,7 +983,9 @@ impl Snapshot {
         if q.oldest_first {
             out.sort_by_key(|n| (n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id));
         } else {
-            out.sort_by_key(|n| std::cmp::Reverse((n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id)));
+            out.sort_by_key(|n| {
+                std::cmp::Reverse((n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id))
+            });
         }
         out.truncate(limit);
         Ok(out)
@@ -858,5 +994,8 @@ impl Snapshot {
 
 /// The type a property would get for this value (used when a load declares new properties).
 pub fn prop_def(name: &str, ty: PropType) -> PropertyDef {
-    PropertyDef { name: name.to_string(), ty }
+    PropertyDef {
+        name: name.to_string(),
+        ty,
+    }
 }

@@ -161,7 +161,10 @@ impl<'a> Reader<'a> {
         if self.bytes.is_empty() {
             Ok(())
         } else {
-            Err(Error::Corrupt(format!("{}: trailing bytes in key", self.what)))
+            Err(Error::Corrupt(format!(
+                "{}: trailing bytes in key",
+                self.what
+            )))
         }
     }
 }
@@ -286,7 +289,12 @@ impl AdjKey {
     /// `0x04 | label u16 | node u64 | edge type u16 | dir u8 | time (sign-flipped) | edge id u64`.
     pub fn encode(&self) -> [u8; ADJ_KEY_LEN] {
         let mut k = [0u8; ADJ_KEY_LEN];
-        k[..ADJ_PREFIX_LEN].copy_from_slice(&adj_prefix(self.label, self.node, self.edge_type, self.dir));
+        k[..ADJ_PREFIX_LEN].copy_from_slice(&adj_prefix(
+            self.label,
+            self.node,
+            self.edge_type,
+            self.dir,
+        ));
         k[14..22].copy_from_slice(&encode_time(self.time));
         k[22..30].copy_from_slice(&self.edge.to_be_bytes());
         k
@@ -302,12 +310,24 @@ impl AdjKey {
         let time = decode_time(r.take()?);
         let edge = r.u64()?;
         r.finish()?;
-        Ok(AdjKey { label, node, edge_type, dir, time, edge })
+        Ok(AdjKey {
+            label,
+            node,
+            edge_type,
+            dir,
+            time,
+            edge,
+        })
     }
 }
 
 /// Prefix of the adjacency of one node for one edge type and direction.
-pub fn adj_prefix(label: CatalogId, node: NodeId, edge_type: CatalogId, dir: Dir) -> [u8; ADJ_PREFIX_LEN] {
+pub fn adj_prefix(
+    label: CatalogId,
+    node: NodeId,
+    edge_type: CatalogId,
+    dir: Dir,
+) -> [u8; ADJ_PREFIX_LEN] {
     let mut k = [0u8; ADJ_PREFIX_LEN];
     k[0] = Keyspace::Adjacency.prefix();
     k[1..3].copy_from_slice(&label.to_be_bytes());
@@ -438,9 +458,22 @@ mod tests {
     }
 
     fn adj() -> impl Strategy<Value = AdjKey> {
-        (any::<u16>(), any::<u64>(), any::<u16>(), dir(), any::<i64>(), any::<u64>()).prop_map(
-            |(label, node, edge_type, dir, time, edge)| AdjKey { label, node, edge_type, dir, time, edge },
+        (
+            any::<u16>(),
+            any::<u64>(),
+            any::<u16>(),
+            dir(),
+            any::<i64>(),
+            any::<u64>(),
         )
+            .prop_map(|(label, node, edge_type, dir, time, edge)| AdjKey {
+                label,
+                node,
+                edge_type,
+                dir,
+                time,
+                edge,
+            })
     }
 
     proptest! {

@@ -106,7 +106,8 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Result<String> {
         let len = self.u32()? as usize;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| Error::Corrupt(format!("{} record: invalid UTF-8", self.what)))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::Corrupt(format!("{} record: invalid UTF-8", self.what)))
     }
     fn props(&mut self) -> Result<Props> {
         let n = self.u16()? as usize;
@@ -129,12 +130,20 @@ impl<'a> Cursor<'a> {
                             .collect(),
                     )
                 }
-                other => return Err(Error::Corrupt(format!("{} record: unknown value tag {other}", self.what))),
+                other => {
+                    return Err(Error::Corrupt(format!(
+                        "{} record: unknown value tag {other}",
+                        self.what
+                    )))
+                }
             };
             props.push((idx, v));
         }
         if !self.bytes.is_empty() {
-            return Err(Error::Corrupt(format!("{} record: trailing bytes", self.what)));
+            return Err(Error::Corrupt(format!(
+                "{} record: trailing bytes",
+                self.what
+            )));
         }
         Ok(props)
     }
@@ -152,7 +161,10 @@ impl NodeRecord {
 
     /// Inverse of [`NodeRecord::encode`].
     pub fn decode(bytes: &[u8]) -> Result<NodeRecord> {
-        let mut c = Cursor { bytes, what: "node" };
+        let mut c = Cursor {
+            bytes,
+            what: "node",
+        };
         let key = c.string()?;
         let props = c.props()?;
         Ok(NodeRecord { key, props })
@@ -160,7 +172,11 @@ impl NodeRecord {
 
     /// Decode only the external key (cheap: no property decoding).
     pub fn decode_key(bytes: &[u8]) -> Result<String> {
-        Cursor { bytes, what: "node" }.string()
+        Cursor {
+            bytes,
+            what: "node",
+        }
+        .string()
     }
 
     /// Overlay `new` onto the existing properties (upsert semantics: new values win, others stay).
@@ -187,12 +203,20 @@ impl EdgeRecord {
 
     /// Inverse of [`EdgeRecord::encode`].
     pub fn decode(bytes: &[u8]) -> Result<EdgeRecord> {
-        let mut c = Cursor { bytes, what: "edge" };
+        let mut c = Cursor {
+            bytes,
+            what: "edge",
+        };
         let src = c.u64()?;
         let dst = c.u64()?;
         let time = c.u64()? as i64;
         let props = c.props()?;
-        Ok(EdgeRecord { src, dst, time, props })
+        Ok(EdgeRecord {
+            src,
+            dst,
+            time,
+            props,
+        })
     }
 }
 
@@ -212,11 +236,18 @@ mod tests {
     fn node_round_trip_and_merge() {
         let mut n = NodeRecord {
             key: "card:4242".into(),
-            props: vec![(0, Value::Int(-5)), (2, Value::String("fr".into())), (3, Value::Vector(vec![1.5, -2.0]))],
+            props: vec![
+                (0, Value::Int(-5)),
+                (2, Value::String("fr".into())),
+                (3, Value::Vector(vec![1.5, -2.0])),
+            ],
         };
         assert_eq!(NodeRecord::decode(&n.encode()).unwrap(), n);
         assert_eq!(NodeRecord::decode_key(&n.encode()).unwrap(), "card:4242");
-        n.merge(vec![(1, Value::Bool(true)), (2, Value::String("de".into()))]);
+        n.merge(vec![
+            (1, Value::Bool(true)),
+            (2, Value::String("de".into())),
+        ]);
         assert_eq!(n.props[1], (1, Value::Bool(true)));
         assert_eq!(n.props[2], (2, Value::String("de".into())));
         assert!(NodeRecord::decode(&n.encode()[..5]).is_err());
@@ -235,7 +266,11 @@ mod tests {
 
     #[test]
     fn normalize_keeps_last() {
-        let p = normalize_props(vec![(2, Value::Int(1)), (0, Value::Int(2)), (2, Value::Int(3))]);
+        let p = normalize_props(vec![
+            (2, Value::Int(1)),
+            (0, Value::Int(2)),
+            (2, Value::Int(3)),
+        ]);
         assert_eq!(p, vec![(0, Value::Int(2)), (2, Value::Int(3))]);
     }
 }

@@ -17,7 +17,9 @@ pub fn parse_time(text: &str) -> Result<Micros, String> {
             .checked_mul(1_000_000)
             .ok_or_else(|| format!("time '{s}' is out of range"));
     }
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+') {
+    if s.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+    {
         if let Ok(secs) = s.parse::<f64>() {
             let micros = (secs * 1e6).round();
             if micros.is_finite() && micros.abs() < 9.2e18 {
@@ -30,7 +32,11 @@ pub fn parse_time(text: &str) -> Result<Micros, String> {
         return Ok(t.with_timezone(&Utc).timestamp_micros());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros());
     }
     Err(format!(
         "'{s}' is not a time: expected Unix seconds (e.g. 1767225600 or 1767225600.5) or RFC 3339 (e.g. 2026-01-01T00:00:00Z)"
@@ -53,8 +59,14 @@ mod tests {
     fn parses_all_forms() {
         assert_eq!(parse_time("1767225600").unwrap(), 1_767_225_600_000_000);
         assert_eq!(parse_time("1767225600.5").unwrap(), 1_767_225_600_500_000);
-        assert_eq!(parse_time("2026-01-01T00:00:00Z").unwrap(), 1_767_225_600_000_000);
-        assert_eq!(parse_time("2026-01-01T01:00:00+01:00").unwrap(), 1_767_225_600_000_000);
+        assert_eq!(
+            parse_time("2026-01-01T00:00:00Z").unwrap(),
+            1_767_225_600_000_000
+        );
+        assert_eq!(
+            parse_time("2026-01-01T01:00:00+01:00").unwrap(),
+            1_767_225_600_000_000
+        );
         assert_eq!(parse_time("2026-01-01").unwrap(), 1_767_225_600_000_000);
         assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
         assert_eq!(format_micros(1_767_225_600_000_000), "2026-01-01T00:00:00Z");

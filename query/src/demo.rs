@@ -37,10 +37,21 @@ fn heading(text: &str) {
 }
 
 fn node_load(label: &str, file: PathBuf, key: &str) -> NodeLoad {
-    NodeLoad { label: label.into(), file, key: key.into(), options: LoadOptions::default() }
+    NodeLoad {
+        label: label.into(),
+        file,
+        key: key.into(),
+        options: LoadOptions::default(),
+    }
 }
 
-fn edge_load(edge_type: &str, file: PathBuf, src: (&str, &str), dst: (&str, &str), time: &str) -> EdgeLoad {
+fn edge_load(
+    edge_type: &str,
+    file: PathBuf,
+    src: (&str, &str),
+    dst: (&str, &str),
+    time: &str,
+) -> EdgeLoad {
     EdgeLoad {
         edge_type: edge_type.into(),
         file,
@@ -69,21 +80,61 @@ fn load_all(store: &GraphStore, csv: &Path) -> Result<()> {
         run_node_load(store, &node_load(label, csv.join(file), key))?;
     }
     let edges = [
-        ("owns", "card_owner.csv", ("user", "user_id"), ("card", "card_id"), "since"),
-        ("uses_device", "user_device.csv", ("user", "user_id"), ("device", "device_id"), "first_seen"),
-        ("uses_ip", "user_ip.csv", ("user", "user_id"), ("ip", "ip"), "first_seen"),
-        ("paid", "transactions.csv", ("card", "card_id"), ("merchant", "merchant_id"), "time"),
-        ("transfer", "transfers.csv", ("user", "src_user"), ("user", "dst_user"), "time"),
+        (
+            "owns",
+            "card_owner.csv",
+            ("user", "user_id"),
+            ("card", "card_id"),
+            "since",
+        ),
+        (
+            "uses_device",
+            "user_device.csv",
+            ("user", "user_id"),
+            ("device", "device_id"),
+            "first_seen",
+        ),
+        (
+            "uses_ip",
+            "user_ip.csv",
+            ("user", "user_id"),
+            ("ip", "ip"),
+            "first_seen",
+        ),
+        (
+            "paid",
+            "transactions.csv",
+            ("card", "card_id"),
+            ("merchant", "merchant_id"),
+            "time",
+        ),
+        (
+            "transfer",
+            "transfers.csv",
+            ("user", "src_user"),
+            ("user", "dst_user"),
+            "time",
+        ),
     ];
     for (t, file, src, dst, time) in edges {
         let spec = edge_load(t, csv.join(file), src, dst, time);
         let bar = LoadBar::new(&format!("edges {t}"));
         let report = load::load_edges(store, &spec, &mut |p: &LoadProgress| bar.update(p));
         bar.finish();
-        output::print_load_report(&report.with_context(|| format!("loading {file}"))?, &format!("edge type '{t}'"), Format::Table);
+        output::print_load_report(
+            &report.with_context(|| format!("loading {file}"))?,
+            &format!("edge type '{t}'"),
+            Format::Table,
+        );
     }
-    run_node_load(store, &node_load("user", csv.join("user_labels.csv"), "user_id"))?;
-    run_node_load(store, &node_load("card", csv.join("card_labels.csv"), "card_id"))?;
+    run_node_load(
+        store,
+        &node_load("user", csv.join("user_labels.csv"), "user_id"),
+    )?;
+    run_node_load(
+        store,
+        &node_load("card", csv.join("card_labels.csv"), "card_id"),
+    )?;
     Ok(())
 }
 
@@ -99,18 +150,27 @@ fn run_node_load(store: &GraphStore, spec: &NodeLoad) -> Result<()> {
 /// First key of each (entity, reason) in the generator's labels file.
 fn planted_examples(csv: &Path) -> Result<BTreeMap<(String, String), String>> {
     let path = csv.join("labels.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = BTreeMap::new();
     for line in text.lines().skip(1) {
         let mut parts = line.split(',');
-        if let (Some(entity), Some(key), Some(reason)) = (parts.next(), parts.next(), parts.next()) {
-            out.entry((entity.to_string(), reason.to_string())).or_insert_with(|| key.to_string());
+        if let (Some(entity), Some(key), Some(reason)) = (parts.next(), parts.next(), parts.next())
+        {
+            out.entry((entity.to_string(), reason.to_string()))
+                .or_insert_with(|| key.to_string());
         }
     }
     Ok(out)
 }
 
-fn show(store: &GraphStore, title: &str, label: &str, key: &str, q: &NeighborQuery) -> Result<Vec<argus_engine::Neighbor>> {
+fn show(
+    store: &GraphStore,
+    title: &str,
+    label: &str,
+    key: &str,
+    q: &NeighborQuery,
+) -> Result<Vec<argus_engine::Neighbor>> {
     let snap = store.snapshot();
     let found = snap.neighbors(label, key, q)?;
     println!("\n-- {title}");
@@ -149,10 +209,18 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
 
     heading("4. neighbourhood and time-window queries on planted fraud");
     let examples = planted_examples(&csv)?;
-    let pick = |entity: &str, reason: &str| examples.get(&(entity.to_string(), reason.to_string())).cloned();
+    let pick = |entity: &str, reason: &str| {
+        examples
+            .get(&(entity.to_string(), reason.to_string()))
+            .cloned()
+    };
 
     if let Some(card) = pick("card", "card_testing") {
-        let q = NeighborQuery { edge_type: Some("paid".into()), limit: Some(8), ..Default::default() };
+        let q = NeighborQuery {
+            edge_type: Some("paid".into()),
+            limit: Some(8),
+            ..Default::default()
+        };
         let last = show(&store, &format!("card-testing: the last 8 payments of card {card} (many small amounts, distinct merchants, minutes apart)"), "card", &card, &q)?;
         if let Some(t) = last.first().and_then(|n| n.time) {
             let q = NeighborQuery {
@@ -165,7 +233,10 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
             };
             show(
                 &store,
-                &format!("time window: the first 5 payments of that card in the 7 days up to {}", format_micros(t)),
+                &format!(
+                    "time window: the first 5 payments of that card in the 7 days up to {}",
+                    format_micros(t)
+                ),
                 "card",
                 &card,
                 &q,
@@ -173,12 +244,25 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
         }
     }
     if let Some(user) = pick("user", "ring") {
-        let q = NeighborQuery { edge_type: Some("uses_device".into()), ..Default::default() };
-        let devices = show(&store, &format!("fraud ring: devices of user {user}"), "user", &user, &q)?;
+        let q = NeighborQuery {
+            edge_type: Some("uses_device".into()),
+            ..Default::default()
+        };
+        let devices = show(
+            &store,
+            &format!("fraud ring: devices of user {user}"),
+            "user",
+            &user,
+            &q,
+        )?;
         let snap = store.snapshot();
         let mut sharing = std::collections::BTreeSet::new();
         for d in &devices {
-            let q = NeighborQuery { edge_type: Some("uses_device".into()), direction: Direction::In, ..Default::default() };
+            let q = NeighborQuery {
+                edge_type: Some("uses_device".into()),
+                direction: Direction::In,
+                ..Default::default()
+            };
             for n in snap.neighbors_by_id(d.label, d.node, &q)? {
                 if let Some(k) = snap.node_key(n.label, n.node)? {
                     sharing.insert(k.parse::<u64>().map(|v| format!("{v:>12}")).unwrap_or(k));
@@ -186,7 +270,11 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
             }
         }
         let users: Vec<String> = sharing.iter().map(|s| s.trim().to_string()).collect();
-        println!("-- users sharing those devices (2 hops): {} users: {}", users.len(), users.join(", "));
+        println!(
+            "-- users sharing those devices (2 hops): {} users: {}",
+            users.len(),
+            users.join(", ")
+        );
     }
     if let Some(user) = pick("user", "mule_cycle") {
         let q = NeighborQuery {
@@ -195,10 +283,19 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
             limit: Some(10),
             ..Default::default()
         };
-        show(&store, &format!("mule cycle: latest transfers in and out of user {user}"), "user", &user, &q)?;
+        show(
+            &store,
+            &format!("mule cycle: latest transfers in and out of user {user}"),
+            "user",
+            &user,
+            &q,
+        )?;
     }
     if let Some(user) = pick("user", "account_takeover") {
-        let q = NeighborQuery { edge_type: Some("uses_device".into()), ..Default::default() };
+        let q = NeighborQuery {
+            edge_type: Some("uses_device".into()),
+            ..Default::default()
+        };
         show(&store, &format!("account takeover: devices of user {user}, newest first (the new device comes first)"), "user", &user, &q)?;
     }
 

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
-use argus_engine::load::{self, CsvOptions, EdgeLoad, LoadOptions, LoadProgress, NodeLoad, TextEncoding};
+use argus_engine::load::{
+    self, CsvOptions, EdgeLoad, LoadOptions, LoadProgress, NodeLoad, TextEncoding,
+};
 use argus_engine::{BackendKind, Direction, Durability, GraphStore, NeighborQuery, StoreOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -71,7 +73,9 @@ enum Command {
   argus neighbors card:4000123412341234 --type paid --since 2026-01-01 --until 2026-01-07T23:59:59Z")]
     Neighbors(NeighborsArgs),
     /// Verify adjacency symmetry, degree counters, the key dictionary and stored types.
-    #[command(after_help = "Exits 0 when the store is consistent, 1 with the list of problems otherwise.\n\nExample:\n  argus --db ./argus-data check")]
+    #[command(
+        after_help = "Exits 0 when the store is consistent, 1 with the list of problems otherwise.\n\nExample:\n  argus --db ./argus-data check"
+    )]
     Check,
     /// Generate a payments graph, load it with progress, and query it.
     #[command(after_help = "Example:\n  argus demo --dir ./argus-demo --users 20000")]
@@ -83,7 +87,9 @@ enum Generate {
     /// A payments graph: users, cards, devices, IPs, merchants, transactions and transfers, with
     /// planted fraud (rings, card testing, account takeovers, mule chains and cycles) and its
     /// ground-truth labels, plus `load.sh` with the commands that load it.
-    #[command(after_help = "Example:\n  argus generate payments --users 500000 --merchants 50000 --transactions 5000000 --seed 7 --out payments/\n  bash payments/load.sh ./argus-data")]
+    #[command(
+        after_help = "Example:\n  argus generate payments --users 500000 --merchants 50000 --transactions 5000000 --seed 7 --out payments/\n  bash payments/load.sh ./argus-data"
+    )]
     Payments {
         /// Number of users.
         #[arg(long, default_value_t = 10_000)]
@@ -230,14 +236,23 @@ fn open_store(cli: &Cli) -> Result<GraphStore> {
 /// Open an existing data directory for reading; a missing one is an error, not a new store.
 fn open_existing(cli: &Cli) -> Result<GraphStore> {
     if !cli.db.join("ARGUS").exists() {
-        bail!("{} is not an Argus data directory (load data into it first, or pass --db)", cli.db.display());
+        bail!(
+            "{} is not an Argus data directory (load data into it first, or pass --db)",
+            cli.db.display()
+        );
     }
     open_store(cli)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Generate(Generate::Payments { users, merchants, transactions, seed, out }) => {
+        Command::Generate(Generate::Payments {
+            users,
+            merchants,
+            transactions,
+            seed,
+            out,
+        }) => {
             let config = argus_datagen::PaymentsConfig {
                 users: *users,
                 merchants: *merchants,
@@ -280,7 +295,11 @@ fn csv_options(args: &CsvArgs) -> Result<LoadOptions> {
         d => bail!("--delimiter '{d}': expected one ASCII character or 'tab'"),
     };
     Ok(LoadOptions {
-        csv: CsvOptions { delimiter, has_header: !args.no_header, encoding: TextEncoding::parse(&args.encoding)? },
+        csv: CsvOptions {
+            delimiter,
+            has_header: !args.no_header,
+            encoding: TextEncoding::parse(&args.encoding)?,
+        },
         schema: match &args.schema {
             Some(s) => load::parse_schema_overrides(s)?,
             None => Vec::new(),
@@ -291,26 +310,52 @@ fn csv_options(args: &CsvArgs) -> Result<LoadOptions> {
 }
 
 fn split_label(spec: &str, what: &str) -> Result<(String, String)> {
-    let (label, rest) = spec
-        .split_once(':')
-        .ok_or_else(|| anyhow!("{what} '{spec}' must be LABEL:{}", if what == "node" { "KEY" } else { "COLUMN" }))?;
+    let (label, rest) = spec.split_once(':').ok_or_else(|| {
+        anyhow!(
+            "{what} '{spec}' must be LABEL:{}",
+            if what == "node" { "KEY" } else { "COLUMN" }
+        )
+    })?;
     if label.is_empty() || rest.is_empty() {
-        bail!("{what} '{spec}' must be LABEL:{}", if what == "node" { "KEY" } else { "COLUMN" });
+        bail!(
+            "{what} '{spec}' must be LABEL:{}",
+            if what == "node" { "KEY" } else { "COLUMN" }
+        );
     }
     Ok((label.to_string(), rest.to_string()))
 }
 
 fn run_load(store: &GraphStore, cmd: &Load, format: Format) -> Result<()> {
     match cmd {
-        Load::Nodes { label, file, key, csv } => {
-            let spec = NodeLoad { label: label.clone(), file: file.clone(), key: key.clone(), options: csv_options(csv)? };
+        Load::Nodes {
+            label,
+            file,
+            key,
+            csv,
+        } => {
+            let spec = NodeLoad {
+                label: label.clone(),
+                file: file.clone(),
+                key: key.clone(),
+                options: csv_options(csv)?,
+            };
             let bar = output::LoadBar::new(&format!("nodes {label}"));
             let report = load::load_nodes(store, &spec, &mut |p: &LoadProgress| bar.update(p))
                 .with_context(|| format!("loading {} into label '{label}'", file.display()));
             bar.finish();
             output::print_load_report(&report?, &format!("label '{label}'"), format);
         }
-        Load::Edges { edge_type, file, src, dst, time, undirected, create_missing_nodes, resume, csv } => {
+        Load::Edges {
+            edge_type,
+            file,
+            src,
+            dst,
+            time,
+            undirected,
+            create_missing_nodes,
+            resume,
+            csv,
+        } => {
             let (src_label, src_column) = split_label(src, "--src")?;
             let (dst_label, dst_column) = split_label(dst, "--dst")?;
             if !resume {
@@ -337,7 +382,9 @@ fn run_load(store: &GraphStore, cmd: &Load, format: Format) -> Result<()> {
             };
             let bar = output::LoadBar::new(&format!("edges {edge_type}"));
             let report = load::load_edges(store, &spec, &mut |p: &LoadProgress| bar.update(p))
-                .with_context(|| format!("loading {} into edge type '{edge_type}'", file.display()));
+                .with_context(|| {
+                    format!("loading {} into edge type '{edge_type}'", file.display())
+                });
             bar.finish();
             output::print_load_report(&report?, &format!("edge type '{edge_type}'"), format);
         }
@@ -375,7 +422,10 @@ impl Table {
     fn print(&self, format: Format) {
         match format {
             Format::Table => println!("{}", self.render()),
-            Format::Json => println!("{}", serde_json::to_string_pretty(&self.to_json()).expect("json")),
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&self.to_json()).expect("json")
+            ),
         }
     }
 }

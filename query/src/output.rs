@@ -31,12 +31,16 @@ pub struct Table {
 
 impl Table {
     pub fn new(headers: &[&str]) -> Table {
-        Table { headers: headers.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+        Table {
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn render(&self) -> String {
         let mut t = comfy_table::Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
         t.set_header(&self.headers);
         for row in &self.rows {
             t.add_row(row.iter().map(|c| match c {
@@ -52,7 +56,15 @@ impl Table {
         Json::Array(
             self.rows
                 .iter()
-                .map(|r| Json::Object(self.headers.iter().cloned().zip(r.iter().cloned()).collect()))
+                .map(|r| {
+                    Json::Object(
+                        self.headers
+                            .iter()
+                            .cloned()
+                            .zip(r.iter().cloned())
+                            .collect(),
+                    )
+                })
                 .collect(),
         )
     }
@@ -138,12 +150,25 @@ pub fn print_stats(store: &GraphStore, format: Format) -> Result<()> {
     let catalog = snap.catalog();
     let mut labels = Table::new(&["label", "key", "nodes", "properties"]);
     for l in &catalog.labels {
-        let props: Vec<String> = l.properties.iter().map(|p| format!("{}:{}", p.name, p.ty)).collect();
-        labels.rows.push(vec![json!(l.name), json!(l.key_name), json!(snap.node_count(l.id)?), json!(props.join(", "))]);
+        let props: Vec<String> = l
+            .properties
+            .iter()
+            .map(|p| format!("{}:{}", p.name, p.ty))
+            .collect();
+        labels.rows.push(vec![
+            json!(l.name),
+            json!(l.key_name),
+            json!(snap.node_count(l.id)?),
+            json!(props.join(", ")),
+        ]);
     }
     let mut types = Table::new(&["edge type", "from", "to", "directed", "edges", "properties"]);
     for t in &catalog.edge_types {
-        let props: Vec<String> = t.properties.iter().map(|p| format!("{}:{}", p.name, p.ty)).collect();
+        let props: Vec<String> = t
+            .properties
+            .iter()
+            .map(|p| format!("{}:{}", p.name, p.ty))
+            .collect();
         types.rows.push(vec![
             json!(t.name),
             json!(catalog.label_by_id(t.src_label)?.name),
@@ -166,7 +191,12 @@ pub fn print_stats(store: &GraphStore, format: Format) -> Result<()> {
             }))?
         ),
         Format::Table => {
-            println!("{} ({}, {:.1} MiB on disk)", store.dir().display(), store.backend().name(), disk as f64 / (1 << 20) as f64);
+            println!(
+                "{} ({}, {:.1} MiB on disk)",
+                store.dir().display(),
+                store.backend().name(),
+                disk as f64 / (1 << 20) as f64
+            );
             println!("{}", labels.render());
             println!("{}", types.render());
         }
@@ -190,13 +220,20 @@ pub fn print_check(r: &CheckReport, format: Format) {
                 r.nodes,
                 r.edges,
                 r.adjacency_entries,
-                if r.is_ok() { "OK".to_string() } else { format!("{} problem(s)", r.problem_count) }
+                if r.is_ok() {
+                    "OK".to_string()
+                } else {
+                    format!("{} problem(s)", r.problem_count)
+                }
             );
             for p in &r.problems {
                 println!("  - {p}");
             }
             if r.problem_count as usize > r.problems.len() {
-                println!("  ... and {} more", r.problem_count as usize - r.problems.len());
+                println!(
+                    "  ... and {} more",
+                    r.problem_count as usize - r.problems.len()
+                );
             }
         }
     }
@@ -204,13 +241,27 @@ pub fn print_check(r: &CheckReport, format: Format) {
 
 pub fn neighbors_table(snap: &Snapshot, found: &[Neighbor]) -> Result<Table> {
     let catalog = snap.catalog();
-    let mut table = Table::new(&["edge_type", "direction", "time", "neighbor", "edge_id", "properties"]);
+    let mut table = Table::new(&[
+        "edge_type",
+        "direction",
+        "time",
+        "neighbor",
+        "edge_id",
+        "properties",
+    ]);
     for n in found {
         let t = catalog.edge_type_by_id(n.edge_type)?;
         let other = catalog.label_by_id(n.label)?;
-        let key = snap.node_key(n.label, n.node)?.unwrap_or_else(|| format!("#{}", n.node));
+        let key = snap
+            .node_key(n.label, n.node)?
+            .unwrap_or_else(|| format!("#{}", n.node));
         let props = match snap.edge(n.edge_type, n.edge_id)? {
-            Some(e) => Json::Object(e.props.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Some(e) => Json::Object(
+                e.props
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
             None => Json::Null,
         };
         let dir = if t.undirected {
@@ -224,7 +275,9 @@ pub fn neighbors_table(snap: &Snapshot, found: &[Neighbor]) -> Result<Table> {
         table.rows.push(vec![
             json!(t.name),
             json!(dir),
-            n.time.map(|t| json!(format_micros(t))).unwrap_or(Json::Null),
+            n.time
+                .map(|t| json!(format_micros(t)))
+                .unwrap_or(Json::Null),
             json!(format!("{}:{key}", other.name)),
             json!(n.edge_id),
             props,
@@ -234,7 +287,10 @@ pub fn neighbors_table(snap: &Snapshot, found: &[Neighbor]) -> Result<Table> {
 }
 
 /// Run the payments generator with a progress bar per phase on a terminal.
-pub fn generate_with_progress(config: &argus_datagen::PaymentsConfig, out: &Path) -> Result<argus_datagen::GenSummary> {
+pub fn generate_with_progress(
+    config: &argus_datagen::PaymentsConfig,
+    out: &Path,
+) -> Result<argus_datagen::GenSummary> {
     let terminal = std::io::stderr().is_terminal();
     let mut bar: Option<(String, ProgressBar)> = None;
     let summary = argus_datagen::generate(config, out, &mut |p: argus_datagen::Progress| {
@@ -248,9 +304,11 @@ pub fn generate_with_progress(config: &argus_datagen::PaymentsConfig, out: &Path
             }
             let b = ProgressBar::new(p.total);
             b.set_style(
-                ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
-                    .expect("template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>14} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})",
+                )
+                .expect("template")
+                .progress_chars("=> "),
             );
             b.set_prefix(p.phase.to_string());
             bar = Some((p.phase.to_string(), b));
@@ -266,7 +324,12 @@ pub fn generate_with_progress(config: &argus_datagen::PaymentsConfig, out: &Path
     Ok(summary)
 }
 
-pub fn print_generate_summary(s: &argus_datagen::GenSummary, out: &Path, db: &Path, format: Format) {
+pub fn print_generate_summary(
+    s: &argus_datagen::GenSummary,
+    out: &Path,
+    db: &Path,
+    format: Format,
+) {
     let commands = argus_datagen::load_commands(out, &db.display().to_string());
     match format {
         Format::Json => println!(

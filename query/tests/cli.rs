@@ -5,7 +5,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn argus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_argus")).args(args).env_remove("ARGUS_DB").output().expect("run argus")
+    Command::new(env!("CARGO_BIN_EXE_argus"))
+        .args(args)
+        .env_remove("ARGUS_DB")
+        .output()
+        .expect("run argus")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -36,7 +40,20 @@ fn generate_load_query_check() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let db = dir.path().join("db");
-    let out = ok(&["generate", "payments", "--users", "1500", "--merchants", "150", "--transactions", "8000", "--seed", "3", "--out", s(&data)]);
+    let out = ok(&[
+        "generate",
+        "payments",
+        "--users",
+        "1500",
+        "--merchants",
+        "150",
+        "--transactions",
+        "8000",
+        "--seed",
+        "3",
+        "--out",
+        s(&data),
+    ]);
     assert!(out.contains("transactions.csv"), "{out}");
     // The generated script loads everything with this binary.
     let status = Command::new("bash")
@@ -47,33 +64,75 @@ fn generate_load_query_check() {
         .unwrap();
     assert!(status.success());
 
-    let stats: serde_json::Value = serde_json::from_str(&ok(&["--db", s(&db), "stats", "--format", "json"])).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&ok(&["--db", s(&db), "stats", "--format", "json"])).unwrap();
     let labels = stats["labels"].as_array().unwrap();
     let user = labels.iter().find(|l| l["label"] == "user").unwrap();
     assert_eq!(user["nodes"], 1500);
-    assert!(user["properties"].as_str().unwrap().contains("is_fraud:int"), "{user}");
+    assert!(
+        user["properties"]
+            .as_str()
+            .unwrap()
+            .contains("is_fraud:int"),
+        "{user}"
+    );
     let types = stats["edge_types"].as_array().unwrap();
     let paid = types.iter().find(|t| t["edge type"] == "paid").unwrap();
     assert_eq!(paid["edges"], 8000);
 
     // A card with payments: newest first, limited, with properties.
     let cards = std::fs::read_to_string(data.join("transactions.csv")).unwrap();
-    let card = cards.lines().nth(1).unwrap().split(',').nth(1).unwrap().to_string();
+    let card = cards
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_string();
     let node = format!("card:{card}");
-    let json: serde_json::Value =
-        serde_json::from_str(&ok(&["--db", s(&db), "neighbors", &node, "--type", "paid", "--limit", "3", "--format", "json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(&[
+        "--db",
+        s(&db),
+        "neighbors",
+        &node,
+        "--type",
+        "paid",
+        "--limit",
+        "3",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
     let rows = json.as_array().unwrap();
     assert!(!rows.is_empty() && rows.len() <= 3);
     assert!(rows[0]["properties"]["amount"].is_number(), "{json}");
-    assert!(rows[0]["neighbor"].as_str().unwrap().starts_with("merchant:"));
+    assert!(rows[0]["neighbor"]
+        .as_str()
+        .unwrap()
+        .starts_with("merchant:"));
     let times: Vec<&str> = rows.iter().map(|r| r["time"].as_str().unwrap()).collect();
     let mut sorted = times.clone();
     sorted.sort();
     sorted.reverse();
     assert_eq!(times, sorted, "newest first");
     // A window that excludes everything.
-    let empty = ok(&["--db", s(&db), "neighbors", &node, "--type", "paid", "--until", "2000-01-01", "--format", "json"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&empty).unwrap(), serde_json::json!([]));
+    let empty = ok(&[
+        "--db",
+        s(&db),
+        "neighbors",
+        &node,
+        "--type",
+        "paid",
+        "--until",
+        "2000-01-01",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&empty).unwrap(),
+        serde_json::json!([])
+    );
     let table = ok(&["--db", s(&db), "neighbors", &node, "--direction", "both"]);
     assert!(table.contains("paid") && table.contains("owns"), "{table}");
 
@@ -87,7 +146,16 @@ fn generate_load_query_check() {
     assert!(err.contains("LABEL:KEY"), "{err}");
     let err = fails(&["--db", s(&db), "neighbors", &node, "--since", "soon"]);
     assert!(err.contains("--since") && err.contains("'soon'"), "{err}");
-    let err = fails(&["--db", s(&db), "load", "nodes", "user", s(&dir.path().join("missing.csv")), "--key", "id"]);
+    let err = fails(&[
+        "--db",
+        s(&db),
+        "load",
+        "nodes",
+        "user",
+        s(&dir.path().join("missing.csv")),
+        "--key",
+        "id",
+    ]);
     assert!(err.contains("missing.csv"), "{err}");
     let err = fails(&["--db", s(&dir.path().join("nothing-here")), "stats"]);
     assert!(err.contains("not an Argus data directory"), "{err}");
@@ -100,13 +168,23 @@ fn generate_load_query_check() {
         let paid_type = snap.catalog().edge_type("paid").unwrap().id;
         let id = snap.node_id("card", &card).unwrap().unwrap();
         let mut batch = argus_engine::storage::WriteBatch::default();
-        batch.add(argus_engine::keys::degree_key(card_label, id, paid_type, argus_engine::Dir::Out).to_vec(), 1);
-        store.backend().write(batch, argus_engine::Durability::Sync).unwrap();
+        batch.add(
+            argus_engine::keys::degree_key(card_label, id, paid_type, argus_engine::Dir::Out)
+                .to_vec(),
+            1,
+        );
+        store
+            .backend()
+            .write(batch, argus_engine::Durability::Sync)
+            .unwrap();
     }
     let out = argus(&["--db", s(&db), "check"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("1 problem") && text.contains("counter says"), "{text}");
+    assert!(
+        text.contains("1 problem") && text.contains("counter says"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -122,6 +200,9 @@ fn every_command_has_help_with_an_example() {
         vec!["demo", "--help"],
     ] {
         let out = ok(&cmd);
-        assert!(out.contains("Example"), "argus {cmd:?} --help has no example:\n{out}");
+        assert!(
+            out.contains("Example"),
+            "argus {cmd:?} --help has no example:\n{out}"
+        );
     }
 }

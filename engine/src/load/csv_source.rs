@@ -26,7 +26,9 @@ impl TextEncoding {
         match name.to_ascii_lowercase().as_str() {
             "utf8" | "utf-8" => Ok(TextEncoding::Utf8),
             "latin1" | "latin-1" | "iso-8859-1" | "iso8859-1" => Ok(TextEncoding::Latin1),
-            other => Err(Error::InvalidArgument(format!("unknown encoding '{other}': expected utf8 or latin1"))),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown encoding '{other}': expected utf8 or latin1"
+            ))),
         }
     }
 }
@@ -44,7 +46,11 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { delimiter: b',', has_header: true, encoding: TextEncoding::Utf8 }
+        CsvOptions {
+            delimiter: b',',
+            has_header: true,
+            encoding: TextEncoding::Utf8,
+        }
     }
 }
 
@@ -76,7 +82,9 @@ pub(crate) struct CsvSource {
 
 fn decode(bytes: &[u8], encoding: TextEncoding) -> std::result::Result<String, usize> {
     match encoding {
-        TextEncoding::Utf8 => std::str::from_utf8(bytes).map(str::to_string).map_err(|e| e.valid_up_to()),
+        TextEncoding::Utf8 => std::str::from_utf8(bytes)
+            .map(str::to_string)
+            .map_err(|e| e.valid_up_to()),
         TextEncoding::Latin1 => Ok(bytes.iter().map(|&b| b as char).collect()),
     }
 }
@@ -86,7 +94,10 @@ impl CsvSource {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let bytes_read = Arc::new(AtomicU64::new(0));
-        let counting = CountingReader { inner: BufReader::with_capacity(1 << 20, file), count: bytes_read.clone() };
+        let counting = CountingReader {
+            inner: BufReader::with_capacity(1 << 20, file),
+            count: bytes_read.clone(),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(options.delimiter)
             .has_headers(false)
@@ -95,18 +106,32 @@ impl CsvSource {
         let mut record = csv::ByteRecord::new();
         let mut columns = Vec::new();
         let mut first_row = None;
-        let has_first = reader.read_byte_record(&mut record).map_err(|e| csv_error(path, e))?;
+        let has_first = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?;
         if has_first {
             if options.has_header {
                 for (i, field) in record.iter().enumerate() {
                     let name = decode(field, options.encoding).map_err(|_| Error::Input {
-                        location: Box::new(Location { file: path.to_path_buf(), line: 1, column: Some(i + 1), column_name: None }),
-                        message: "header is not valid UTF-8 (pass --encoding latin1 for Latin-1 files)".into(),
+                        location: Box::new(Location {
+                            file: path.to_path_buf(),
+                            line: 1,
+                            column: Some(i + 1),
+                            column_name: None,
+                        }),
+                        message:
+                            "header is not valid UTF-8 (pass --encoding latin1 for Latin-1 files)"
+                                .into(),
                     })?;
                     let name = name.trim_start_matches('\u{feff}').trim().to_string();
                     if columns.contains(&name) {
                         return Err(Error::Input {
-                            location: Box::new(Location { file: path.to_path_buf(), line: 1, column: Some(i + 1), column_name: Some(name.clone()) }),
+                            location: Box::new(Location {
+                                file: path.to_path_buf(),
+                                line: 1,
+                                column: Some(i + 1),
+                                column_name: Some(name.clone()),
+                            }),
                             message: format!("duplicate column name '{name}'"),
                         });
                     }
@@ -135,7 +160,12 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(path, io),
         other => Error::Input {
-            location: Box::new(Location { file: path.to_path_buf(), line, column: None, column_name: None }),
+            location: Box::new(Location {
+                file: path.to_path_buf(),
+                line,
+                column: None,
+                column_name: None,
+            }),
             message: format!("malformed CSV: {other:?}"),
         },
     }
@@ -154,7 +184,11 @@ impl RowSource for CsvSource {
         let (record, line) = match self.first.take() {
             Some(r) => (r, 1),
             None => {
-                if !self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.path, e))? {
+                if !self
+                    .reader
+                    .read_byte_record(&mut self.record)
+                    .map_err(|e| csv_error(&self.path, e))?
+                {
                     return Ok(None);
                 }
                 let line = self.record.position().map(|p| p.line()).unwrap_or(0);
@@ -167,8 +201,17 @@ impl RowSource for CsvSource {
                 return self.next_row();
             }
             return Err(Error::Input {
-                location: Box::new(Location { file: self.path.clone(), line, column: None, column_name: None }),
-                message: format!("expected {} fields, found {}", self.columns.len(), record.len()),
+                location: Box::new(Location {
+                    file: self.path.clone(),
+                    line,
+                    column: None,
+                    column_name: None,
+                }),
+                message: format!(
+                    "expected {} fields, found {}",
+                    self.columns.len(),
+                    record.len()
+                ),
             });
         }
         let mut cells = Vec::with_capacity(record.len());

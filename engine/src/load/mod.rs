@@ -59,7 +59,11 @@ pub(crate) trait RowSource {
 }
 
 fn open_source(path: &Path, csv: &CsvOptions) -> Result<Box<dyn RowSource>> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if ext == "parquet" || ext == "pq" {
         Ok(Box::new(parquet_source::ParquetSource::open(path)?))
     } else {
@@ -114,7 +118,12 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { csv: CsvOptions::default(), schema: Vec::new(), batch_rows: 50_000, infer_rows: 10_000 }
+        LoadOptions {
+            csv: CsvOptions::default(),
+            schema: Vec::new(),
+            batch_rows: 50_000,
+            infer_rows: 10_000,
+        }
     }
 }
 
@@ -124,7 +133,9 @@ pub fn parse_schema_overrides(text: &str) -> Result<Vec<(String, PropType)>> {
         .filter(|s| !s.trim().is_empty())
         .map(|item| {
             let (col, ty) = item.rsplit_once(':').ok_or_else(|| {
-                Error::InvalidArgument(format!("--schema item '{item}' is not of the form column:type"))
+                Error::InvalidArgument(format!(
+                    "--schema item '{item}' is not of the form column:type"
+                ))
             })?;
             Ok((col.trim().to_string(), PropType::parse(ty)?))
         })
@@ -240,9 +251,16 @@ pub fn cell_value(cell: &Cell, ty: PropType) -> std::result::Result<Option<Value
     }
     let t = text.trim();
     let v = match ty {
-        PropType::Int => Value::Int(t.parse().map_err(|_| format!("'{text}' is not an integer"))?),
-        PropType::Float => Value::Float(t.parse().map_err(|_| format!("'{text}' is not a number"))?),
-        PropType::Bool => Value::Bool(parse_bool(t).ok_or_else(|| format!("'{text}' is not a boolean (true/false)"))?),
+        PropType::Int => Value::Int(
+            t.parse()
+                .map_err(|_| format!("'{text}' is not an integer"))?,
+        ),
+        PropType::Float => {
+            Value::Float(t.parse().map_err(|_| format!("'{text}' is not a number"))?)
+        }
+        PropType::Bool => Value::Bool(
+            parse_bool(t).ok_or_else(|| format!("'{text}' is not a boolean (true/false)"))?,
+        ),
         PropType::String => Value::String(text.to_string()),
         PropType::Timestamp => Value::Timestamp(parse_time(t)?),
         PropType::Vector(n) => Value::Vector(parse_vector(t, n)?),
@@ -265,7 +283,10 @@ fn cell_time(cell: &Cell) -> std::result::Result<Option<Micros>, String> {
         Cell::Text(t) if t.is_empty() => Ok(None),
         Cell::Text(t) => parse_time(t).map(Some),
         Cell::Typed(Value::Timestamp(t)) => Ok(Some(*t)),
-        Cell::Typed(Value::Int(s)) => s.checked_mul(1_000_000).map(Some).ok_or_else(|| format!("time {s} out of range")),
+        Cell::Typed(Value::Int(s)) => s
+            .checked_mul(1_000_000)
+            .map(Some)
+            .ok_or_else(|| format!("time {s} out of range")),
         Cell::Typed(Value::Float(s)) => Ok(Some((s * 1e6).round() as i64)),
         Cell::Typed(Value::String(s)) => parse_time(s).map(Some),
         Cell::Typed(v) => Err(format!("a {} value is not a time", v.prop_type())),
@@ -312,7 +333,11 @@ impl Rows {
 
     /// Types of the property columns: override, else the catalog's, else the file's, else
     /// inferred from the sample.
-    fn column_types(&self, overrides: &[(String, PropType)], existing: &dyn Fn(&str) -> Option<PropType>) -> Vec<PropType> {
+    fn column_types(
+        &self,
+        overrides: &[(String, PropType)],
+        existing: &dyn Fn(&str) -> Option<PropType>,
+    ) -> Vec<PropType> {
         let known = self.source.known_types();
         self.columns()
             .iter()
@@ -349,7 +374,11 @@ impl Rows {
     }
 }
 
-fn check_overrides(overrides: &[(String, PropType)], columns: &[String], path: &Path) -> Result<()> {
+fn check_overrides(
+    overrides: &[(String, PropType)],
+    columns: &[String],
+    path: &Path,
+) -> Result<()> {
     for (c, _) in overrides {
         if !columns.contains(c) {
             return Err(Error::InvalidArgument(format!(
@@ -385,7 +414,11 @@ fn elapsed_ms(start: Instant) -> u64 {
 }
 
 /// Load nodes; `observe` is called after every committed batch.
-pub fn load_nodes(store: &GraphStore, spec: &NodeLoad, observe: &mut dyn FnMut(&LoadProgress)) -> Result<LoadReport> {
+pub fn load_nodes(
+    store: &GraphStore,
+    spec: &NodeLoad,
+    observe: &mut dyn FnMut(&LoadProgress),
+) -> Result<LoadReport> {
     let start = Instant::now();
     let mut rows = Rows::open(&spec.file, &spec.options)?;
     let path = spec.file.clone();
@@ -416,19 +449,36 @@ pub fn load_nodes(store: &GraphStore, spec: &NodeLoad, observe: &mut dyn FnMut(&
                     }
                     prop_columns.clear();
                     for &i in &prop_sources {
-                        let index = txn.add_label_property(&spec.label, PropertyDef { name: columns[i].clone(), ty: types[i] })?;
-                        prop_columns.push(PropColumn { source: i, name: columns[i].clone(), ty: types[i], index: index as u16 });
+                        let index = txn.add_label_property(
+                            &spec.label,
+                            PropertyDef {
+                                name: columns[i].clone(),
+                                ty: types[i],
+                            },
+                        )?;
+                        prop_columns.push(PropColumn {
+                            source: i,
+                            name: columns[i].clone(),
+                            ty: types[i],
+                            index: index as u16,
+                        });
                     }
                     txn.catalog().label(&spec.label)?.id
                 }
             };
             let mut r = LoadReport::default();
             while (r.rows as usize) < spec.options.batch_rows {
-                let Some(row) = rows.next()? else { return Ok((r, true)) };
-                let key = row.cells.get(key_col).and_then(cell_key).ok_or_else(|| Error::Input {
-                    location: rows.location(row.line, Some(key_col)),
-                    message: "empty node key".into(),
-                })?;
+                let Some(row) = rows.next()? else {
+                    return Ok((r, true));
+                };
+                let key =
+                    row.cells
+                        .get(key_col)
+                        .and_then(cell_key)
+                        .ok_or_else(|| Error::Input {
+                            location: rows.location(row.line, Some(key_col)),
+                            message: "empty node key".into(),
+                        })?;
                 let props = row_props(&rows, &row, &prop_columns)?;
                 let (_, created) = txn.upsert_node_resolved(lid, &key, props)?;
                 if created {
@@ -450,7 +500,12 @@ pub fn load_nodes(store: &GraphStore, spec: &NodeLoad, observe: &mut dyn FnMut(&
         report.nodes_updated += batch_report.nodes_updated;
         report.batches += 1;
         let (bytes_read, total_bytes) = rows.progress();
-        observe(&LoadProgress { bytes_read, total_bytes, rows_committed: report.rows, batches_committed: report.batches });
+        observe(&LoadProgress {
+            bytes_read,
+            total_bytes,
+            rows_committed: report.rows,
+            batches_committed: report.batches,
+        });
     }
     report.millis = elapsed_ms(start);
     Ok(report)
@@ -472,7 +527,11 @@ pub fn edge_load_checkpoint(store: &GraphStore, edge_type: &str, file: &Path) ->
 }
 
 /// Load edges; `observe` is called after every committed batch.
-pub fn load_edges(store: &GraphStore, spec: &EdgeLoad, observe: &mut dyn FnMut(&LoadProgress)) -> Result<LoadReport> {
+pub fn load_edges(
+    store: &GraphStore,
+    spec: &EdgeLoad,
+    observe: &mut dyn FnMut(&LoadProgress),
+) -> Result<LoadReport> {
     let start = Instant::now();
     let mut rows = Rows::open(&spec.file, &spec.options)?;
     let path = spec.file.clone();
@@ -488,13 +547,18 @@ pub fn load_edges(store: &GraphStore, spec: &EdgeLoad, observe: &mut dyn FnMut(&
     if !spec.create_missing_nodes {
         for l in [&spec.src_label, &spec.dst_label] {
             catalog.label(l).map_err(|e| {
-                Error::NotFound(format!("{e}; load its nodes first or pass --create-missing-nodes"))
+                Error::NotFound(format!(
+                    "{e}; load its nodes first or pass --create-missing-nodes"
+                ))
             })?;
         }
     }
     let existing = catalog.edge_type(&spec.edge_type).ok().cloned();
     if let Some(t) = &existing {
-        let (s, d) = (&catalog.label_by_id(t.src_label)?.name, &catalog.label_by_id(t.dst_label)?.name);
+        let (s, d) = (
+            &catalog.label_by_id(t.src_label)?.name,
+            &catalog.label_by_id(t.dst_label)?.name,
+        );
         if s != &spec.src_label || d != &spec.dst_label {
             return Err(Error::Schema(format!(
                 "edge type '{}' goes from '{s}' to '{d}', not from '{}' to '{}'",
@@ -505,7 +569,11 @@ pub fn load_edges(store: &GraphStore, spec: &EdgeLoad, observe: &mut dyn FnMut(&
             return Err(Error::Schema(format!(
                 "edge type '{}' is {}; drop or match --undirected",
                 spec.edge_type,
-                if t.undirected { "undirected" } else { "directed" }
+                if t.undirected {
+                    "undirected"
+                } else {
+                    "directed"
+                }
             )));
         }
     }
@@ -518,8 +586,15 @@ pub fn load_edges(store: &GraphStore, spec: &EdgeLoad, observe: &mut dyn FnMut(&
         .filter(|&i| i != src_col && i != dst_col && Some(i) != time_col)
         .collect();
     let checkpoint = checkpoint_name(&spec.edge_type, &spec.file);
-    let mut skip = if spec.resume { edge_load_checkpoint(store, &spec.edge_type, &spec.file)? } else { 0 };
-    let mut report = LoadReport { skipped_rows: skip, ..Default::default() };
+    let mut skip = if spec.resume {
+        edge_load_checkpoint(store, &spec.edge_type, &spec.file)?
+    } else {
+        0
+    };
+    let mut report = LoadReport {
+        skipped_rows: skip,
+        ..Default::default()
+    };
     while skip > 0 {
         if rows.next()?.is_none() {
             break;
@@ -642,7 +717,12 @@ pub fn load_edges(store: &GraphStore, spec: &EdgeLoad, observe: &mut dyn FnMut(&
         report.edges_inserted += batch_report.edges_inserted;
         report.batches += 1;
         let (bytes_read, total_bytes) = rows.progress();
-        observe(&LoadProgress { bytes_read, total_bytes, rows_committed: committed, batches_committed: report.batches });
+        observe(&LoadProgress {
+            bytes_read,
+            total_bytes,
+            rows_committed: committed,
+            batches_committed: report.batches,
+        });
     }
     report.millis = elapsed_ms(start);
     Ok(report)
@@ -657,7 +737,10 @@ mod tests {
         assert_eq!(infer_type(["1", "-2", ""].into_iter()), PropType::Int);
         assert_eq!(infer_type(["1", "2.5"].into_iter()), PropType::Float);
         assert_eq!(infer_type(["true", "F"].into_iter()), PropType::Bool);
-        assert_eq!(infer_type(["2026-01-01T00:00:00Z"].into_iter()), PropType::Timestamp);
+        assert_eq!(
+            infer_type(["2026-01-01T00:00:00Z"].into_iter()),
+            PropType::Timestamp
+        );
         assert_eq!(infer_type(["1767225600"].into_iter()), PropType::Int);
         assert_eq!(infer_type(["x", "1"].into_iter()), PropType::String);
         assert_eq!(infer_type(["", ""].into_iter()), PropType::String);
@@ -665,11 +748,24 @@ mod tests {
 
     #[test]
     fn cells() {
-        assert_eq!(cell_value(&Cell::Text("[1, 2]".into()), PropType::Vector(2)).unwrap(), Some(Value::Vector(vec![1.0, 2.0])));
-        assert!(cell_value(&Cell::Text("1;2;3".into()), PropType::Vector(2)).unwrap_err().contains("2 floats"));
-        assert!(cell_value(&Cell::Text("abc".into()), PropType::Int).unwrap_err().contains("'abc'"));
-        assert_eq!(cell_value(&Cell::Text(String::new()), PropType::Int).unwrap(), None);
-        assert_eq!(cell_time(&Cell::Text("10.5".into())).unwrap(), Some(10_500_000));
+        assert_eq!(
+            cell_value(&Cell::Text("[1, 2]".into()), PropType::Vector(2)).unwrap(),
+            Some(Value::Vector(vec![1.0, 2.0]))
+        );
+        assert!(cell_value(&Cell::Text("1;2;3".into()), PropType::Vector(2))
+            .unwrap_err()
+            .contains("2 floats"));
+        assert!(cell_value(&Cell::Text("abc".into()), PropType::Int)
+            .unwrap_err()
+            .contains("'abc'"));
+        assert_eq!(
+            cell_value(&Cell::Text(String::new()), PropType::Int).unwrap(),
+            None
+        );
+        assert_eq!(
+            cell_time(&Cell::Text("10.5".into())).unwrap(),
+            Some(10_500_000)
+        );
     }
 
     #[test]

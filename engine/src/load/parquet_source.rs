@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
-    UInt8Type,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -32,12 +32,16 @@ pub(crate) struct ParquetSource {
 fn prop_type_of(dt: &DataType) -> Option<PropType> {
     match dt {
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Some(PropType::Int),
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(PropType::Int),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            Some(PropType::Int)
+        }
         DataType::Float32 | DataType::Float64 => Some(PropType::Float),
         DataType::Boolean => Some(PropType::Bool),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(PropType::String),
         DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => Some(PropType::Timestamp),
-        DataType::FixedSizeList(f, n) if matches!(f.data_type(), DataType::Float32 | DataType::Float64) => {
+        DataType::FixedSizeList(f, n)
+            if matches!(f.data_type(), DataType::Float32 | DataType::Float64) =>
+        {
             Some(PropType::Vector(*n as u32))
         }
         _ => None,
@@ -48,17 +52,26 @@ impl ParquetSource {
     pub(crate) fn open(path: &Path) -> Result<ParquetSource> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let fmt = |e: parquet::errors::ParquetError| Error::Format { path: path.to_path_buf(), message: e.to_string() };
+        let fmt = |e: parquet::errors::ParquetError| Error::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(fmt)?;
         let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
         let schema = builder.schema().clone();
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let types: Vec<DataType> = schema.fields().iter().map(|f| f.data_type().clone()).collect();
+        let types: Vec<DataType> = schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
         for (name, dt) in columns.iter().zip(&types) {
             if prop_type_of(dt).is_none() {
                 return Err(Error::Format {
                     path: path.to_path_buf(),
-                    message: format!("column '{name}' has Parquet/Arrow type {dt}, which Argus cannot store"),
+                    message: format!(
+                        "column '{name}' has Parquet/Arrow type {dt}, which Argus cannot store"
+                    ),
                 });
             }
         }
@@ -79,7 +92,10 @@ impl ParquetSource {
     fn fill(&mut self, batch: RecordBatch) -> Result<()> {
         let n = batch.num_rows();
         let mut rows: Vec<SourceRow> = (0..n)
-            .map(|i| SourceRow { line: self.next_line + i as u64, cells: Vec::with_capacity(self.columns.len()) })
+            .map(|i| SourceRow {
+                line: self.next_line + i as u64,
+                cells: Vec::with_capacity(self.columns.len()),
+            })
             .collect();
         for (c, array) in batch.columns().iter().enumerate() {
             for (i, row) in rows.iter_mut().enumerate() {
@@ -113,20 +129,55 @@ fn cell_at(array: &ArrayRef, dt: &DataType, i: usize) -> Cell {
         DataType::Utf8View => Value::String(array.as_string_view().value(i).to_string()),
         DataType::Timestamp(unit, _) => {
             let raw = match unit {
-                TimeUnit::Second => array.as_primitive::<arrow_array::types::TimestampSecondType>().value(i) * 1_000_000,
-                TimeUnit::Millisecond => array.as_primitive::<arrow_array::types::TimestampMillisecondType>().value(i) * 1_000,
-                TimeUnit::Microsecond => array.as_primitive::<arrow_array::types::TimestampMicrosecondType>().value(i),
-                TimeUnit::Nanosecond => array.as_primitive::<arrow_array::types::TimestampNanosecondType>().value(i) / 1_000,
+                TimeUnit::Second => {
+                    array
+                        .as_primitive::<arrow_array::types::TimestampSecondType>()
+                        .value(i)
+                        * 1_000_000
+                }
+                TimeUnit::Millisecond => {
+                    array
+                        .as_primitive::<arrow_array::types::TimestampMillisecondType>()
+                        .value(i)
+                        * 1_000
+                }
+                TimeUnit::Microsecond => array
+                    .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
+                    .value(i),
+                TimeUnit::Nanosecond => {
+                    array
+                        .as_primitive::<arrow_array::types::TimestampNanosecondType>()
+                        .value(i)
+                        / 1_000
+                }
             };
             Value::Timestamp(raw)
         }
-        DataType::Date32 => Value::Timestamp(array.as_primitive::<arrow_array::types::Date32Type>().value(i) as i64 * 86_400_000_000),
-        DataType::Date64 => Value::Timestamp(array.as_primitive::<arrow_array::types::Date64Type>().value(i) * 1_000),
+        DataType::Date32 => Value::Timestamp(
+            array
+                .as_primitive::<arrow_array::types::Date32Type>()
+                .value(i) as i64
+                * 86_400_000_000,
+        ),
+        DataType::Date64 => Value::Timestamp(
+            array
+                .as_primitive::<arrow_array::types::Date64Type>()
+                .value(i)
+                * 1_000,
+        ),
         DataType::FixedSizeList(f, _) => {
             let list = array.as_fixed_size_list().value(i);
             let values: Vec<f32> = match f.data_type() {
-                DataType::Float32 => list.as_primitive::<Float32Type>().iter().map(|x| x.unwrap_or(f32::NAN)).collect(),
-                _ => list.as_primitive::<Float64Type>().iter().map(|x| x.unwrap_or(f64::NAN) as f32).collect(),
+                DataType::Float32 => list
+                    .as_primitive::<Float32Type>()
+                    .iter()
+                    .map(|x| x.unwrap_or(f32::NAN))
+                    .collect(),
+                _ => list
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .map(|x| x.unwrap_or(f64::NAN) as f32)
+                    .collect(),
             };
             Value::Vector(values)
         }
@@ -163,7 +214,11 @@ impl RowSource for ParquetSource {
 
     fn progress(&self) -> (u64, u64) {
         // Parquet is read by row groups: report progress as the fraction of rows read.
-        let frac = if self.total_rows == 0 { 1.0 } else { self.rows_read as f64 / self.total_rows as f64 };
+        let frac = if self.total_rows == 0 {
+            1.0
+        } else {
+            self.rows_read as f64 / self.total_rows as f64
+        };
         ((frac * self.total_bytes as f64) as u64, self.total_bytes)
     }
 

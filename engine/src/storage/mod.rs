@@ -133,7 +133,11 @@ impl BackendKind {
 }
 
 /// Open (creating if needed) a backend of the given kind in `dir`.
-pub fn open_backend(kind: BackendKind, dir: &Path, options: &StoreOptions) -> Result<Arc<dyn Backend>> {
+pub fn open_backend(
+    kind: BackendKind,
+    dir: &Path,
+    options: &StoreOptions,
+) -> Result<Arc<dyn Backend>> {
     match kind {
         BackendKind::RocksDb => Ok(Arc::new(rocks::RocksBackend::open(dir, options)?)),
         #[cfg(feature = "sled")]

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, ReadOptions,
-    SliceTransform, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
+    ReadOptions, SliceTransform, DB,
 };
 
 use super::{Backend, Durability, KvIter, Op, ReadView, StoreOptions, WriteBatch};
@@ -69,7 +69,11 @@ fn cf_options(ks: Keyspace, cache: &Cache, opts: &StoreOptions) -> Options {
 
 /// Merge operator of counters: the sum of the existing value and every operand, all 8-byte
 /// big-endian `i64`. A malformed operand is treated as 0 rather than failing the whole read.
-fn add_counters(_key: &[u8], existing: Option<&[u8]>, operands: &rocksdb::MergeOperands) -> Option<Vec<u8>> {
+fn add_counters(
+    _key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &rocksdb::MergeOperands,
+) -> Option<Vec<u8>> {
     let parse = |b: &[u8]| decode_counter(b).unwrap_or(0);
     let mut total = existing.map(parse).unwrap_or(0);
     for op in operands {
@@ -108,7 +112,10 @@ impl RocksBackend {
         db_opts.set_bytes_per_sync(1 << 20);
         let mut descriptors = vec![ColumnFamilyDescriptor::new("default", Options::default())];
         for ks in Keyspace::ALL {
-            descriptors.push(ColumnFamilyDescriptor::new(ks.name(), cf_options(ks, &cache, options)));
+            descriptors.push(ColumnFamilyDescriptor::new(
+                ks.name(),
+                cf_options(ks, &cache, options),
+            ));
         }
         let db = DB::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| {
             let msg = e.into_string();
@@ -121,7 +128,10 @@ impl RocksBackend {
                 Error::Backend(format!("{}: {msg}", dir.display()))
             }
         })?;
-        Ok(RocksBackend { db: Arc::new(db), path: dir.to_path_buf() })
+        Ok(RocksBackend {
+            db: Arc::new(db),
+            path: dir.to_path_buf(),
+        })
     }
 }
 
@@ -147,7 +157,10 @@ fn iterate<'a>(raw: rocksdb::DBRawIteratorWithThreadMode<'a, DB>, reverse: bool)
             done = true;
             return raw.status().err().map(|e| Err(backend_err(e)));
         }
-        let item = (Box::from(raw.key().expect("valid")), Box::from(raw.value().expect("valid")));
+        let item = (
+            Box::from(raw.key().expect("valid")),
+            Box::from(raw.value().expect("valid")),
+        );
         if reverse {
             raw.prev();
         } else {
@@ -167,7 +180,9 @@ impl ReadView for RocksBackend {
             Ok(h) => h,
             Err(e) => return Box::new(std::iter::once(Err(e))),
         };
-        let raw = self.db.raw_iterator_cf_opt(handle, read_options_for(lower, upper, reverse));
+        let raw = self
+            .db
+            .raw_iterator_cf_opt(handle, read_options_for(lower, upper, reverse));
         iterate(raw, reverse)
     }
 }
@@ -178,7 +193,10 @@ impl ReadView for RocksSnapshotView {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let db = self.0.borrow_owner();
         let handle = cf(db, key)?;
-        self.0.borrow_dependent().get_cf(handle, key).map_err(backend_err)
+        self.0
+            .borrow_dependent()
+            .get_cf(handle, key)
+            .map_err(backend_err)
     }
 
     fn scan<'a>(&'a self, lower: &[u8], upper: &[u8], reverse: bool) -> KvIter<'a> {
@@ -215,7 +233,10 @@ impl Backend for RocksBackend {
     }
 
     fn snapshot(&self) -> Arc<dyn ReadView> {
-        Arc::new(RocksSnapshotView(OwnedSnapshot::new(self.db.clone(), |db| db.snapshot())))
+        Arc::new(RocksSnapshotView(OwnedSnapshot::new(
+            self.db.clone(),
+            |db| db.snapshot(),
+        )))
     }
 
     fn flush(&self) -> Result<()> {
@@ -235,7 +256,9 @@ impl Backend for RocksBackend {
 
 /// Total size of the files under `dir`.
 pub fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
