@@ -272,7 +272,9 @@ impl GraphStore {
             catalog: (*self.catalog()).clone(),
             catalog_dirty: false,
             pending: BTreeMap::new(),
+            fresh: Vec::new(),
             counters: HashMap::new(),
+            degrees: HashMap::new(),
             next_node: HashMap::new(),
             next_edge: HashMap::new(),
             deleted_nodes: false,
@@ -311,7 +313,12 @@ pub struct WriteTxn<'s> {
     catalog_dirty: bool,
     /// Pending puts (`Some`) and deletes (`None`), read back by this transaction's own reads.
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Puts of keys that cannot exist yet (records and adjacency of newly allocated edge ids):
+    /// appended without ordering or lookup, the bulk-load fast path. Moved into `pending` before
+    /// anything that could read them back (deletes).
+    fresh: Vec<(Vec<u8>, Vec<u8>)>,
     counters: HashMap<Vec<u8>, i64>,
+    degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
     next_node: HashMap<CatalogId, NodeId>,
     next_edge: HashMap<CatalogId, EdgeId>,
     deleted_nodes: bool,
@@ -340,6 +347,17 @@ impl WriteTxn<'_> {
 
     fn add(&mut self, key: impl Into<Vec<u8>>, delta: i64) {
         *self.counters.entry(key.into()).or_insert(0) += delta;
+    }
+
+    fn add_degree(&mut self, key: [u8; keys::ADJ_PREFIX_LEN], delta: i64) {
+        *self.degrees.entry(key).or_insert(0) += delta;
+    }
+
+    /// Make the fast-path puts visible to this transaction's reads.
+    fn materialize(&mut self) {
+        for (k, v) in self.fresh.drain(..) {
+            self.pending.insert(k, Some(v));
+        }
     }
 
     /// Committed keys in `[lower, upper)` merged with this transaction's pending changes.
@@ -595,7 +613,7 @@ impl WriteTxn<'_> {
             time,
             props,
         };
-        self.put(keys::edge_key(edge_type, id), rec.encode());
+        self.fresh.push((keys::edge_key(edge_type, id).to_vec(), rec.encode()));
         for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
             let k = AdjKey {
                 label,
@@ -606,8 +624,8 @@ impl WriteTxn<'_> {
                 edge: id,
             }
             .encode();
-            self.put(k, keys::encode_u64(other).to_vec());
-            self.add(keys::degree_key(label, node, edge_type, dir), 1);
+            self.fresh.push((k.to_vec(), keys::encode_u64(other).to_vec()));
+            self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
         self.add(keys::edge_count_key(edge_type), 1);
         Ok(id)
@@ -620,6 +638,7 @@ impl WriteTxn<'_> {
     }
 
     fn delete_edge_by_id(&mut self, edge_type: CatalogId, edge: EdgeId) -> Result<bool> {
+        self.materialize();
         let def = self.catalog.edge_type_by_id(edge_type)?;
         let (sl, dl, undirected) = (def.src_label, def.dst_label, def.undirected);
         let ek = keys::edge_key(edge_type, edge);
@@ -640,7 +659,7 @@ impl WriteTxn<'_> {
                 }
                 .encode(),
             );
-            self.add(keys::degree_key(label, node, edge_type, dir), -1);
+            self.add_degree(keys::degree_key(label, node, edge_type, dir), -1);
         }
         self.add(keys::edge_count_key(edge_type), -1);
         Ok(true)
@@ -654,6 +673,7 @@ impl WriteTxn<'_> {
         src_key: &str,
         dst_key: &str,
     ) -> Result<u64> {
+        self.materialize();
         let def = self.catalog.edge_type(edge_type)?;
         let (tid, sl, dl) = (def.id, def.src_label, def.dst_label);
         let (Some(src), Some(dst)) = (self.node_id(sl, src_key)?, self.node_id(dl, dst_key)?)
@@ -675,6 +695,7 @@ impl WriteTxn<'_> {
 
     /// Delete a node and every edge touching it, in both directions. Returns whether it existed.
     pub fn delete_node(&mut self, label: &str, key: &str) -> Result<bool> {
+        self.materialize();
         let lid = self.catalog.label(label)?.id;
         let Some(id) = self.node_id(lid, key)? else {
             return Ok(false);
@@ -694,10 +715,20 @@ impl WriteTxn<'_> {
 
     fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
         let mut batch = WriteBatch::default();
+        batch.ops.reserve(self.pending.len() + self.fresh.len() + self.degrees.len());
         for (k, v) in self.pending {
             match v {
                 Some(v) => batch.put(k, v),
                 None => batch.delete(k),
+            }
+        }
+        // Disjoint from `pending`: fresh keys were never read, deleted or written before.
+        for (k, v) in self.fresh {
+            batch.put(k, v);
+        }
+        for (k, d) in self.degrees {
+            if d != 0 {
+                batch.add(k.to_vec(), d);
             }
         }
         let mut counters: Vec<_> = self.counters.into_iter().filter(|(_, d)| *d != 0).collect();
