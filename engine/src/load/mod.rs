@@ -45,7 +45,7 @@ pub struct SourceRow {
 }
 
 /// A streaming source of rows.
-pub(crate) trait RowSource {
+pub(crate) trait RowSource: Send {
     /// Column names (`0`, `1`, ... for headerless CSV).
     fn columns(&self) -> &[String];
     /// Column types known from the file itself (Parquet), else `None` per column.
@@ -301,10 +301,23 @@ struct PropColumn {
     index: u16,
 }
 
-/// Reads the inference sample, then hands out rows in order.
+/// Rows handed to the reader thread's channel at a time.
+const CHUNK_ROWS: usize = 4096;
+/// Chunks the reader thread may run ahead; bounds memory to a few batches.
+const CHUNKS_AHEAD: usize = 16;
+
+type Chunk = Result<(Vec<SourceRow>, (u64, u64))>;
+
+/// Reads the inference sample, then hands out rows in order. Parsing runs on its own thread,
+/// ahead of the transaction that consumes the rows, so parsing and committing overlap.
 struct Rows {
-    source: Box<dyn RowSource>,
+    columns: Vec<String>,
+    path: PathBuf,
+    known: Vec<Option<PropType>>,
     buffered: std::collections::VecDeque<SourceRow>,
+    source: Option<Box<dyn RowSource>>,
+    chunks: Option<std::sync::mpsc::Receiver<Chunk>>,
+    progress: (u64, u64),
 }
 
 impl Rows {
@@ -317,18 +330,70 @@ impl Rows {
                 None => break,
             }
         }
-        Ok(Rows { source, buffered })
+        Ok(Rows {
+            columns: source.columns().to_vec(),
+            path: source.path().to_path_buf(),
+            known: source.known_types(),
+            progress: source.progress(),
+            buffered,
+            source: Some(source),
+            chunks: None,
+        })
+    }
+
+    /// Start the parsing thread. It stops by itself when the consumer drops the receiver.
+    fn start_reader(&mut self) {
+        let Some(mut source) = self.source.take() else { return };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
+        std::thread::spawn(move || loop {
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+            let mut failed = None;
+            while chunk.len() < CHUNK_ROWS {
+                match source.next_row() {
+                    Ok(Some(r)) => chunk.push(r),
+                    Ok(None) => break,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let end = chunk.len() < CHUNK_ROWS;
+            if !chunk.is_empty() && tx.send(Ok((chunk, source.progress()))).is_err() {
+                return;
+            }
+            if let Some(e) = failed {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            if end {
+                return;
+            }
+        });
+        self.chunks = Some(rx);
     }
 
     fn next(&mut self) -> Result<Option<SourceRow>> {
-        match self.buffered.pop_front() {
-            Some(r) => Ok(Some(r)),
-            None => self.source.next_row(),
+        if let Some(r) = self.buffered.pop_front() {
+            return Ok(Some(r));
+        }
+        if self.chunks.is_none() {
+            self.start_reader();
+        }
+        let Some(rx) = &self.chunks else { return Ok(None) };
+        match rx.recv() {
+            Ok(Ok((rows, progress))) => {
+                self.progress = progress;
+                self.buffered.extend(rows);
+                Ok(self.buffered.pop_front())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(None),
         }
     }
 
     fn columns(&self) -> &[String] {
-        self.source.columns()
+        &self.columns
     }
 
     /// Types of the property columns: override, else the catalog's, else the file's, else
@@ -338,7 +403,6 @@ impl Rows {
         overrides: &[(String, PropType)],
         existing: &dyn Fn(&str) -> Option<PropType>,
     ) -> Vec<PropType> {
-        let known = self.source.known_types();
         self.columns()
             .iter()
             .enumerate()
@@ -349,7 +413,7 @@ impl Rows {
                 if let Some(t) = existing(name) {
                     return t;
                 }
-                if let Some(t) = known.get(i).copied().flatten() {
+                if let Some(t) = self.known.get(i).copied().flatten() {
                     return t;
                 }
                 infer_type(self.buffered.iter().filter_map(|r| match r.cells.get(i) {
@@ -362,15 +426,19 @@ impl Rows {
 
     fn location(&self, line: u64, column: Option<usize>) -> Box<Location> {
         Box::new(Location {
-            file: self.source.path().to_path_buf(),
+            file: self.path.clone(),
             line,
             column: column.map(|c| c + 1),
             column_name: column.and_then(|c| self.columns().get(c).cloned()),
         })
     }
 
+    /// Bytes parsed so far (by the reader thread, which may run a little ahead) and file size.
     fn progress(&self) -> (u64, u64) {
-        self.source.progress()
+        match &self.source {
+            Some(s) => s.progress(),
+            None => self.progress,
+        }
     }
 }
 
