@@ -8,8 +8,9 @@ use std::thread;
 
 use anyhow::{ensure, Context, Result};
 use argus_engine::keys::{
-    adj_prefix, adj_time_range, decode_u64, degree_key, edge_key, encode_u64, key_to_id_key,
-    meta_key, node_key, node_prefix, prefix_successor, AdjKey, Keyspace, NO_TIME,
+    adj_prefix, adj_time_range, decode_counter, decode_u64, degree_key, edge_key, encode_counter,
+    encode_u64, key_to_id_key, meta_key, node_count_key, node_key, node_prefix, prefix_successor,
+    AdjKey, Keyspace, NO_TIME,
 };
 use argus_engine::storage::{open_backend, ReadView, WriteBatch};
 use argus_engine::{Backend, BackendKind, Dir, Durability, StoreOptions};
@@ -731,7 +732,7 @@ fn snapshot_is_consistent_while_writers_run(kind: BackendKind) -> Result<()> {
 
 fn reopen_keeps_every_key(kind: BackendKind) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut model = BTreeMap::new();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for (round, durability) in [
         Durability::Sync,
         Durability::Buffered,
