@@ -19,7 +19,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::catalog::{HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::graph::Snapshot;
-use crate::keys::{self, CatalogId, NO_TIME};
+use crate::keys::{self, CatalogId, EdgeId, Micros, NodeId, NO_TIME};
 use crate::record::{EdgeRecord, NodeRecord, Props};
 
 /// The Arrow type of a property type.
@@ -188,6 +188,133 @@ fn finish_batch(
     }
 }
 
+/// Builds one node batch from records.
+struct NodeBatchBuilder<'a> {
+    schema: &'a SchemaRef,
+    keys: StringBuilder,
+    ids: UInt64Builder,
+    props: PropColumns,
+    rows: usize,
+}
+
+impl<'a> NodeBatchBuilder<'a> {
+    fn new(schema: &'a SchemaRef, props: &[PropertyDef], capacity: usize) -> Self {
+        NodeBatchBuilder {
+            schema,
+            keys: StringBuilder::with_capacity(capacity, capacity * 8),
+            ids: UInt64Builder::with_capacity(capacity),
+            props: PropColumns::new(props, capacity),
+            rows: 0,
+        }
+    }
+
+    fn append(&mut self, id: NodeId, rec: &NodeRecord) -> Result<()> {
+        self.keys.append_value(&rec.key);
+        self.ids.append_value(id);
+        self.props.append(&rec.props)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self, projection: &Projection) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(self.keys.finish()), Arc::new(self.ids.finish())];
+        columns.extend(self.props.0.into_iter().map(ColumnBuilder::finish));
+        finish_batch(self.schema, columns, projection)
+    }
+}
+
+/// Builds one edge batch from records, resolving endpoint keys only when they are wanted.
+struct EdgeBatchBuilder<'a> {
+    snapshot: &'a Snapshot,
+    schema: &'a SchemaRef,
+    labels: (CatalogId, CatalogId),
+    needs_keys: bool,
+    edge_ids: UInt64Builder,
+    src_keys: StringBuilder,
+    dst_keys: StringBuilder,
+    src_ids: UInt64Builder,
+    dst_ids: UInt64Builder,
+    times: TimestampMicrosecondBuilder,
+    props: PropColumns,
+    key_cache: HashMap<(CatalogId, NodeId), String>,
+    rows: usize,
+}
+
+impl<'a> EdgeBatchBuilder<'a> {
+    fn new(snapshot: &'a Snapshot, schema: &'a SchemaRef, edge_type: CatalogId, needs_keys: bool, n: usize) -> Result<Self> {
+        let def = snapshot.catalog().edge_type_by_id(edge_type)?;
+        Ok(EdgeBatchBuilder {
+            snapshot,
+            schema,
+            labels: (def.src_label, def.dst_label),
+            needs_keys,
+            edge_ids: UInt64Builder::with_capacity(n),
+            src_keys: StringBuilder::with_capacity(n, n * 8),
+            dst_keys: StringBuilder::with_capacity(n, n * 8),
+            src_ids: UInt64Builder::with_capacity(n),
+            dst_ids: UInt64Builder::with_capacity(n),
+            times: TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            props: PropColumns::new(def.properties(), n),
+            key_cache: HashMap::new(),
+            rows: 0,
+        })
+    }
+
+    fn key_of(&mut self, label: CatalogId, node: NodeId, edge: EdgeId) -> Result<String> {
+        if let Some(key) = self.key_cache.get(&(label, node)) {
+            return Ok(key.clone());
+        }
+        let key = self.snapshot.node_key(label, node)?.ok_or_else(|| {
+            Error::Corrupt(format!("edge {edge} points to missing node id {node} of label {label}"))
+        })?;
+        self.key_cache.insert((label, node), key.clone());
+        Ok(key)
+    }
+
+    fn append(&mut self, id: EdgeId, rec: &EdgeRecord) -> Result<()> {
+        self.edge_ids.append_value(id);
+        self.src_ids.append_value(rec.src);
+        self.dst_ids.append_value(rec.dst);
+        if self.needs_keys {
+            let src = self.key_of(self.labels.0, rec.src, id)?;
+            let dst = self.key_of(self.labels.1, rec.dst, id)?;
+            self.src_keys.append_value(src);
+            self.dst_keys.append_value(dst);
+        } else {
+            self.src_keys.append_value("");
+            self.dst_keys.append_value("");
+        }
+        if rec.time == NO_TIME {
+            self.times.append_null();
+        } else {
+            self.times.append_value(rec.time);
+        }
+        self.props.append(&rec.props)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self, projection: &Projection) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.edge_ids.finish()),
+            Arc::new(self.src_keys.finish()),
+            Arc::new(self.dst_keys.finish()),
+            Arc::new(self.src_ids.finish()),
+            Arc::new(self.dst_ids.finish()),
+            Arc::new(self.times.finish()),
+        ];
+        columns.extend(self.props.0.into_iter().map(ColumnBuilder::finish));
+        finish_batch(self.schema, columns, projection)
+    }
+}
+
+fn projection_needs_keys(projection: &Projection) -> bool {
+    match projection {
+        Some(p) => p.iter().any(|&i| i == 1 || i == 2),
+        None => true,
+    }
+}
+
 /// Lazily produced batches of one label's nodes, in id order.
 pub struct NodeBatches {
     snapshot: Snapshot,
@@ -212,16 +339,13 @@ pub struct EdgeBatches {
     done: bool,
     /// Key lookups are skipped when neither key column is wanted.
     needs_keys: bool,
+    /// Only edges with a time in this inclusive range (untimed edges never match).
+    time_range: Option<(Micros, Micros)>,
 }
 
 impl Snapshot {
     /// Scan every node of `label` as record batches of at most `batch_rows` rows.
-    pub fn scan_nodes(
-        &self,
-        label: &str,
-        batch_rows: usize,
-        projection: Projection,
-    ) -> Result<NodeBatches> {
+    pub fn scan_nodes(&self, label: &str, batch_rows: usize, projection: Projection) -> Result<NodeBatches> {
         let lid = self.catalog().label(label)?.id;
         let schema = node_schema(self.catalog(), lid)?;
         let prefix = keys::node_prefix(lid);
@@ -238,19 +362,22 @@ impl Snapshot {
     }
 
     /// Scan every edge of `edge_type` as record batches of at most `batch_rows` rows.
-    pub fn scan_edges(
+    pub fn scan_edges(&self, edge_type: &str, batch_rows: usize, projection: Projection) -> Result<EdgeBatches> {
+        self.scan_edges_in(edge_type, batch_rows, projection, None)
+    }
+
+    /// [`Snapshot::scan_edges`] keeping only edges whose time lies in `time_range` (inclusive).
+    pub fn scan_edges_in(
         &self,
         edge_type: &str,
         batch_rows: usize,
         projection: Projection,
+        time_range: Option<(Micros, Micros)>,
     ) -> Result<EdgeBatches> {
         let tid = self.catalog().edge_type(edge_type)?.id;
         let schema = edge_schema(self.catalog(), tid)?;
         let prefix = keys::edge_prefix(tid);
-        let needs_keys = match &projection {
-            Some(p) => p.iter().any(|&i| i == 1 || i == 2),
-            None => true,
-        };
+        let needs_keys = projection_needs_keys(&projection);
         Ok(EdgeBatches {
             snapshot: self.clone(),
             edge_type: tid,
@@ -261,45 +388,70 @@ impl Snapshot {
             batch_rows: batch_rows.max(1),
             done: false,
             needs_keys,
+            time_range,
         })
+    }
+
+    /// The nodes with these ids (missing ids are skipped) as one batch, in the order given.
+    pub fn nodes_by_ids(&self, label: CatalogId, ids: &[NodeId], projection: &Projection) -> Result<RecordBatch> {
+        let schema = node_schema(self.catalog(), label)?;
+        let def = self.catalog().label_by_id(label)?;
+        let mut b = NodeBatchBuilder::new(&schema, def.properties(), ids.len());
+        for &id in ids {
+            if let Some(bytes) = self.view().get(&keys::node_key(label, id))? {
+                b.append(id, &NodeRecord::decode(&bytes)?)?;
+            }
+        }
+        b.finish(projection)
+    }
+
+    /// The edges with these ids (missing ids are skipped) as one batch, in the order given,
+    /// keeping only those `keep` accepts.
+    pub fn edges_by_ids(
+        &self,
+        edge_type: CatalogId,
+        ids: &[EdgeId],
+        projection: &Projection,
+        keep: &dyn Fn(&EdgeRecord) -> bool,
+    ) -> Result<RecordBatch> {
+        let schema = edge_schema(self.catalog(), edge_type)?;
+        let mut b = EdgeBatchBuilder::new(self, &schema, edge_type, projection_needs_keys(projection), ids.len())?;
+        for &id in ids {
+            if let Some(bytes) = self.view().get(&keys::edge_key(edge_type, id))? {
+                let rec = EdgeRecord::decode(&bytes)?;
+                if keep(&rec) {
+                    b.append(id, &rec)?;
+                }
+            }
+        }
+        b.finish(projection)
+    }
+}
+
+fn project_schema(schema: &SchemaRef, projection: &Projection) -> SchemaRef {
+    match projection {
+        Some(p) => Arc::new(schema.project(p).expect("projection indexes come from this schema")),
+        None => schema.clone(),
     }
 }
 
 impl NodeBatches {
     /// Schema of the produced batches (after projection).
     pub fn schema(&self) -> SchemaRef {
-        match &self.projection {
-            Some(p) => Arc::new(
-                self.schema
-                    .project(p)
-                    .expect("projection checked on first batch"),
-            ),
-            None => self.schema.clone(),
-        }
+        project_schema(&self.schema, &self.projection)
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let def = self.snapshot.catalog().label_by_id(self.label)?;
-        let mut keys_col = StringBuilder::with_capacity(self.batch_rows, self.batch_rows * 8);
-        let mut ids = UInt64Builder::with_capacity(self.batch_rows);
-        let mut props = PropColumns::new(def.properties(), self.batch_rows);
-        let mut rows = 0;
+        let mut b = NodeBatchBuilder::new(&self.schema, def.properties(), self.batch_rows);
         let mut last = None;
-        for item in self
-            .snapshot
-            .view()
-            .scan(&self.next_key, &self.upper, false)
-            .take(self.batch_rows)
-        {
+        for item in self.snapshot.view().scan(&self.next_key, &self.upper, false).take(self.batch_rows) {
             let (k, v) = item?;
             let (_, id) = keys::decode_node_key(&k)?;
-            let rec = NodeRecord::decode(&v)?;
-            keys_col.append_value(&rec.key);
-            ids.append_value(id);
-            props.append(&rec.props)?;
-            rows += 1;
+            b.append(id, &NodeRecord::decode(&v)?)?;
             last = Some(k);
         }
+        let rows = b.rows;
         match last {
             Some(k) if rows == self.batch_rows => {
                 self.next_key = k.into_vec();
@@ -310,9 +462,7 @@ impl NodeBatches {
         if rows == 0 {
             return Ok(None);
         }
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(keys_col.finish()), Arc::new(ids.finish())];
-        columns.extend(props.0.into_iter().map(ColumnBuilder::finish));
-        finish_batch(&self.schema, columns, &self.projection).map(Some)
+        b.finish(&self.projection).map(Some)
     }
 }
 
@@ -333,91 +483,46 @@ impl Iterator for NodeBatches {
 impl EdgeBatches {
     /// Schema of the produced batches (after projection).
     pub fn schema(&self) -> SchemaRef {
-        match &self.projection {
-            Some(p) => Arc::new(
-                self.schema
-                    .project(p)
-                    .expect("projection checked on first batch"),
-            ),
-            None => self.schema.clone(),
-        }
+        project_schema(&self.schema, &self.projection)
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let def = self.snapshot.catalog().edge_type_by_id(self.edge_type)?;
-        let (sl, dl) = (def.src_label, def.dst_label);
         let n = self.batch_rows;
-        let mut edge_ids = UInt64Builder::with_capacity(n);
-        let mut src_keys = StringBuilder::with_capacity(n, n * 8);
-        let mut dst_keys = StringBuilder::with_capacity(n, n * 8);
-        let mut src_ids = UInt64Builder::with_capacity(n);
-        let mut dst_ids = UInt64Builder::with_capacity(n);
-        let mut times = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        let mut props = PropColumns::new(def.properties(), n);
-        let mut key_cache: HashMap<(CatalogId, u64), String> = HashMap::new();
-        let mut rows = 0;
-        let mut last = None;
-        for item in self
-            .snapshot
-            .view()
-            .scan(&self.next_key, &self.upper, false)
-            .take(n)
-        {
-            let (k, v) = item?;
-            let (_, id) = keys::decode_edge_key(&k)?;
-            let rec = EdgeRecord::decode(&v)?;
-            edge_ids.append_value(id);
-            src_ids.append_value(rec.src);
-            dst_ids.append_value(rec.dst);
-            if self.needs_keys {
-                for (label, node, builder) in
-                    [(sl, rec.src, &mut src_keys), (dl, rec.dst, &mut dst_keys)]
-                {
-                    if let Some(key) = key_cache.get(&(label, node)) {
-                        builder.append_value(key);
-                        continue;
-                    }
-                    let key = self.snapshot.node_key(label, node)?.ok_or_else(|| {
-                        Error::Corrupt(format!(
-                            "edge {id} points to missing node id {node} of label {label}"
-                        ))
-                    })?;
-                    builder.append_value(&key);
-                    key_cache.insert((label, node), key);
+        let mut b = EdgeBatchBuilder::new(&self.snapshot, &self.schema, self.edge_type, self.needs_keys, n)?;
+        // Rows filtered out by the time range still advance the scan; keep going until a batch
+        // has rows or the type is exhausted.
+        loop {
+            let mut scanned = 0;
+            let mut last = None;
+            for item in self.snapshot.view().scan(&self.next_key, &self.upper, false).take(n) {
+                let (k, v) = item?;
+                scanned += 1;
+                let (_, id) = keys::decode_edge_key(&k)?;
+                let rec = EdgeRecord::decode(&v)?;
+                let inside = match self.time_range {
+                    Some((lo, hi)) => rec.time != NO_TIME && rec.time >= lo && rec.time <= hi,
+                    None => true,
+                };
+                if inside {
+                    b.append(id, &rec)?;
                 }
-            } else {
-                src_keys.append_value("");
-                dst_keys.append_value("");
+                last = Some(k);
             }
-            if rec.time == NO_TIME {
-                times.append_null();
-            } else {
-                times.append_value(rec.time);
+            match last {
+                Some(k) if scanned == n => {
+                    self.next_key = k.into_vec();
+                    self.next_key.push(0);
+                }
+                _ => self.done = true,
             }
-            props.append(&rec.props)?;
-            rows += 1;
-            last = Some(k);
+            if b.rows > 0 || self.done {
+                break;
+            }
         }
-        match last {
-            Some(k) if rows == n => {
-                self.next_key = k.into_vec();
-                self.next_key.push(0);
-            }
-            _ => self.done = true,
-        }
-        if rows == 0 {
+        if b.rows == 0 {
             return Ok(None);
         }
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(edge_ids.finish()),
-            Arc::new(src_keys.finish()),
-            Arc::new(dst_keys.finish()),
-            Arc::new(src_ids.finish()),
-            Arc::new(dst_ids.finish()),
-            Arc::new(times.finish()),
-        ];
-        columns.extend(props.0.into_iter().map(ColumnBuilder::finish));
-        finish_batch(&self.schema, columns, &self.projection).map(Some)
+        b.finish(&self.projection).map(Some)
     }
 }
 
