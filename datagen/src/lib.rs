@@ -1,12 +1,13 @@
-//! Synthetic payments graphs with planted fraud, for demos, tests and benchmarks of Argus.
+//! A deterministic, streaming generator of synthetic payments graphs with planted fraud, writing
+//! CSV files for demos, tests and benchmarks of Argus. It depends on nothing else in Argus.
 //!
-//! [`generate`] writes a deterministic (same config and seed, same bytes), streaming
-//! (transactions are never held in memory, so tens of millions of rows need only small constant
-//! memory) set of CSV files describing users, cards, devices, IPs and merchants, the payments and
-//! person-to-person transfers between them, and labels for the fraud planted among them: device-
-//! and IP-sharing rings, card-testing bursts, account takeovers and money-mule chains and cycles.
-//! [`load_commands`] gives the `argus load` command lines that turn those files into a graph.
-//! The crate depends on nothing else in Argus.
+//! [`generate`] writes users, cards, devices, IPs and merchants, the payments and
+//! person-to-person transfers between them, and labels for the fraud planted among them:
+//! device- and IP-sharing rings, card-testing bursts, account takeovers and money-mule chains
+//! and cycles. The same config and seed always give byte-identical files, and the large files
+//! are produced as time-ordered streams, so tens of millions of transactions need only small,
+//! constant memory. [`load_commands`] gives the `argus load` command lines that turn the files
+//! into a graph.
 
 mod fraud;
 mod out;

@@ -815,6 +815,15 @@ pub struct Snapshot {
     catalog: Arc<Catalog>,
 }
 
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("labels", &self.catalog.labels.len())
+            .field("edge_types", &self.catalog.edge_types.len())
+            .finish()
+    }
+}
+
 impl Snapshot {
     /// The catalog as of this snapshot.
     pub fn catalog(&self) -> &Catalog {

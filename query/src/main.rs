@@ -77,6 +77,13 @@ enum Command {
         after_help = "Exits 0 when the store is consistent, 1 with the list of problems otherwise.\n\nExample:\n  argus --db ./argus-data check"
     )]
     Check,
+    /// SQL over the data directory: an interactive shell, or one query with -c.
+    #[command(after_help = "Examples:
+  argus --db ./argus-data sql
+  argus --db ./argus-data sql -c \"SELECT merchant_id, category FROM merchant LIMIT 5\"
+  argus --db ./argus-data sql -c \"SELECT * FROM paid WHERE src = '4000123412341234' ORDER BY time DESC LIMIT 20\" --format csv
+  argus --db ./argus-data sql -c \"SELECT * FROM neighbors('user:42', 2)\" --output ring.parquet")]
+    Sql(SqlArgs),
     /// Generate a payments graph, load it with progress, and query it.
     #[command(after_help = "Example:\n  argus demo --dir ./argus-demo --users 20000")]
     Demo(demo::DemoArgs),
@@ -178,6 +185,16 @@ enum Load {
         #[command(flatten)]
         csv: CsvArgs,
     },
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// Run this SQL (one or more statements) and exit; non-zero exit on error.
+    #[arg(short = 'c', long = "command")]
+    command: Option<String>,
+    /// Write the result of the (last) statement to this file: .csv, .json or .parquet.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -284,8 +301,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo(args) => demo::run(args, store_options(&cli))?,
+        Command::Sql(args) => {
+            let store = std::sync::Arc::new(open_existing(&cli)?);
+            run_sql(store, args, cli.format)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_sql(store: std::sync::Arc<GraphStore>, args: &SqlArgs, format: Format) -> Result<()> {
+    use argus_query::shell::{self, OutputMode};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let session = argus_query::ArgusSession::new(store)?;
+    let mode = match format {
+        Format::Table => OutputMode::Table,
+        Format::Csv => OutputMode::Csv,
+        Format::Json => OutputMode::Json,
+    };
+    runtime.block_on(async {
+        match &args.command {
+            None => shell::interactive(&session, mode).await.map_err(|e| anyhow!("{e}")),
+            Some(sql) => {
+                let results = shell::run_statements(&session, sql).await.map_err(|e| anyhow!("{e}"))?;
+                let last = results.last().cloned().unwrap_or_default();
+                match &args.output {
+                    Some(path) => {
+                        shell::write_output(&last, path).map_err(|e| anyhow!("{e}"))?;
+                        let rows: usize = last.iter().map(|b| b.num_rows()).sum();
+                        eprintln!("wrote {rows} rows to {}", path.display());
+                    }
+                    None => {
+                        for batches in &results {
+                            println!("{}", shell::render(batches, mode).map_err(|e| anyhow!("{e}"))?);
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    })
 }
 
 fn csv_options(args: &CsvArgs) -> Result<LoadOptions> {
@@ -422,6 +476,7 @@ impl Table {
     fn print(&self, format: Format) {
         match format {
             Format::Table => println!("{}", self.render()),
+            Format::Csv => print!("{}", self.to_csv()),
             Format::Json => println!(
                 "{}",
                 serde_json::to_string_pretty(&self.to_json()).expect("json")

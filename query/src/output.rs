@@ -21,6 +21,8 @@ pub enum Format {
     Table,
     /// JSON.
     Json,
+    /// CSV with a header (SQL results and lists; summaries print as tables).
+    Csv,
 }
 
 /// A result table: named columns and JSON cells.
@@ -50,6 +52,31 @@ impl Table {
             }));
         }
         t.to_string()
+    }
+
+    pub fn to_csv(&self) -> String {
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = self.headers.iter().map(|h| quote(h)).collect::<Vec<_>>().join(",");
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| match c {
+                    Json::String(s) => quote(s),
+                    Json::Null => String::new(),
+                    other => quote(&other.to_string()),
+                })
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
     }
 
     pub fn to_json(&self) -> Json {
@@ -117,7 +144,7 @@ pub fn print_load_report(r: &LoadReport, into: &str, format: Format) {
                 "edges_inserted": r.edges_inserted, "batches": r.batches, "seconds": secs,
             })
         ),
-        Format::Table => {
+        Format::Table | Format::Csv => {
             let mut parts = Vec::new();
             if r.edges_inserted > 0 {
                 parts.push(format!("{} edges", r.edges_inserted));
@@ -190,7 +217,7 @@ pub fn print_stats(store: &GraphStore, format: Format) -> Result<()> {
                 "edge_types": types.to_json(),
             }))?
         ),
-        Format::Table => {
+        Format::Table | Format::Csv => {
             println!(
                 "{} ({}, {:.1} MiB on disk)",
                 store.dir().display(),
@@ -214,7 +241,7 @@ pub fn print_check(r: &CheckReport, format: Format) {
                 "problems": r.problems,
             })
         ),
-        Format::Table => {
+        Format::Table | Format::Csv => {
             println!(
                 "checked {} nodes, {} edges, {} adjacency entries: {}",
                 r.nodes,
@@ -346,7 +373,7 @@ pub fn print_generate_summary(
             }))
             .expect("json")
         ),
-        Format::Table => {
+        Format::Table | Format::Csv => {
             let mut t = Table::new(&["file", "rows"]);
             for (f, n) in &s.files {
                 t.rows.push(vec![json!(f), json!(n)]);
