@@ -14,7 +14,8 @@ use std::sync::Arc;
 use argus_engine::keys::{CatalogId, NodeId};
 use argus_engine::{Dir, Direction, NeighborQuery, Snapshot};
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+    Array, ArrayRef, Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    UInt64Builder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -37,7 +38,10 @@ pub const DEFAULT_NEIGHBOR_LIMIT: i64 = 10_000;
 
 /// Register every graph function on `ctx`, reading the session's current snapshot.
 pub fn register(ctx: &SessionContext, slot: SnapshotSlot) {
-    ctx.register_udtf("neighbors", Arc::new(NeighborsFunction { slot: slot.clone() }));
+    ctx.register_udtf(
+        "neighbors",
+        Arc::new(NeighborsFunction { slot: slot.clone() }),
+    );
     ctx.register_udf(ScalarUDF::new_from_impl(DegreeFunction::new(slot)));
 }
 
@@ -56,27 +60,41 @@ pub(crate) fn arg_literal(expr: &Expr) -> Option<ScalarValue> {
 }
 
 fn arg_string(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<String>> {
-    let Some(e) = exprs.get(i) else { return Ok(None) };
+    let Some(e) = exprs.get(i) else {
+        return Ok(None);
+    };
     match arg_literal(e) {
-        Some(ScalarValue::Utf8(v)) | Some(ScalarValue::Utf8View(v)) | Some(ScalarValue::LargeUtf8(v)) => Ok(v),
+        Some(ScalarValue::Utf8(v))
+        | Some(ScalarValue::Utf8View(v))
+        | Some(ScalarValue::LargeUtf8(v)) => Ok(v),
         Some(ScalarValue::Null) => Ok(None),
-        _ => plan_err!("{f}: argument {} ({what}) must be a string literal, got {e}", i + 1),
+        _ => plan_err!(
+            "{f}: argument {} ({what}) must be a string literal, got {e}",
+            i + 1
+        ),
     }
 }
 
 fn arg_int(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>> {
-    let Some(e) = exprs.get(i) else { return Ok(None) };
+    let Some(e) = exprs.get(i) else {
+        return Ok(None);
+    };
     match arg_literal(e) {
         Some(ScalarValue::Int64(v)) => Ok(v),
         Some(ScalarValue::Int32(v)) => Ok(v.map(i64::from)),
         Some(ScalarValue::UInt64(v)) => Ok(v.map(|x| x as i64)),
         Some(ScalarValue::Null) => Ok(None),
-        _ => plan_err!("{f}: argument {} ({what}) must be an integer literal, got {e}", i + 1),
+        _ => plan_err!(
+            "{f}: argument {} ({what}) must be an integer literal, got {e}",
+            i + 1
+        ),
     }
 }
 
 fn arg_time(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>> {
-    let Some(e) = exprs.get(i) else { return Ok(None) };
+    let Some(e) = exprs.get(i) else {
+        return Ok(None);
+    };
     match arg_literal(e) {
         Some(ScalarValue::TimestampMicrosecond(v, _)) => Ok(v),
         Some(ScalarValue::TimestampMillisecond(v, _)) => Ok(v.map(|x| x * 1_000)),
@@ -102,7 +120,8 @@ pub fn parse_node(f: &str, node: &str) -> Result<(String, String)> {
 fn parse_direction(f: &str, d: Option<String>, default: Direction) -> Result<Direction> {
     match d.as_deref() {
         None | Some("") => Ok(default),
-        Some(s) => Direction::parse(s).or_else(|_| plan_err!("{f}: direction '{s}' must be 'out', 'in' or 'both'")),
+        Some(s) => Direction::parse(s)
+            .or_else(|_| plan_err!("{f}: direction '{s}' must be 'out', 'in' or 'both'")),
     }
 }
 
@@ -120,7 +139,11 @@ fn neighbors_schema() -> SchemaRef {
         Field::new("via_edge_type", DataType::Utf8, true),
         Field::new("via_edge_id", DataType::UInt64, true),
         Field::new("via_direction", DataType::Utf8, true),
-        Field::new("via_time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+        Field::new(
+            "via_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
         Field::new("parent", DataType::Utf8, true),
     ]))
 }
@@ -135,14 +158,21 @@ impl TableFunctionImpl for NeighborsFunction {
                 exprs.len()
             );
         }
-        let node = arg_string(F, exprs, 0, "node")?.ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("{F}: node is NULL")))?;
+        let node = arg_string(F, exprs, 0, "node")?.ok_or_else(|| {
+            datafusion::error::DataFusionError::Plan(format!("{F}: node is NULL"))
+        })?;
         let (label, key) = parse_node(F, &node)?;
         let hops = arg_int(F, exprs, 1, "hops")?.unwrap_or(1);
         if !(1..=MAX_HOPS).contains(&hops) {
             return plan_err!("{F}: hops must be between 1 and {MAX_HOPS}, got {hops}");
         }
         let types: Vec<String> = arg_string(F, exprs, 2, "edge_types")?
-            .map(|s| s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let direction = parse_direction(F, arg_string(F, exprs, 3, "direction")?, Direction::Both)?;
         let since = arg_time(F, exprs, 4, "since")?;
@@ -156,12 +186,24 @@ impl TableFunctionImpl for NeighborsFunction {
             snap.catalog().edge_type(t).map_err(to_df)?;
         }
         let lid = snap.catalog().label(&label).map_err(to_df)?.id;
-        let start = snap
-            .node_id_in(lid, &key)
-            .map_err(to_df)?
-            .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("{F}: no node {label}:{key}")))?;
-        let batch = k_hop(&snap, (lid, start), hops as u32, &types, direction, since, until, limit as usize).map_err(to_df)?;
-        Ok(Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?))
+        let start = snap.node_id_in(lid, &key).map_err(to_df)?.ok_or_else(|| {
+            datafusion::error::DataFusionError::Plan(format!("{F}: no node {label}:{key}"))
+        })?;
+        let batch = k_hop(
+            &snap,
+            (lid, start),
+            hops as u32,
+            &types,
+            direction,
+            since,
+            until,
+            limit as usize,
+        )
+        .map_err(to_df)?;
+        Ok(Arc::new(MemTable::try_new(
+            batch.schema(),
+            vec![vec![batch]],
+        )?))
     }
 }
 
@@ -192,14 +234,27 @@ fn k_hop(
     let start_key = snap.node_key(start.0, start.1)?.unwrap_or_default();
     let start_name = format!("{}:{start_key}", label_name(start.0)?);
     let mut seen: HashSet<(CatalogId, NodeId)> = HashSet::from([start]);
-    let mut frontier: VecDeque<((CatalogId, NodeId), String, u32)> = VecDeque::from([(start, start_name, 0)]);
+    let mut frontier: VecDeque<((CatalogId, NodeId), String, u32)> =
+        VecDeque::from([(start, start_name, 0)]);
     let mut rows = 0usize;
     let queries: Vec<NeighborQuery> = if types.is_empty() {
-        vec![NeighborQuery { edge_type: None, direction, since, until, ..Default::default() }]
+        vec![NeighborQuery {
+            edge_type: None,
+            direction,
+            since,
+            until,
+            ..Default::default()
+        }]
     } else {
         types
             .iter()
-            .map(|t| NeighborQuery { edge_type: Some(t.clone()), direction, since, until, ..Default::default() })
+            .map(|t| NeighborQuery {
+                edge_type: Some(t.clone()),
+                direction,
+                since,
+                until,
+                ..Default::default()
+            })
             .collect()
     };
     'bfs: while let Some(((label, node), name, hop)) = frontier.pop_front() {
@@ -208,7 +263,9 @@ fn k_hop(
         }
         for q in &queries {
             // A label that cannot have edges of this type in this direction contributes nothing.
-            let Ok(found) = snap.neighbors_by_id(label, node, q) else { continue };
+            let Ok(found) = snap.neighbors_by_id(label, node, q) else {
+                continue;
+            };
             for n in found {
                 if !seen.insert((n.label, n.node)) {
                     continue;
@@ -247,7 +304,8 @@ fn k_hop(
         Arc::new(time_col.finish()),
         Arc::new(parent_col.finish()),
     ];
-    RecordBatch::try_new(neighbors_schema(), columns).map_err(|e| argus_engine::Error::Corrupt(e.to_string()))
+    RecordBatch::try_new(neighbors_schema(), columns)
+        .map_err(|e| argus_engine::Error::Corrupt(e.to_string()))
 }
 
 /// `degree(node, edge_type, direction)`.
@@ -259,7 +317,10 @@ struct DegreeFunction {
 
 impl DegreeFunction {
     fn new(slot: SnapshotSlot) -> Self {
-        DegreeFunction { slot, signature: Signature::string(3, Volatility::Stable) }
+        DegreeFunction {
+            slot,
+            signature: Signature::string(3, Volatility::Stable),
+        }
     }
 }
 
@@ -278,7 +339,11 @@ impl std::hash::Hash for DegreeFunction {
 fn string_column(v: &ColumnarValue, rows: usize) -> Result<StringArray> {
     let array = v.to_array(rows)?;
     let utf8 = cast(&array, &DataType::Utf8)?;
-    Ok(utf8.as_any().downcast_ref::<StringArray>().expect("cast to Utf8").clone())
+    Ok(utf8
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8")
+        .clone())
 }
 
 impl ScalarUDFImpl for DegreeFunction {

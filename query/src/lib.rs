@@ -18,7 +18,9 @@ pub use session::ArgusSession;
 pub fn to_df(e: argus_engine::Error) -> DataFusionError {
     use argus_engine::Error as E;
     match e {
-        E::NotFound(_) | E::Schema(_) | E::InvalidArgument(_) | E::Input { .. } => DataFusionError::Plan(e.to_string()),
+        E::NotFound(_) | E::Schema(_) | E::InvalidArgument(_) | E::Input { .. } => {
+            DataFusionError::Plan(e.to_string())
+        }
         other => DataFusionError::External(Box::new(other)),
     }
 }

@@ -311,7 +311,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn run_sql(store: std::sync::Arc<GraphStore>, args: &SqlArgs, format: Format) -> Result<()> {
     use argus_query::shell::{self, OutputMode};
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let session = argus_query::ArgusSession::new(store)?;
     let mode = match format {
         Format::Table => OutputMode::Table,
@@ -320,9 +323,13 @@ fn run_sql(store: std::sync::Arc<GraphStore>, args: &SqlArgs, format: Format) ->
     };
     runtime.block_on(async {
         match &args.command {
-            None => shell::interactive(&session, mode).await.map_err(|e| anyhow!("{e}")),
+            None => shell::interactive(&session, mode)
+                .await
+                .map_err(|e| anyhow!("{e}")),
             Some(sql) => {
-                let results = shell::run_statements(&session, sql).await.map_err(|e| anyhow!("{e}"))?;
+                let results = shell::run_statements(&session, sql)
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
                 let last = results.last().cloned().unwrap_or_default();
                 match &args.output {
                     Some(path) => {
@@ -332,7 +339,10 @@ fn run_sql(store: std::sync::Arc<GraphStore>, args: &SqlArgs, format: Format) ->
                     }
                     None => {
                         for batches in &results {
-                            println!("{}", shell::render(batches, mode).map_err(|e| anyhow!("{e}"))?);
+                            println!(
+                                "{}",
+                                shell::render(batches, mode).map_err(|e| anyhow!("{e}"))?
+                            );
                         }
                     }
                 }

@@ -53,7 +53,11 @@ impl GraphScanExec {
             TableKind::Edges(t) => snapshot.catalog().edge_type_by_id(t)?.name.clone(),
         };
         let schema = match &projection {
-            Some(p) => Arc::new(full_schema.project(p).map_err(|e| argus_engine::Error::InvalidArgument(e.to_string()))?),
+            Some(p) => Arc::new(
+                full_schema
+                    .project(p)
+                    .map_err(|e| argus_engine::Error::InvalidArgument(e.to_string()))?,
+            ),
             None => full_schema.clone(),
         };
         let properties = Arc::new(PlanProperties::new(
@@ -62,7 +66,16 @@ impl GraphScanExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(GraphScanExec { snapshot, kind, table_name, full_schema, projection, filter, limit, properties })
+        Ok(GraphScanExec {
+            snapshot,
+            kind,
+            table_name,
+            full_schema,
+            projection,
+            filter,
+            limit,
+            properties,
+        })
     }
 
     fn access_path(&self) -> String {
@@ -136,16 +149,26 @@ impl GraphScanExec {
             (None, None) => unreachable!("adjacency path needs src or dst"),
         };
         let dst_ids: Option<Vec<u64>> = match (&f.src, &f.dst) {
-            (Some(_), Some(d)) => Some(d.iter().filter_map(|k| snap.node_id_in(def.dst_label, k).ok().flatten()).collect()),
+            (Some(_), Some(d)) => Some(
+                d.iter()
+                    .filter_map(|k| snap.node_id_in(def.dst_label, k).ok().flatten())
+                    .collect(),
+            ),
             _ => None,
         };
         let (since, until) = f.time.unwrap_or((i64::MIN, i64::MAX));
         let mut batches = Vec::new();
         for key in keys {
-            let Some(node) = snap.node_id_in(label, key)? else { continue };
+            let Some(node) = snap.node_id_in(label, key)? else {
+                continue;
+            };
             let query = NeighborQuery {
                 edge_type: Some(def.name.clone()),
-                direction: if from_src || def.undirected { argus_engine::Direction::Out } else { argus_engine::Direction::In },
+                direction: if from_src || def.undirected {
+                    argus_engine::Direction::Out
+                } else {
+                    argus_engine::Direction::In
+                },
                 since: f.time.map(|_| since),
                 until: f.time.map(|_| until),
                 limit: None,
@@ -155,7 +178,11 @@ impl GraphScanExec {
             let ids: Vec<u64> = found.iter().map(|n| n.edge_id).collect();
             let keep = |rec: &argus_engine::record::EdgeRecord| {
                 // Undirected types keep an out-entry at both ends: keep the stored direction only.
-                let end_matches = if from_src { rec.src == node } else { rec.dst == node };
+                let end_matches = if from_src {
+                    rec.src == node
+                } else {
+                    rec.dst == node
+                };
                 let dst_matches = dst_ids.as_ref().is_none_or(|d| d.contains(&rec.dst));
                 end_matches && dst_matches
             };
@@ -173,10 +200,24 @@ impl GraphScanExec {
 impl DisplayAs for GraphScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let columns: Vec<String> = match &self.projection {
-            Some(p) => p.iter().map(|&i| self.full_schema.field(i).name().clone()).collect(),
-            None => self.full_schema.fields().iter().map(|f| f.name().clone()).collect(),
+            Some(p) => p
+                .iter()
+                .map(|&i| self.full_schema.field(i).name().clone())
+                .collect(),
+            None => self
+                .full_schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
         };
-        write!(f, "GraphScanExec: table={}, access={}, projection=[{}]", self.table_name, self.access_path(), columns.join(", "))?;
+        write!(
+            f,
+            "GraphScanExec: table={}, access={}, projection=[{}]",
+            self.table_name,
+            self.access_path(),
+            columns.join(", ")
+        )?;
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
         }
@@ -212,54 +253,68 @@ impl ExecutionPlan for GraphScanExec {
         Ok(self)
     }
 
-    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
     }
 
-    fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
         let schema = self.properties.eq_properties.schema().clone();
         let limit = self.limit.unwrap_or(usize::MAX);
-        let batches: Box<dyn Iterator<Item = argus_engine::Result<RecordBatch>> + Send> = if self.uses_lookup() {
-            Box::new(self.lookup_batches().map_err(to_df)?.into_iter().map(Ok))
-        } else {
-            match self.kind {
-                TableKind::Nodes(l) => {
-                    let name = &self.snapshot.catalog().label_by_id(l).map_err(to_df)?.name;
-                    Box::new(self.snapshot.scan_nodes(name, BATCH_ROWS, self.projection.clone()).map_err(to_df)?)
+        let batches: Box<dyn Iterator<Item = argus_engine::Result<RecordBatch>> + Send> =
+            if self.uses_lookup() {
+                Box::new(self.lookup_batches().map_err(to_df)?.into_iter().map(Ok))
+            } else {
+                match self.kind {
+                    TableKind::Nodes(l) => {
+                        let name = &self.snapshot.catalog().label_by_id(l).map_err(to_df)?.name;
+                        Box::new(
+                            self.snapshot
+                                .scan_nodes(name, BATCH_ROWS, self.projection.clone())
+                                .map_err(to_df)?,
+                        )
+                    }
+                    TableKind::Edges(t) => {
+                        let name = &self
+                            .snapshot
+                            .catalog()
+                            .edge_type_by_id(t)
+                            .map_err(to_df)?
+                            .name;
+                        Box::new(
+                            self.snapshot
+                                .scan_edges_in(
+                                    name,
+                                    BATCH_ROWS,
+                                    self.projection.clone(),
+                                    self.filter.time,
+                                )
+                                .map_err(to_df)?,
+                        )
+                    }
                 }
-                TableKind::Edges(t) => {
-                    let name = &self.snapshot.catalog().edge_type_by_id(t).map_err(to_df)?.name;
-                    Box::new(
-                        self.snapshot
-                            .scan_edges_in(name, BATCH_ROWS, self.projection.clone(), self.filter.time)
-                            .map_err(to_df)?,
-                    )
-                }
-            }
-        };
+            };
         let mut remaining = limit;
-        let stream = futures::stream::iter(batches.map_while(move |b| {
-            if remaining == 0 {
-                return None;
-            }
-            Some(b.map(|batch| {
-                let take = batch.num_rows().min(remaining);
-                remaining -= take;
-                batch.slice(0, take)
-            }))
-        }))
-        .map_err_to_df();
+        let stream = futures::stream::iter(
+            batches
+                .map_while(move |b| {
+                    if remaining == 0 {
+                        return None;
+                    }
+                    Some(b.map(|batch| {
+                        let take = batch.num_rows().min(remaining);
+                        remaining -= take;
+                        batch.slice(0, take)
+                    }))
+                })
+                .map(|b| b.map_err(to_df)),
+        );
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
-    }
-}
-
-trait MapErrToDf: Sized {
-    fn map_err_to_df(self) -> futures::stream::Map<Self, fn(argus_engine::Result<RecordBatch>) -> Result<RecordBatch>>;
-}
-
-impl<S: futures::Stream<Item = argus_engine::Result<RecordBatch>>> MapErrToDf for S {
-    fn map_err_to_df(self) -> futures::stream::Map<Self, fn(argus_engine::Result<RecordBatch>) -> Result<RecordBatch>> {
-        use futures::StreamExt;
-        self.map(|r| r.map_err(to_df))
     }
 }

@@ -28,11 +28,21 @@ pub fn table_names(catalog: &argus_engine::Catalog) -> Vec<TableName> {
     let mut out: Vec<TableName> = catalog
         .labels
         .iter()
-        .map(|l| TableName { name: l.name.clone(), kind: TableKind::Nodes(l.id) })
+        .map(|l| TableName {
+            name: l.name.clone(),
+            kind: TableKind::Nodes(l.id),
+        })
         .collect();
     for t in &catalog.edge_types {
-        let name = if catalog.labels.iter().any(|l| l.name == t.name) { format!("{}_edges", t.name) } else { t.name.clone() };
-        out.push(TableName { name, kind: TableKind::Edges(t.id) });
+        let name = if catalog.labels.iter().any(|l| l.name == t.name) {
+            format!("{}_edges", t.name)
+        } else {
+            t.name.clone()
+        };
+        out.push(TableName {
+            name,
+            kind: TableKind::Edges(t.id),
+        });
     }
     out
 }
@@ -56,7 +66,12 @@ impl ArgusSession {
         let snapshot = store.snapshot();
         let catalog = Arc::new(snapshot.catalog().clone());
         let slot: SnapshotSlot = Arc::new(RwLock::new(snapshot));
-        let session = ArgusSession { store, ctx, slot, registered: RwLock::new(catalog.clone()) };
+        let session = ArgusSession {
+            store,
+            ctx,
+            slot,
+            registered: RwLock::new(catalog.clone()),
+        };
         session.register_tables(&catalog)?;
         functions::register(&session.ctx, session.slot.clone());
         Ok(session)

@@ -41,7 +41,8 @@ impl OutputMode {
 
 /// Split text into SQL statements (string literals and comments may contain `;`).
 pub fn split_statements(text: &str) -> Result<Vec<String>> {
-    let statements = Parser::parse_sql(&GenericDialect {}, text).map_err(|e| DataFusionError::SQL(Box::new(e), None))?;
+    let statements = Parser::parse_sql(&GenericDialect {}, text)
+        .map_err(|e| DataFusionError::SQL(Box::new(e), None))?;
     Ok(statements.into_iter().map(|s| s.to_string()).collect())
 }
 
@@ -62,7 +63,9 @@ pub fn render(batches: &[RecordBatch], mode: OutputMode) -> Result<String> {
         OutputMode::Csv => {
             let mut buf = Vec::new();
             {
-                let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+                let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut buf);
                 for b in batches {
                     w.write(b)?;
                 }
@@ -88,18 +91,30 @@ pub fn render(batches: &[RecordBatch], mode: OutputMode) -> Result<String> {
 
 /// Write batches to a file whose extension picks the format: `.csv`, `.json` or `.parquet`.
 pub fn write_output(batches: &[RecordBatch], path: &Path) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let io = |e: std::io::Error| DataFusionError::Execution(format!("{}: {e}", path.display()));
     match ext.as_str() {
         "csv" | "json" => {
-            let mode = if ext == "csv" { OutputMode::Csv } else { OutputMode::Json };
+            let mode = if ext == "csv" {
+                OutputMode::Csv
+            } else {
+                OutputMode::Json
+            };
             let text = render(batches, mode)?;
             std::fs::write(path, text).map_err(io)
         }
         "parquet" => {
             let schema = match batches.first() {
                 Some(b) => b.schema(),
-                None => return Err(DataFusionError::Execution("the query returned no batches to write".into())),
+                None => {
+                    return Err(DataFusionError::Execution(
+                        "the query returned no batches to write".into(),
+                    ))
+                }
             };
             let file = File::create(path).map_err(io)?;
             let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
@@ -140,7 +155,11 @@ degree('label:key', edge_type, direction). See docs/sql.md.";
 impl<'a> Shell<'a> {
     /// A shell over a session.
     pub fn new(session: &'a ArgusSession, mode: OutputMode) -> Shell<'a> {
-        Shell { session, mode, timer: false }
+        Shell {
+            session,
+            mode,
+            timer: false,
+        }
     }
 
     /// Handle a dot command; returns false to quit.
@@ -165,10 +184,17 @@ impl<'a> Shell<'a> {
             }
             (".schema", Some(name)) => {
                 self.session.refresh()?;
-                let table = futures::executor::block_on(self.session.context().table_provider(name))?;
+                let table =
+                    futures::executor::block_on(self.session.context().table_provider(name))?;
                 for f in table.schema().fields() {
-                    writeln!(out, "{:<24} {}{}", f.name(), f.data_type(), if f.is_nullable() { "" } else { " NOT NULL" })
-                        .map_err(io)?;
+                    writeln!(
+                        out,
+                        "{:<24} {}{}",
+                        f.name(),
+                        f.data_type(),
+                        if f.is_nullable() { "" } else { " NOT NULL" }
+                    )
+                    .map_err(io)?;
                 }
             }
             (".mode", Some(m)) => match OutputMode::parse(m) {
@@ -190,7 +216,13 @@ impl<'a> Shell<'a> {
             let elapsed = started.elapsed();
             writeln!(out, "{}", render(&batches, self.mode)?).map_err(io)?;
             if self.timer {
-                writeln!(out, "({} rows, {:.3} ms)", rows(&batches), elapsed.as_secs_f64() * 1e3).map_err(io)?;
+                writeln!(
+                    out,
+                    "({} rows, {:.3} ms)",
+                    rows(&batches),
+                    elapsed.as_secs_f64() * 1e3
+                )
+                .map_err(io)?;
             }
         }
         Ok(())
@@ -200,16 +232,25 @@ impl<'a> Shell<'a> {
 /// The interactive loop: line editing and history (`~/.argus_history`).
 pub async fn interactive(session: &ArgusSession, mode: OutputMode) -> Result<()> {
     use rustyline::error::ReadlineError;
-    let mut editor = rustyline::DefaultEditor::new().map_err(|e| DataFusionError::Execution(e.to_string()))?;
-    let history: Option<PathBuf> = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".argus_history"));
+    let mut editor =
+        rustyline::DefaultEditor::new().map_err(|e| DataFusionError::Execution(e.to_string()))?;
+    let history: Option<PathBuf> =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".argus_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
     let mut shell = Shell::new(session, mode);
     let mut buffer = String::new();
-    println!("argus sql over {} — statements end with ';', .help for help", session.store().dir().display());
+    println!(
+        "argus sql over {} — statements end with ';', .help for help",
+        session.store().dir().display()
+    );
     loop {
-        let prompt = if buffer.is_empty() { "argus> " } else { "   ...> " };
+        let prompt = if buffer.is_empty() {
+            "argus> "
+        } else {
+            "   ...> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 let trimmed = line.trim();

@@ -69,10 +69,18 @@ impl GraphTable {
     pub fn new(kind: TableKind, slot: SnapshotSlot) -> argus_engine::Result<GraphTable> {
         let snap = slot.read().clone();
         let (schema, key_column) = match kind {
-            TableKind::Nodes(l) => (node_schema(snap.catalog(), l)?, snap.catalog().label_by_id(l)?.key_name.clone()),
+            TableKind::Nodes(l) => (
+                node_schema(snap.catalog(), l)?,
+                snap.catalog().label_by_id(l)?.key_name.clone(),
+            ),
             TableKind::Edges(t) => (edge_schema(snap.catalog(), t)?, String::new()),
         };
-        Ok(GraphTable { kind, schema, key_column, slot })
+        Ok(GraphTable {
+            kind,
+            schema,
+            key_column,
+            slot,
+        })
     }
 }
 
@@ -94,7 +102,9 @@ fn column_name(expr: &Expr) -> Option<&str> {
 
 fn string_literal(expr: &Expr) -> Option<String> {
     match literal(expr)? {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
         ScalarValue::Int64(Some(i)) => Some(i.to_string()),
         ScalarValue::Int32(Some(i)) => Some(i.to_string()),
         _ => None,
@@ -118,9 +128,9 @@ fn time_literal(expr: &Expr) -> Option<i64> {
         ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
         ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
         ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
-            argus_engine::time::parse_time(s).ok()
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => argus_engine::time::parse_time(s).ok(),
         _ => None,
     }
 }
@@ -136,10 +146,18 @@ fn classify(kind: TableKind, key_column: &str, expr: &Expr) -> Option<ScanFilter
                 _ => return None,
             };
             match (kind, col, op) {
-                (TableKind::Nodes(_), c, Operator::Eq) if c == key_column => f.keys = Some(vec![string_literal(value)?]),
-                (TableKind::Nodes(_), "_id", Operator::Eq) => f.ids = Some(vec![int_literal(value)?]),
-                (TableKind::Edges(_), "src", Operator::Eq) => f.src = Some(vec![string_literal(value)?]),
-                (TableKind::Edges(_), "dst", Operator::Eq) => f.dst = Some(vec![string_literal(value)?]),
+                (TableKind::Nodes(_), c, Operator::Eq) if c == key_column => {
+                    f.keys = Some(vec![string_literal(value)?])
+                }
+                (TableKind::Nodes(_), "_id", Operator::Eq) => {
+                    f.ids = Some(vec![int_literal(value)?])
+                }
+                (TableKind::Edges(_), "src", Operator::Eq) => {
+                    f.src = Some(vec![string_literal(value)?])
+                }
+                (TableKind::Edges(_), "dst", Operator::Eq) => {
+                    f.dst = Some(vec![string_literal(value)?])
+                }
                 (TableKind::Edges(_), "time", op) => {
                     let t = time_literal(value)?;
                     f.time = Some(match op {
@@ -154,7 +172,12 @@ fn classify(kind: TableKind, key_column: &str, expr: &Expr) -> Option<ScanFilter
                 _ => return None,
             }
         }
-        Expr::Between(Between { expr, negated: false, low, high }) => {
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => {
             if column_name(expr) != Some("time") || !matches!(kind, TableKind::Edges(_)) {
                 return None;
             }
@@ -206,7 +229,6 @@ pub fn scan_filter(kind: TableKind, key_column: &str, filters: &[Expr]) -> ScanF
 
 #[async_trait]
 impl TableProvider for GraphTable {
-
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -215,7 +237,10 @@ impl TableProvider for GraphTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
             .map(|e| match classify(self.kind, &self.key_column, e) {
@@ -245,8 +270,15 @@ impl TableProvider for GraphTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let snapshot = self.slot.read().clone();
         let filter = scan_filter(self.kind, &self.key_column, filters);
-        let exec = GraphScanExec::try_new(snapshot, self.kind, self.schema.clone(), projection.cloned(), filter, limit)
-            .map_err(to_df)?;
+        let exec = GraphScanExec::try_new(
+            snapshot,
+            self.kind,
+            self.schema.clone(),
+            projection.cloned(),
+            filter,
+            limit,
+        )
+        .map_err(to_df)?;
         Ok(Arc::new(exec))
     }
 }

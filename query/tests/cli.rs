@@ -213,7 +213,20 @@ fn sql_one_shot_formats_outputs_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let db = dir.path().join("db");
-    ok(&["generate", "payments", "--users", "300", "--merchants", "40", "--transactions", "2000", "--seed", "5", "--out", s(&data)]);
+    ok(&[
+        "generate",
+        "payments",
+        "--users",
+        "300",
+        "--merchants",
+        "40",
+        "--transactions",
+        "2000",
+        "--seed",
+        "5",
+        "--out",
+        s(&data),
+    ]);
     let status = Command::new("bash")
         .arg(data.join("load.sh"))
         .arg(&db)
@@ -223,27 +236,77 @@ fn sql_one_shot_formats_outputs_and_errors() {
     assert!(status.success());
     let db = s(&db);
 
-    let csv = ok(&["--db", db, "sql", "-c", "SELECT count(*) AS n FROM paid", "--format", "csv"]);
+    let csv = ok(&[
+        "--db",
+        db,
+        "sql",
+        "-c",
+        "SELECT count(*) AS n FROM paid",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(csv.trim(), "n\n2000");
-    let json = ok(&["--db", db, "sql", "-c", "SELECT category, count(*) AS n FROM merchant GROUP BY category ORDER BY n DESC LIMIT 3", "--format", "json"]);
+    let json = ok(&[
+        "--db",
+        db,
+        "sql",
+        "-c",
+        "SELECT category, count(*) AS n FROM merchant GROUP BY category ORDER BY n DESC LIMIT 3",
+        "--format",
+        "json",
+    ]);
     let rows: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 3);
-    let table = ok(&["--db", db, "sql", "-c", "SELECT merchant_id FROM merchant ORDER BY _id LIMIT 2; SELECT 1 + 1 AS two"]);
-    assert!(table.contains("merchant_id") && table.contains("two"), "{table}");
+    let table = ok(&[
+        "--db",
+        db,
+        "sql",
+        "-c",
+        "SELECT merchant_id FROM merchant ORDER BY _id LIMIT 2; SELECT 1 + 1 AS two",
+    ]);
+    assert!(
+        table.contains("merchant_id") && table.contains("two"),
+        "{table}"
+    );
 
     // EXPLAIN shows what was pushed into storage.
-    let card = std::fs::read_to_string(data.join("transactions.csv")).unwrap().lines().nth(1).unwrap().split(',').nth(1).unwrap().to_string();
+    let card = std::fs::read_to_string(data.join("transactions.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_string();
     let sql = format!("EXPLAIN SELECT time, amount FROM paid WHERE src = '{card}' AND time >= '2026-01-01T00:00:00Z' ORDER BY time DESC LIMIT 20");
     let plan = ok(&["--db", db, "sql", "-c", &sql]);
-    assert!(plan.contains("GraphScanExec: table=paid, access=out-adjacency of src"), "{plan}");
+    assert!(
+        plan.contains("GraphScanExec: table=paid, access=out-adjacency of src"),
+        "{plan}"
+    );
     assert!(plan.contains("time [2026-01-01T00:00:00Z"), "{plan}");
-    let plan = ok(&["--db", db, "sql", "-c", "EXPLAIN SELECT * FROM user WHERE user_id = '7'"]);
+    let plan = ok(&[
+        "--db",
+        db,
+        "sql",
+        "-c",
+        "EXPLAIN SELECT * FROM user WHERE user_id = '7'",
+    ]);
     assert!(plan.contains("access=key lookup [\"7\"]"), "{plan}");
 
     // Results written to files.
     for ext in ["csv", "json", "parquet"] {
         let out = dir.path().join(format!("out.{ext}"));
-        ok(&["--db", db, "sql", "-c", "SELECT * FROM paid ORDER BY edge_id LIMIT 7", "--output", s(&out)]);
+        ok(&[
+            "--db",
+            db,
+            "sql",
+            "-c",
+            "SELECT * FROM paid ORDER BY edge_id LIMIT 7",
+            "--output",
+            s(&out),
+        ]);
         assert!(std::fs::metadata(&out).unwrap().len() > 0);
     }
     let csv_out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
@@ -252,10 +315,24 @@ fn sql_one_shot_formats_outputs_and_errors() {
     // Errors: one clear message and a non-zero exit.
     let err = fails(&["--db", db, "sql", "-c", "SELECT * FROM nope"]);
     assert!(err.contains("nope") && err.lines().count() == 1, "{err}");
-    let err = fails(&["--db", db, "sql", "-c", "SELECT * FROM neighbors('user:1', 99)"]);
+    let err = fails(&[
+        "--db",
+        db,
+        "sql",
+        "-c",
+        "SELECT * FROM neighbors('user:1', 99)",
+    ]);
     assert!(err.contains("hops must be between 1 and 10"), "{err}");
     let err = fails(&["--db", db, "sql", "-c", "SELEC 1"]);
     assert!(err.contains("SELEC"), "{err}");
-    let err = fails(&["--db", db, "sql", "-c", "SELECT 1", "--output", s(&dir.path().join("x.txt"))]);
+    let err = fails(&[
+        "--db",
+        db,
+        "sql",
+        "-c",
+        "SELECT 1",
+        "--output",
+        s(&dir.path().join("x.txt")),
+    ]);
     assert!(err.contains(".csv, .json or .parquet"), "{err}");
 }

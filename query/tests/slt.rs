@@ -27,14 +27,43 @@ fn load_fixtures(store: &GraphStore) {
         ("merchant", "merchants.csv", "merchant_id"),
         ("device", "devices.csv", "device_id"),
     ] {
-        let spec = NodeLoad { label: label.into(), file: data.join(file), key: key.into(), options: LoadOptions::default() };
+        let spec = NodeLoad {
+            label: label.into(),
+            file: data.join(file),
+            key: key.into(),
+            options: LoadOptions::default(),
+        };
         load::load_nodes(store, &spec, &mut |_| {}).unwrap();
     }
     for (t, file, src, dst, time) in [
-        ("owns", "owns.csv", ("user", "user_id"), ("card", "card_id"), "since"),
-        ("uses_device", "uses_device.csv", ("user", "user_id"), ("device", "device_id"), "first_seen"),
-        ("paid", "paid.csv", ("card", "card_id"), ("merchant", "merchant_id"), "time"),
-        ("transfer", "transfer.csv", ("user", "src_user"), ("user", "dst_user"), "time"),
+        (
+            "owns",
+            "owns.csv",
+            ("user", "user_id"),
+            ("card", "card_id"),
+            "since",
+        ),
+        (
+            "uses_device",
+            "uses_device.csv",
+            ("user", "user_id"),
+            ("device", "device_id"),
+            "first_seen",
+        ),
+        (
+            "paid",
+            "paid.csv",
+            ("card", "card_id"),
+            ("merchant", "merchant_id"),
+            "time",
+        ),
+        (
+            "transfer",
+            "transfer.csv",
+            ("user", "src_user"),
+            ("user", "dst_user"),
+            "time",
+        ),
     ] {
         let spec = EdgeLoad {
             edge_type: t.into(),
@@ -54,8 +83,17 @@ fn load_fixtures(store: &GraphStore) {
 }
 
 enum Record {
-    Statement { sql: String, error: Option<String>, header: String },
-    Query { sql: String, rowsort: bool, expected: Vec<String>, header: String },
+    Statement {
+        sql: String,
+        error: Option<String>,
+        header: String,
+    },
+    Query {
+        sql: String,
+        rowsort: bool,
+        expected: Vec<String>,
+        header: String,
+    },
     Other(String),
 }
 
@@ -75,17 +113,36 @@ fn parse(text: &str) -> Vec<Record> {
         let comments = lines[..first].join("\n");
         let header = lines[first];
         let rest = &lines[first + 1..];
-        let with_comments = |h: &str| if comments.is_empty() { h.to_string() } else { format!("{comments}\n{h}") };
+        let with_comments = |h: &str| {
+            if comments.is_empty() {
+                h.to_string()
+            } else {
+                format!("{comments}\n{h}")
+            }
+        };
         if let Some(err) = header.strip_prefix("statement error") {
-            records.push(Record::Statement { sql: rest.join("\n"), error: Some(err.trim().to_string()), header: with_comments(header) });
+            records.push(Record::Statement {
+                sql: rest.join("\n"),
+                error: Some(err.trim().to_string()),
+                header: with_comments(header),
+            });
         } else if header.starts_with("statement ok") {
-            records.push(Record::Statement { sql: rest.join("\n"), error: None, header: with_comments(header) });
+            records.push(Record::Statement {
+                sql: rest.join("\n"),
+                error: None,
+                header: with_comments(header),
+            });
         } else if header.starts_with("query") {
             let sep = rest.iter().position(|l| *l == "----").unwrap_or(rest.len());
             records.push(Record::Query {
                 sql: rest[..sep].join("\n"),
                 rowsort: header.split_whitespace().any(|w| w == "rowsort"),
-                expected: rest.get(sep + 1..).unwrap_or(&[]).iter().map(|s| s.to_string()).collect(),
+                expected: rest
+                    .get(sep + 1..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 header: with_comments(header),
             });
         } else {
@@ -96,11 +153,21 @@ fn parse(text: &str) -> Vec<Record> {
 }
 
 async fn rows_of(session: &ArgusSession, sql: &str) -> Result<Vec<String>, String> {
-    let batches = session.sql(sql).await.map_err(|e| e.to_string())?.collect().await.map_err(|e| e.to_string())?;
+    let batches = session
+        .sql(sql)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     for b in &batches {
-        let formatters: Vec<_> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+        let formatters: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
         for row in 0..b.num_rows() {
             let cells: Vec<String> = formatters
                 .iter()
@@ -139,15 +206,22 @@ async fn run_file(path: &Path, complete: bool) -> Vec<String> {
                 };
                 match (&error, &result) {
                     (None, Err(e)) => failures.push(format!("{name}: `{sql}` failed: {e}")),
-                    (Some(want), Ok(())) => failures.push(format!("{name}: `{sql}` should fail with '{want}'")),
-                    (Some(want), Err(e)) if !e.contains(want.as_str()) => {
-                        failures.push(format!("{name}: `{sql}` failed with '{e}', expected it to contain '{want}'"))
+                    (Some(want), Ok(())) => {
+                        failures.push(format!("{name}: `{sql}` should fail with '{want}'"))
                     }
+                    (Some(want), Err(e)) if !e.contains(want.as_str()) => failures.push(format!(
+                        "{name}: `{sql}` failed with '{e}', expected it to contain '{want}'"
+                    )),
                     _ => {}
                 }
                 rewritten.push(format!("{header}\n{sql}"));
             }
-            Record::Query { sql, rowsort, expected, header } => match rows_of(&session, &sql).await {
+            Record::Query {
+                sql,
+                rowsort,
+                expected,
+                header,
+            } => match rows_of(&session, &sql).await {
                 Ok(mut actual) => {
                     if rowsort {
                         actual.sort();
@@ -159,11 +233,19 @@ async fn run_file(path: &Path, complete: bool) -> Vec<String> {
                             actual.join("\n    ")
                         ));
                     }
-                    rewritten.push(format!("{header}\n{sql}\n----\n{}", actual.join("\n")).trim_end().to_string());
+                    rewritten.push(
+                        format!("{header}\n{sql}\n----\n{}", actual.join("\n"))
+                            .trim_end()
+                            .to_string(),
+                    );
                 }
                 Err(e) => {
                     failures.push(format!("{name}: `{sql}` failed: {e}"));
-                    rewritten.push(format!("{header}\n{sql}\n----\n{}", expected.join("\n")).trim_end().to_string());
+                    rewritten.push(
+                        format!("{header}\n{sql}\n----\n{}", expected.join("\n"))
+                            .trim_end()
+                            .to_string(),
+                    );
                 }
             },
         }
@@ -189,5 +271,10 @@ async fn sql_logic_tests() {
     for f in &files {
         failures.extend(run_file(f, complete).await);
     }
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
