@@ -299,7 +299,43 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
         show(&store, &format!("account takeover: devices of user {user}, newest first (the new device comes first)"), "user", &user, &q)?;
     }
 
-    heading("5. consistency check");
+    heading("5. SQL over the same store (argus sql)");
+    let store = std::sync::Arc::new(store);
+    let session = argus_query::ArgusSession::new(store.clone())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut queries = vec![
+        (
+            "spend per merchant category",
+            "SELECT m.category, count(*) AS payments, sum(p.amount) AS total \
+             FROM paid p JOIN merchant m ON p.dst = m.merchant_id \
+             GROUP BY m.category ORDER BY total DESC LIMIT 5"
+                .to_string(),
+        ),
+        (
+            "cards with the most payments (degree from the store's counters)",
+            "SELECT card_id, degree('card:' || card_id, 'paid', 'out') AS payments \
+             FROM card ORDER BY payments DESC LIMIT 5"
+                .to_string(),
+        ),
+    ];
+    if let Some(user) = pick("user", "ring") {
+        queries.push((
+            "fraud ring: everyone within two hops of a ring member through shared devices and IPs",
+            format!("SELECT node, hop, parent FROM neighbors('user:{user}', 2, 'uses_device,uses_ip') ORDER BY hop, node"),
+        ));
+    }
+    for (title, sql) in queries {
+        println!("\n-- {title}\nargus> {sql};");
+        let batches = runtime.block_on(async { session.sql(&sql).await?.collect().await })?;
+        println!(
+            "{}",
+            argus_query::shell::render(&batches, argus_query::shell::OutputMode::Table)?
+        );
+    }
+
+    heading("6. consistency check");
     let report = argus_engine::check::check(&store.snapshot())?;
     output::print_check(&report, Format::Table);
     if !report.is_ok() {
