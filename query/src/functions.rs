@@ -42,7 +42,8 @@ pub fn register(ctx: &SessionContext, slot: SnapshotSlot) {
         "neighbors",
         Arc::new(NeighborsFunction { slot: slot.clone() }),
     );
-    ctx.register_udf(ScalarUDF::new_from_impl(DegreeFunction::new(slot)));
+    ctx.register_udf(ScalarUDF::new_from_impl(DegreeFunction::new(slot.clone())));
+    crate::algorithms::register(ctx, slot);
 }
 
 /// A literal argument, seen through casts DataFusion adds.

@@ -3,6 +3,7 @@
 //! scans, graph functions callable from SQL, and the `argus sql` shell. It builds on the engine
 //! (storage) and never the other way round.
 
+pub mod algorithms;
 pub mod functions;
 pub mod scan;
 pub mod session;

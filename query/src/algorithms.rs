@@ -1,0 +1,631 @@
+//! Graph algorithms as SQL table functions, run on an in-memory projection (a CSR from the
+//! `extensions` crate) of the chosen edge types, taken from the statement's snapshot.
+//!
+//! The CSR is used for every whole-graph algorithm because they touch every edge: a compact,
+//! time-sorted array layout beats per-node range scans of the store by orders of magnitude.
+//! (`neighbors`, which touches a few nodes, reads the store directly.)
+//!
+//! - `connected_components(edge_types [, min_size])` — weakly connected components over the
+//!   chosen types, e.g. users linked through shared devices and IPs: one row per (component,
+//!   node), with the component's size; components smaller than `min_size` (default 2) omitted.
+//! - `cycles(edge_type, max_len [, within_seconds, min_amount])` — time-respecting cycles (each
+//!   edge strictly later than the previous, the whole cycle within the window): one row per step.
+//!   `max_len` must be 2..=8; at most 10,000 cycles and a bounded search.
+//! - `fan_in(edge_type, window_seconds, min_count)` / `fan_out(...)` — nodes receiving from (or
+//!   sending to) at least `min_count` distinct counterparts within some window.
+//! - `pagerank(edge_types [, damping, iterations])`.
+//! - `shortest_path(from, to [, edge_types, max_hops])` — one row per step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use argus_engine::keys::{self, CatalogId, NodeId};
+use argus_engine::Snapshot;
+use argus_extensions::{Csr, Direction, EdgeRow, NO_TIME};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::Expr;
+
+use crate::functions::{arg_literal, parse_node};
+use crate::table::SnapshotSlot;
+use crate::to_df;
+
+/// Largest `max_len` of `cycles`: longer loops are rare and the search grows exponentially.
+pub const MAX_CYCLE_LEN: i64 = 8;
+/// Most cycles `cycles` returns.
+pub const MAX_CYCLES: usize = 10_000;
+/// Largest `max_hops` of `shortest_path`.
+pub const MAX_PATH_HOPS: i64 = 20;
+
+/// Register the algorithm table functions.
+pub fn register(ctx: &SessionContext, slot: SnapshotSlot) {
+    for kind in [
+        Algo::Components,
+        Algo::Cycles,
+        Algo::FanIn,
+        Algo::FanOut,
+        Algo::PageRank,
+        Algo::ShortestPath,
+    ] {
+        ctx.register_udtf(
+            kind.name(),
+            Arc::new(AlgorithmFunction {
+                kind,
+                slot: slot.clone(),
+            }),
+        );
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Algo {
+    Components,
+    Cycles,
+    FanIn,
+    FanOut,
+    PageRank,
+    ShortestPath,
+}
+
+impl Algo {
+    fn name(self) -> &'static str {
+        match self {
+            Algo::Components => "connected_components",
+            Algo::Cycles => "cycles",
+            Algo::FanIn => "fan_in",
+            Algo::FanOut => "fan_out",
+            Algo::PageRank => "pagerank",
+            Algo::ShortestPath => "shortest_path",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AlgorithmFunction {
+    kind: Algo,
+    slot: SnapshotSlot,
+}
+
+/// Positional literal arguments of one call.
+struct Args<'a> {
+    f: &'static str,
+    exprs: &'a [Expr],
+}
+
+impl Args<'_> {
+    fn count(&self, min: usize, max: usize, usage: &str) -> Result<()> {
+        if self.exprs.len() < min || self.exprs.len() > max {
+            return plan_err!(
+                "{} takes {usage}; got {} argument(s)",
+                self.f,
+                self.exprs.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn string(&self, i: usize, what: &str) -> Result<Option<String>> {
+        let Some(e) = self.exprs.get(i) else {
+            return Ok(None);
+        };
+        match arg_literal(e) {
+            Some(ScalarValue::Utf8(v))
+            | Some(ScalarValue::Utf8View(v))
+            | Some(ScalarValue::LargeUtf8(v)) => Ok(v),
+            Some(ScalarValue::Null) => Ok(None),
+            _ => plan_err!(
+                "{}: argument {} ({what}) must be a string literal, got {e}",
+                self.f,
+                i + 1
+            ),
+        }
+    }
+
+    fn number(&self, i: usize, what: &str) -> Result<Option<f64>> {
+        let Some(e) = self.exprs.get(i) else {
+            return Ok(None);
+        };
+        match arg_literal(e) {
+            Some(ScalarValue::Int64(v)) => Ok(v.map(|x| x as f64)),
+            Some(ScalarValue::Int32(v)) => Ok(v.map(f64::from)),
+            Some(ScalarValue::Float64(v)) => Ok(v),
+            Some(ScalarValue::Decimal128(Some(v), _, scale)) => {
+                Ok(Some(v as f64 / 10f64.powi(i32::from(scale))))
+            }
+            Some(ScalarValue::Null) => Ok(None),
+            _ => plan_err!(
+                "{}: argument {} ({what}) must be a number literal, got {e}",
+                self.f,
+                i + 1
+            ),
+        }
+    }
+
+    fn int(&self, i: usize, what: &str) -> Result<Option<i64>> {
+        match self.number(i, what)? {
+            Some(x) if x.fract() == 0.0 => Ok(Some(x as i64)),
+            Some(x) => plan_err!(
+                "{}: argument {} ({what}) must be an integer, got {x}",
+                self.f,
+                i + 1
+            ),
+            None => Ok(None),
+        }
+    }
+
+    fn types(&self, i: usize) -> Result<Vec<String>> {
+        let types: Vec<String> = self
+            .string(i, "edge types")?
+            .map(|s| {
+                s.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if types.is_empty() {
+            return plan_err!(
+                "{}: name at least one edge type (a comma-separated list)",
+                self.f
+            );
+        }
+        Ok(types)
+    }
+}
+
+/// The chosen edge types of a snapshot as a CSR over dense indexes `0..n`, with the map back.
+struct Projection {
+    csr: Csr,
+    /// First dense index of each label in the projection, sorted by index.
+    bases: Vec<(u32, CatalogId)>,
+    base_of: HashMap<CatalogId, u32>,
+}
+
+impl Projection {
+    fn build(snap: &Snapshot, types: &[String]) -> argus_engine::Result<Projection> {
+        let catalog = snap.catalog();
+        let mut labels = Vec::new();
+        let mut defs = Vec::new();
+        for t in types {
+            let def = catalog.edge_type(t)?;
+            for l in [def.src_label, def.dst_label] {
+                if !labels.contains(&l) {
+                    labels.push(l);
+                }
+            }
+            defs.push(def);
+        }
+        let mut bases = Vec::new();
+        let mut base_of = HashMap::new();
+        let mut next = 0u64;
+        for l in labels {
+            let size = match snap.view().get(&keys::next_node_id_key(l))? {
+                Some(b) => keys::decode_u64(&b)?,
+                None => 0,
+            };
+            bases.push((next as u32, l));
+            base_of.insert(l, next as u32);
+            next += size;
+            if next > u64::from(u32::MAX) {
+                return Err(argus_engine::Error::InvalidArgument(
+                    "graph too large for an in-memory projection".into(),
+                ));
+            }
+        }
+        let mut rows = Vec::new();
+        for def in defs {
+            let amount = def.properties.iter().position(|p| {
+                p.name == "amount"
+                    && matches!(
+                        p.ty,
+                        argus_engine::PropType::Float | argus_engine::PropType::Int
+                    )
+            });
+            let mut projection = vec![0, 3, 4, 5];
+            if let Some(a) = amount {
+                projection.push(6 + a);
+            }
+            let (sb, db) = (base_of[&def.src_label], base_of[&def.dst_label]);
+            for batch in snap.scan_edges(&def.name, 65_536, Some(projection))? {
+                let batch = batch?;
+                use datafusion::arrow::array::{Array, AsArray};
+                use datafusion::arrow::datatypes::{
+                    Float64Type, Int64Type, TimestampMicrosecondType, UInt64Type,
+                };
+                let ids = batch.column(0).as_primitive::<UInt64Type>();
+                let src = batch.column(1).as_primitive::<UInt64Type>();
+                let dst = batch.column(2).as_primitive::<UInt64Type>();
+                let time = batch.column(3).as_primitive::<TimestampMicrosecondType>();
+                let amounts: Option<Vec<f64>> =
+                    batch.columns().get(4).map(|c| match c.data_type() {
+                        DataType::Float64 => c
+                            .as_primitive::<Float64Type>()
+                            .iter()
+                            .map(|v| v.unwrap_or(f64::NAN))
+                            .collect(),
+                        _ => c
+                            .as_primitive::<Int64Type>()
+                            .iter()
+                            .map(|v| v.map_or(f64::NAN, |x| x as f64))
+                            .collect(),
+                    });
+                for i in 0..batch.num_rows() {
+                    rows.push(EdgeRow {
+                        src: sb + src.value(i) as u32,
+                        dst: db + dst.value(i) as u32,
+                        time: if time.is_null(i) {
+                            NO_TIME
+                        } else {
+                            time.value(i)
+                        },
+                        amount: amounts.as_ref().map_or(f64::NAN, |a| a[i]),
+                        edge: ids.value(i),
+                        edge_type: def.id,
+                    });
+                }
+            }
+        }
+        let csr = Csr::from_edges(next as u32, rows)
+            .map_err(|e| argus_engine::Error::InvalidArgument(e.to_string()))?;
+        Ok(Projection {
+            csr,
+            bases,
+            base_of,
+        })
+    }
+
+    fn node(&self, index: u32) -> (CatalogId, NodeId) {
+        let pos = self.bases.partition_point(|(b, _)| *b <= index) - 1;
+        let (base, label) = self.bases[pos];
+        (label, NodeId::from(index - base))
+    }
+
+    fn index(&self, label: CatalogId, id: NodeId) -> Option<u32> {
+        self.base_of.get(&label).map(|b| b + id as u32)
+    }
+}
+
+fn node_name(
+    snap: &Snapshot,
+    p: &Projection,
+    index: u32,
+) -> argus_engine::Result<(String, String, String)> {
+    let (label, id) = p.node(index);
+    let lname = snap.catalog().label_by_id(label)?.name.clone();
+    let key = snap
+        .node_key(label, id)?
+        .unwrap_or_else(|| format!("#{id}"));
+    Ok((format!("{lname}:{key}"), lname, key))
+}
+
+fn ts_field(name: &str) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        true,
+    )
+}
+
+fn table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<Arc<dyn TableProvider>> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+}
+
+fn time_opt(t: i64) -> Option<i64> {
+    (t != NO_TIME).then_some(t)
+}
+
+impl TableFunctionImpl for AlgorithmFunction {
+    fn call_with_args(&self, call: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let f = self.kind.name();
+        let args = Args {
+            f,
+            exprs: call.exprs(),
+        };
+        let snap = self.slot.read().clone();
+        match self.kind {
+            Algo::Components => {
+                args.count(1, 2, "(edge_types [, min_size])")?;
+                let types = args.types(0)?;
+                let min_size = args.int(1, "min_size")?.unwrap_or(2).max(1) as u32;
+                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let labels = argus_extensions::connected_components(&p.csr);
+                let mut sizes = vec![0u32; labels.len()];
+                for &c in &labels {
+                    sizes[c as usize] += 1;
+                }
+                let (mut comp, mut size, mut node, mut label, mut key) = (
+                    StringBuilder::new(),
+                    Int64Builder::new(),
+                    StringBuilder::new(),
+                    StringBuilder::new(),
+                    StringBuilder::new(),
+                );
+                for (i, &c) in labels.iter().enumerate() {
+                    // Ids never used (deleted or beyond a label's last node) have no degree.
+                    if sizes[c as usize] < min_size || p.csr.degree(i as u32, Direction::Both) == 0
+                    {
+                        continue;
+                    }
+                    let (n, l, k) = node_name(&snap, &p, i as u32).map_err(to_df)?;
+                    comp.append_value(node_name(&snap, &p, c).map_err(to_df)?.0);
+                    size.append_value(i64::from(sizes[c as usize]));
+                    node.append_value(n);
+                    label.append_value(l);
+                    key.append_value(k);
+                }
+                table(
+                    vec![
+                        Field::new("component", DataType::Utf8, false),
+                        Field::new("size", DataType::Int64, false),
+                        Field::new("node", DataType::Utf8, false),
+                        Field::new("label", DataType::Utf8, false),
+                        Field::new("key", DataType::Utf8, false),
+                    ],
+                    vec![
+                        Arc::new(comp.finish()),
+                        Arc::new(size.finish()),
+                        Arc::new(node.finish()),
+                        Arc::new(label.finish()),
+                        Arc::new(key.finish()),
+                    ],
+                )
+            }
+            Algo::Cycles => {
+                args.count(2, 4, "(edge_type, max_len [, within_seconds, min_amount])")?;
+                let types = args.types(0)?;
+                if types.len() != 1 {
+                    return plan_err!("{f}: takes one edge type, got {}", types.len());
+                }
+                let max_len = args.int(1, "max_len")?.unwrap_or(4);
+                if !(2..=MAX_CYCLE_LEN).contains(&max_len) {
+                    return plan_err!(
+                        "{f}: max_len must be between 2 and {MAX_CYCLE_LEN}, got {max_len}"
+                    );
+                }
+                let within = args.number(2, "within_seconds")?.map(|s| (s * 1e6) as i64);
+                if within.is_some_and(|w| w < 0) {
+                    return plan_err!("{f}: within_seconds must not be negative");
+                }
+                let min_amount = args.number(3, "min_amount")?;
+                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let search = argus_extensions::temporal_cycles(
+                    &p.csr,
+                    max_len as usize,
+                    within,
+                    min_amount,
+                    MAX_CYCLES,
+                );
+                let (
+                    mut cid,
+                    mut len,
+                    mut step,
+                    mut node,
+                    mut edge,
+                    mut time,
+                    mut amount,
+                    mut start,
+                    mut end,
+                ) = (
+                    Int64Builder::new(),
+                    Int64Builder::new(),
+                    Int64Builder::new(),
+                    StringBuilder::new(),
+                    UInt64Builder::new(),
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                    Float64Builder::new(),
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                );
+                for (c, cycle) in search.cycles.iter().enumerate() {
+                    for s in 0..cycle.edges.len() {
+                        cid.append_value(c as i64);
+                        len.append_value(cycle.edges.len() as i64);
+                        step.append_value(s as i64 + 1);
+                        node.append_value(node_name(&snap, &p, cycle.nodes[s]).map_err(to_df)?.0);
+                        edge.append_value(cycle.edges[s]);
+                        time.append_option(time_opt(cycle.times[s]));
+                        let a = cycle.amounts[s];
+                        amount.append_option((!a.is_nan()).then_some(a));
+                        start.append_value(cycle.start);
+                        end.append_value(cycle.end);
+                    }
+                }
+                if search.truncated {
+                    eprintln!(
+                        "note: {f} stopped after {} cycles (search bounded)",
+                        search.cycles.len()
+                    );
+                }
+                table(
+                    vec![
+                        Field::new("cycle", DataType::Int64, false),
+                        Field::new("length", DataType::Int64, false),
+                        Field::new("step", DataType::Int64, false),
+                        Field::new("node", DataType::Utf8, false),
+                        Field::new("edge_id", DataType::UInt64, false),
+                        ts_field("time"),
+                        Field::new("amount", DataType::Float64, true),
+                        ts_field("cycle_start"),
+                        ts_field("cycle_end"),
+                    ],
+                    vec![
+                        Arc::new(cid.finish()),
+                        Arc::new(len.finish()),
+                        Arc::new(step.finish()),
+                        Arc::new(node.finish()),
+                        Arc::new(edge.finish()),
+                        Arc::new(time.finish()),
+                        Arc::new(amount.finish()),
+                        Arc::new(start.finish()),
+                        Arc::new(end.finish()),
+                    ],
+                )
+            }
+            Algo::FanIn | Algo::FanOut => {
+                args.count(3, 3, "(edge_type, window_seconds, min_count)")?;
+                let types = args.types(0)?;
+                let window = args.number(1, "window_seconds")?.unwrap_or(0.0);
+                if window <= 0.0 {
+                    return plan_err!("{f}: window_seconds must be positive");
+                }
+                let min_count = args.int(2, "min_count")?.unwrap_or(2).max(1) as u32;
+                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let dir = if matches!(self.kind, Algo::FanIn) {
+                    Direction::In
+                } else {
+                    Direction::Out
+                };
+                let rows = argus_extensions::fan(&p.csr, dir, (window * 1e6) as i64, min_count);
+                let (mut node, mut count, mut ws, mut we) = (
+                    StringBuilder::new(),
+                    Int64Builder::new(),
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                );
+                for r in rows {
+                    node.append_value(node_name(&snap, &p, r.node).map_err(to_df)?.0);
+                    count.append_value(i64::from(r.count));
+                    ws.append_value(r.window_start);
+                    we.append_value(r.window_end);
+                }
+                table(
+                    vec![
+                        Field::new("node", DataType::Utf8, false),
+                        Field::new("counterparts", DataType::Int64, false),
+                        ts_field("window_start"),
+                        ts_field("window_end"),
+                    ],
+                    vec![
+                        Arc::new(node.finish()),
+                        Arc::new(count.finish()),
+                        Arc::new(ws.finish()),
+                        Arc::new(we.finish()),
+                    ],
+                )
+            }
+            Algo::PageRank => {
+                args.count(1, 3, "(edge_types [, damping, iterations])")?;
+                let types = args.types(0)?;
+                let damping = args.number(1, "damping")?.unwrap_or(0.85);
+                if !(0.0..1.0).contains(&damping) {
+                    return plan_err!("{f}: damping must be in [0, 1), got {damping}");
+                }
+                let iterations = args.int(2, "iterations")?.unwrap_or(20);
+                if !(1..=1000).contains(&iterations) {
+                    return plan_err!(
+                        "{f}: iterations must be between 1 and 1000, got {iterations}"
+                    );
+                }
+                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let ranks = argus_extensions::pagerank(&p.csr, damping, iterations as usize, 1e-10);
+                let (mut node, mut rank) = (StringBuilder::new(), Float64Builder::new());
+                for (i, r) in ranks.iter().enumerate() {
+                    if p.csr.degree(i as u32, Direction::Both) == 0 {
+                        continue;
+                    }
+                    node.append_value(node_name(&snap, &p, i as u32).map_err(to_df)?.0);
+                    rank.append_value(*r);
+                }
+                table(
+                    vec![
+                        Field::new("node", DataType::Utf8, false),
+                        Field::new("rank", DataType::Float64, false),
+                    ],
+                    vec![Arc::new(node.finish()), Arc::new(rank.finish())],
+                )
+            }
+            Algo::ShortestPath => {
+                args.count(2, 4, "(from, to [, edge_types, max_hops])")?;
+                let from = args
+                    .string(0, "from")?
+                    .ok_or_else(|| DataFusionError::Plan(format!("{f}: from is NULL")))?;
+                let to = args
+                    .string(1, "to")?
+                    .ok_or_else(|| DataFusionError::Plan(format!("{f}: to is NULL")))?;
+                let types = match args.exprs.len() > 2 {
+                    true => args.types(2)?,
+                    false => snap
+                        .catalog()
+                        .edge_types
+                        .iter()
+                        .map(|t| t.name.clone())
+                        .collect(),
+                };
+                let max_hops = args.int(3, "max_hops")?.unwrap_or(6);
+                if !(1..=MAX_PATH_HOPS).contains(&max_hops) {
+                    return plan_err!(
+                        "{f}: max_hops must be between 1 and {MAX_PATH_HOPS}, got {max_hops}"
+                    );
+                }
+                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let mut ends = Vec::new();
+                for n in [&from, &to] {
+                    let (label, key) = parse_node(f, n)?;
+                    let lid = snap.catalog().label(&label).map_err(to_df)?.id;
+                    let id = snap
+                        .node_id_in(lid, &key)
+                        .map_err(to_df)?
+                        .ok_or_else(|| DataFusionError::Plan(format!("{f}: no node {n}")))?;
+                    ends.push(p.index(lid, id).ok_or_else(|| {
+                        DataFusionError::Plan(format!(
+                            "{f}: {n} has no edges of the types {}",
+                            types.join(", ")
+                        ))
+                    })?);
+                }
+                let path = argus_extensions::shortest_path(
+                    &p.csr,
+                    ends[0],
+                    ends[1],
+                    max_hops as u32,
+                    Direction::Both,
+                )
+                .unwrap_or_default();
+                let (mut step, mut node, mut etype, mut edge, mut time) = (
+                    Int64Builder::new(),
+                    StringBuilder::new(),
+                    StringBuilder::new(),
+                    UInt64Builder::new(),
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                );
+                for (i, s) in path.iter().enumerate() {
+                    step.append_value(i as i64);
+                    node.append_value(node_name(&snap, &p, s.node).map_err(to_df)?.0);
+                    match s.edge_type {
+                        Some(t) => etype
+                            .append_value(&snap.catalog().edge_type_by_id(t).map_err(to_df)?.name),
+                        None => etype.append_null(),
+                    }
+                    edge.append_option(s.edge);
+                    time.append_option(s.time.and_then(time_opt));
+                }
+                table(
+                    vec![
+                        Field::new("step", DataType::Int64, false),
+                        Field::new("node", DataType::Utf8, false),
+                        Field::new("via_edge_type", DataType::Utf8, true),
+                        Field::new("via_edge_id", DataType::UInt64, true),
+                        ts_field("via_time"),
+                    ],
+                    vec![
+                        Arc::new(step.finish()),
+                        Arc::new(node.finish()),
+                        Arc::new(etype.finish()),
+                        Arc::new(edge.finish()),
+                        Arc::new(time.finish()),
+                    ],
+                )
+            }
+        }
+    }
+}
