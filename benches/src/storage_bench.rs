@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use argus_datagen::{PaymentsConfig, Progress, DEFAULT_START_TIME};
-use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, LoadProgress, NodeLoad};
 use argus_engine::keys::CatalogId;
+use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, LoadProgress, NodeLoad};
 use argus_engine::{Dir, Direction, GraphStore, NeighborQuery, NodeId, Snapshot, Value};
 use clap::Parser;
 use rand::rngs::StdRng;
@@ -32,6 +32,9 @@ const CONFIG_MARKER: &str = ".storage-bench-config";
 const KUZU_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/kuzu_bench.py");
 /// Query kinds, in the order they are run and reported (names shared with `kuzu_bench.py`).
 const QUERY_KINDS: [&str; 3] = ["txns", "window", "two_hop"];
+/// Argus-only diagnostic: the card's payments without reading their amounts, which separates
+/// the adjacency scan from the per-edge property reads in the 1-hop timing.
+const ARGUS_ONLY_KINDS: [&str; 1] = ["txn_ids"];
 
 /// Command-line options.
 #[derive(Parser, Debug)]
@@ -122,6 +125,7 @@ struct ArgusResult {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let load_at_start = load_average();
     if args.queries == 0 {
         bail!("--queries must be at least 1");
     }
@@ -156,6 +160,11 @@ fn main() -> Result<()> {
         "storage benchmark: {} users, {} merchants, {} payments, seed {}; {} cards sampled; Argus batch {} rows",
         args.users, args.merchants, args.transactions, args.seed, probes.len(), args.batch_rows
     );
+    let load_at_end = load_average();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!("machine: {cores} cores; load average (1/5/15 min) at start {load_at_start}, at end {load_at_end}");
     println!("{text}");
     match &agreement {
         Some(a) => println!("{}", a.summary),
@@ -171,7 +180,9 @@ fn main() -> Result<()> {
             "queries": probes.len(),
             "batch_rows": args.batch_rows,
             "kuzu_threads": args.kuzu_threads,
-            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "cores": cores,
+            "load_average_start": load_at_start,
+            "load_average_end": load_at_end,
         },
         "table": table.iter().map(Row::to_json).collect::<Vec<_>>(),
         "table_text": text,
@@ -186,7 +197,8 @@ fn main() -> Result<()> {
         "probes": probes.iter().map(|p| json!({"card_id": p.card_id, "since": p.since, "until": p.until})).collect::<Vec<_>>(),
     });
     let out = work.join("results.json");
-    fs::write(&out, serde_json::to_string_pretty(&results)?).with_context(|| format!("writing {}", out.display()))?;
+    fs::write(&out, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("writing {}", out.display()))?;
     progress!("wrote {}", out.display());
     Ok(())
 }
@@ -195,30 +207,57 @@ fn main() -> Result<()> {
 fn prepare_data(config: &PaymentsConfig, dir: &Path) -> Result<()> {
     let marker = dir.join(CONFIG_MARKER);
     let wanted = format!("{config:?}\n");
-    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) && dir.join("transactions.csv").exists() {
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
+        && dir.join("transactions.csv").exists()
+    {
         progress!("data: reusing {} ({})", dir.display(), wanted.trim());
         return Ok(());
     }
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("removing stale {}", dir.display()))?;
     }
-    progress!("data: generating into {} ({})", dir.display(), wanted.trim());
+    progress!(
+        "data: generating into {} ({})",
+        dir.display(),
+        wanted.trim()
+    );
     let start = Instant::now();
     let mut last_phase = "";
     let mut last_tenth = 0;
     let summary = argus_datagen::generate(config, dir, &mut |p: Progress| {
-        let tenth = if p.total == 0 { 10 } else { p.done * 10 / p.total };
+        let tenth = (p.done * 10).checked_div(p.total).unwrap_or(10);
         if p.phase != last_phase || tenth > last_tenth {
-            progress!("data: {} {}/{} ({:.0} s)", p.phase, p.done, p.total, start.elapsed().as_secs_f64());
+            progress!(
+                "data: {} {}/{} ({:.0} s)",
+                p.phase,
+                p.done,
+                p.total,
+                start.elapsed().as_secs_f64()
+            );
             last_phase = p.phase;
             last_tenth = tenth;
         }
     })?;
     // Written last, so an interrupted generation is never mistaken for a complete one.
     fs::write(&marker, wanted)?;
-    let files: Vec<String> = summary.files.iter().map(|(f, n)| format!("{f} {n}")).collect();
-    progress!("data: done in {:.1} s: {}", start.elapsed().as_secs_f64(), files.join(", "));
+    let files: Vec<String> = summary
+        .files
+        .iter()
+        .map(|(f, n)| format!("{f} {n}"))
+        .collect();
+    progress!(
+        "data: done in {:.1} s: {}",
+        start.elapsed().as_secs_f64(),
+        files.join(", ")
+    );
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews the timings.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Resets the kernel's peak-RSS mark (VmHWM) of this process to its current RSS.
@@ -236,7 +275,9 @@ fn proc_status_kib(field: &str) -> Option<u64> {
 }
 
 fn dir_size(path: &Path) -> u64 {
-    let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
     if !meta.is_dir() {
         return meta.len();
     }
@@ -254,7 +295,10 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
     let mut result = ArgusResult::default();
 
     let start = Instant::now();
-    for (label, file, key) in [("card", "cards.csv", "card_id"), ("merchant", "merchants.csv", "merchant_id")] {
+    for (label, file, key) in [
+        ("card", "cards.csv", "card_id"),
+        ("merchant", "merchants.csv", "merchant_id"),
+    ] {
         let spec = NodeLoad {
             label: label.into(),
             file: data.join(file),
@@ -262,7 +306,11 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
             options: LoadOptions::default(),
         };
         let report = load_nodes(&store, &spec, &mut |_| {})?;
-        progress!("argus: {} {label} nodes loaded ({:.1} s)", report.nodes_created, report.millis as f64 / 1e3);
+        progress!(
+            "argus: {} {label} nodes loaded ({:.1} s)",
+            report.nodes_created,
+            report.millis as f64 / 1e3
+        );
     }
     result.node_load_secs = start.elapsed().as_secs_f64();
 
@@ -277,9 +325,15 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
         undirected: false,
         create_missing_nodes: false,
         resume: false,
-        options: LoadOptions { batch_rows: args.batch_rows, ..LoadOptions::default() },
+        options: LoadOptions {
+            batch_rows: args.batch_rows,
+            ..LoadOptions::default()
+        },
     };
-    progress!("argus: loading paid edges (timed, batch {} rows)", args.batch_rows);
+    progress!(
+        "argus: loading paid edges (timed, batch {} rows)",
+        args.batch_rows
+    );
     result.rss_before_kib = proc_status_kib("VmRSS");
     let hwm_reset = reset_peak_rss();
     if !hwm_reset {
@@ -327,13 +381,13 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
     let ids = Ids::resolve(&store.snapshot())?;
     let probes = pick_probes(&store, &ids, data, args.queries, args.seed)?;
     progress!("argus: {} cards sampled; warm-up pass", probes.len());
-    for kind in QUERY_KINDS {
+    for kind in QUERY_KINDS.into_iter().chain(ARGUS_ONLY_KINDS) {
         for p in &probes {
             black_box(run_query(&store.snapshot(), &ids, kind, p)?);
         }
     }
     progress!("argus: timed pass");
-    for kind in QUERY_KINDS {
+    for kind in QUERY_KINDS.into_iter().chain(ARGUS_ONLY_KINDS) {
         let mut run = QueryRun::default();
         for p in &probes {
             let t = Instant::now();
@@ -342,7 +396,7 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
             drop(snapshot);
             run.times_ms.push(ms(t.elapsed()));
             run.counts.push(count);
-            if kind != "two_hop" {
+            if matches!(kind, "txns" | "window") {
                 run.amount_sums.push(sum);
             }
         }
@@ -373,7 +427,11 @@ struct Ids {
 impl Ids {
     fn resolve(snapshot: &Snapshot) -> Result<Ids> {
         let catalog = snapshot.catalog();
-        let query = |direction| NeighborQuery { edge_type: Some("paid".into()), direction, ..Default::default() };
+        let query = |direction| NeighborQuery {
+            edge_type: Some("paid".into()),
+            direction,
+            ..Default::default()
+        };
         Ok(Ids {
             card: catalog.label("card")?.id,
             merchant: catalog.label("merchant")?.id,
@@ -386,36 +444,67 @@ impl Ids {
 
 /// Step 3a: a seeded sample of cards with at least one payment, each with a 7-day window that
 /// starts at its first payment (so every window holds data).
-fn pick_probes(store: &GraphStore, ids: &Ids, data: &Path, n: usize, seed: u64) -> Result<Vec<Probe>> {
+fn pick_probes(
+    store: &GraphStore,
+    ids: &Ids,
+    data: &Path,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<Probe>> {
     let text = fs::read_to_string(data.join("cards.csv"))?;
     // Card numbers are plain digits, so the first field needs no CSV unquoting.
-    let mut cards: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    let mut cards: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
     cards.shuffle(&mut StdRng::seed_from_u64(seed));
     let snapshot = store.snapshot();
-    let first = NeighborQuery { oldest_first: true, limit: Some(1), ..ids.out.clone() };
+    let first = NeighborQuery {
+        oldest_first: true,
+        limit: Some(1),
+        ..ids.out.clone()
+    };
     let mut probes = Vec::with_capacity(n);
     for card in cards {
-        let Some(id) = snapshot.node_id_in(ids.card, card)? else { continue };
+        let Some(id) = snapshot.node_id_in(ids.card, card)? else {
+            continue;
+        };
         if snapshot.degree(ids.card, id, ids.paid, Dir::Out)? == 0 {
             continue;
         }
-        let Some(t) = snapshot.neighbors_by_id(ids.card, id, &first)?.first().and_then(|nb| nb.time) else {
+        let Some(t) = snapshot
+            .neighbors_by_id(ids.card, id, &first)?
+            .first()
+            .and_then(|nb| nb.time)
+        else {
             continue;
         };
         let since = t.div_euclid(MICROS);
-        probes.push(Probe { card_id: card.to_string(), since, until: since + WINDOW_SECS });
+        probes.push(Probe {
+            card_id: card.to_string(),
+            since,
+            until: since + WINDOW_SECS,
+        });
         if probes.len() == n {
             break;
         }
     }
     if probes.len() < n {
-        progress!("argus: only {} cards have payments (asked for {n})", probes.len());
+        progress!(
+            "argus: only {} cards have payments (asked for {n})",
+            probes.len()
+        );
     }
     Ok(probes)
 }
 
 fn amount(props: &[(String, Value)]) -> f64 {
-    match props.iter().find(|(name, _)| name == "amount").map(|(_, v)| v) {
+    match props
+        .iter()
+        .find(|(name, _)| name == "amount")
+        .map(|(_, v)| v)
+    {
         Some(Value::Float(f)) => *f,
         Some(Value::Int(i)) => *i as f64,
         _ => 0.0,
@@ -440,22 +529,35 @@ fn run_query(snapshot: &Snapshot, ids: &Ids, kind: &str, probe: &Probe) -> Resul
             let mut count = 0;
             let mut sum = 0.0;
             for nb in snapshot.neighbors("card", &probe.card_id, q)? {
-                let edge = snapshot.edge(ids.paid, nb.edge_id)?.context("adjacency entry without its edge")?;
+                let edge = snapshot
+                    .edge(ids.paid, nb.edge_id)?
+                    .context("adjacency entry without its edge")?;
                 sum += amount(&edge.props);
                 count += 1;
             }
             Ok((count, sum))
         }
+        "txn_ids" => Ok((
+            snapshot.neighbors("card", &probe.card_id, &ids.out)?.len() as u64,
+            0.0,
+        )),
         "two_hop" => {
             let card = snapshot
                 .node_id_in(ids.card, &probe.card_id)?
                 .with_context(|| format!("no card {}", probe.card_id))?;
-            let merchants: HashSet<NodeId> =
-                snapshot.neighbors_by_id(ids.card, card, &ids.out)?.into_iter().map(|nb| nb.node).collect();
+            let merchants: HashSet<NodeId> = snapshot
+                .neighbors_by_id(ids.card, card, &ids.out)?
+                .into_iter()
+                .map(|nb| nb.node)
+                .collect();
             let mut others: HashSet<NodeId> = HashSet::new();
             for m in merchants {
                 others.extend(
-                    snapshot.neighbors_by_id(ids.merchant, m, &ids.into)?.into_iter().map(|nb| nb.node).filter(|&c| c != card),
+                    snapshot
+                        .neighbors_by_id(ids.merchant, m, &ids.into)?
+                        .into_iter()
+                        .map(|nb| nb.node)
+                        .filter(|&c| c != card),
                 );
             }
             Ok((others.len() as u64, 0.0))
@@ -497,8 +599,10 @@ fn run_kuzu(args: &Args, data: &Path, work: &Path, probes: &[Probe]) -> Result<O
         return Ok(None);
     }
     let cards_file = work.join("kuzu_cards.json");
-    let cards: Vec<Json> =
-        probes.iter().map(|p| json!({"card_id": p.card_id, "since": p.since, "until": p.until})).collect();
+    let cards: Vec<Json> = probes
+        .iter()
+        .map(|p| json!({"card_id": p.card_id, "since": p.since, "until": p.until}))
+        .collect();
     fs::write(&cards_file, serde_json::to_string(&cards)?)?;
     progress!("kuzu: running {KUZU_SCRIPT} with {}", python.display());
     let output = Command::new(&python)
@@ -513,7 +617,8 @@ fn run_kuzu(args: &Args, data: &Path, work: &Path, probes: &[Probe]) -> Result<O
     if !output.status.success() {
         bail!("kuzu_bench.py failed ({})", output.status);
     }
-    let result: Json = serde_json::from_slice(&output.stdout).context("parsing kuzu_bench.py output")?;
+    let result: Json =
+        serde_json::from_slice(&output.stdout).context("parsing kuzu_bench.py output")?;
     Ok(Some(result))
 }
 
@@ -531,11 +636,20 @@ fn compare_results(argus: &ArgusResult, kuzu: &Json, probes: &[Probe]) -> Agreem
     let mut amount_mismatches = 0;
     let mut per_kind = Vec::new();
     let mut examples = Vec::new();
-    for (kind, run) in &argus.queries {
+    for (kind, run) in argus
+        .queries
+        .iter()
+        .filter(|(k, _)| QUERY_KINDS.contains(&k.as_str()))
+    {
         let k = &kuzu["queries"][kind.as_str()];
-        let counts: Vec<u64> = k["counts"].as_array().map(|a| a.iter().filter_map(Json::as_u64).collect()).unwrap_or_default();
-        let sums: Vec<f64> =
-            k["amount_sums"].as_array().map(|a| a.iter().filter_map(Json::as_f64).collect()).unwrap_or_default();
+        let counts: Vec<u64> = k["counts"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Json::as_u64).collect())
+            .unwrap_or_default();
+        let sums: Vec<f64> = k["amount_sums"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Json::as_f64).collect())
+            .unwrap_or_default();
         let mut differ = 0;
         for (i, probe) in probes.iter().enumerate() {
             compared += 1;
@@ -543,7 +657,10 @@ fn compare_results(argus: &ArgusResult, kuzu: &Json, probes: &[Probe]) -> Agreem
             if theirs != Some(run.counts[i]) {
                 differ += 1;
                 if examples.len() < 5 {
-                    examples.push(format!("{kind} card {}: argus {} kuzu {theirs:?}", probe.card_id, run.counts[i]));
+                    examples.push(format!(
+                        "{kind} card {}: argus {} kuzu {theirs:?}",
+                        probe.card_id, run.counts[i]
+                    ));
                 }
             } else if let (Some(a), Some(b)) = (run.amount_sums.get(i), sums.get(i)) {
                 // Summation order differs between the systems, so allow rounding noise.
@@ -566,9 +683,18 @@ fn compare_results(argus: &ArgusResult, kuzu: &Json, probes: &[Probe]) -> Agreem
     };
     summary.push_str(&format!(
         "; amount sums {}",
-        if amount_mismatches == 0 { "agree".to_string() } else { format!("differ on {amount_mismatches}") }
+        if amount_mismatches == 0 {
+            "agree".to_string()
+        } else {
+            format!("differ on {amount_mismatches}")
+        }
     ));
-    Agreement { compared, count_mismatches, amount_mismatches, summary }
+    Agreement {
+        compared,
+        count_mismatches,
+        amount_mismatches,
+        summary,
+    }
 }
 
 /// Which way a metric is better, so ratios read "> 1 means Argus is better".
@@ -645,9 +771,22 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
         v.as_f64()
     };
     let mib = |kib: Option<f64>| kib.map(|k| k / 1024.0);
-    let query = |kind: &str| argus.queries.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
+    let query = |kind: &str| {
+        argus
+            .queries
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, r)| r)
+    };
     let aq = |kind: &str, p99: bool| query(kind).map(|r| if p99 { r.p99() } else { r.median() });
-    let row = |metric, argus, kuzu, better, target, decimals| Row { metric, argus, kuzu, better, target, decimals };
+    let row = |metric, argus, kuzu, better, target, decimals| Row {
+        metric,
+        argus,
+        kuzu,
+        better,
+        target,
+        decimals,
+    };
     vec![
         row(
             "load paid edges (edges/s)",
@@ -657,7 +796,14 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
             Target::RatioAtLeast(2.0),
             0,
         ),
-        row("load paid edges (s)", Some(argus.load_secs), kf(&["load_seconds"]), Better::Lower, Target::None, 2),
+        row(
+            "load paid edges (s)",
+            Some(argus.load_secs),
+            kf(&["load_seconds"]),
+            Better::Lower,
+            Target::None,
+            2,
+        ),
         row(
             "load peak memory (MiB)",
             mib(argus.load_peak_kib.map(|k| k as f64)),
@@ -674,7 +820,14 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
             Target::None,
             0,
         ),
-        row("1-hop card txns median (ms)", aq("txns", false), kf(&["queries", "txns", "median_ms"]), Better::Lower, Target::None, 3),
+        row(
+            "1-hop card txns median (ms)",
+            aq("txns", false),
+            kf(&["queries", "txns", "median_ms"]),
+            Better::Lower,
+            Target::None,
+            3,
+        ),
         row(
             "1-hop card txns p99 (ms)",
             aq("txns", true),
@@ -683,7 +836,14 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
             Target::ArgusAtMost(0.2),
             3,
         ),
-        row("7-day window median (ms)", aq("window", false), kf(&["queries", "window", "median_ms"]), Better::Lower, Target::None, 3),
+        row(
+            "7-day window median (ms)",
+            aq("window", false),
+            kf(&["queries", "window", "median_ms"]),
+            Better::Lower,
+            Target::None,
+            3,
+        ),
         row(
             "7-day window p99 (ms)",
             aq("window", true),
@@ -700,7 +860,22 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
             Target::RatioAtLeast(2.0),
             3,
         ),
-        row("2-hop cards p99 (ms)", aq("two_hop", true), kf(&["queries", "two_hop", "p99_ms"]), Better::Lower, Target::None, 3),
+        row(
+            "2-hop cards p99 (ms)",
+            aq("two_hop", true),
+            kf(&["queries", "two_hop", "p99_ms"]),
+            Better::Lower,
+            Target::None,
+            3,
+        ),
+        row(
+            "argus only: 1-hop ids, no amounts, p99 (ms)",
+            aq("txn_ids", true),
+            None,
+            Better::Lower,
+            Target::None,
+            3,
+        ),
     ]
 }
 
@@ -708,7 +883,9 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
 fn fmt_num(v: Option<f64>, decimals: usize) -> String {
     let Some(v) = v else { return "-".into() };
     let text = format!("{v:.decimals$}");
-    let (int, frac) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
     let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -724,7 +901,14 @@ fn fmt_num(v: Option<f64>, decimals: usize) -> String {
 }
 
 fn render_table(rows: &[Row]) -> String {
-    let header = ["metric", "argus", "kuzu", "ratio (>1: argus better)", "target", "met"];
+    let header = [
+        "metric",
+        "argus",
+        "kuzu",
+        "ratio (>1: argus better)",
+        "target",
+        "met",
+    ];
     let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for r in rows {
         cells.push(vec![
@@ -740,8 +924,9 @@ fn render_table(rows: &[Row]) -> String {
             },
         ]);
     }
-    let widths: Vec<usize> =
-        (0..header.len()).map(|c| cells.iter().map(|row| row[c].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| cells.iter().map(|row| row[c].len()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for (i, row) in cells.iter().enumerate() {
         let mut line = String::new();

@@ -217,7 +217,8 @@ impl<'a> NodeBatchBuilder<'a> {
     }
 
     fn finish(mut self, projection: &Projection) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(self.keys.finish()), Arc::new(self.ids.finish())];
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(self.keys.finish()), Arc::new(self.ids.finish())];
         columns.extend(self.props.0.into_iter().map(ColumnBuilder::finish));
         finish_batch(self.schema, columns, projection)
     }
@@ -241,7 +242,13 @@ struct EdgeBatchBuilder<'a> {
 }
 
 impl<'a> EdgeBatchBuilder<'a> {
-    fn new(snapshot: &'a Snapshot, schema: &'a SchemaRef, edge_type: CatalogId, needs_keys: bool, n: usize) -> Result<Self> {
+    fn new(
+        snapshot: &'a Snapshot,
+        schema: &'a SchemaRef,
+        edge_type: CatalogId,
+        needs_keys: bool,
+        n: usize,
+    ) -> Result<Self> {
         let def = snapshot.catalog().edge_type_by_id(edge_type)?;
         Ok(EdgeBatchBuilder {
             snapshot,
@@ -265,7 +272,9 @@ impl<'a> EdgeBatchBuilder<'a> {
             return Ok(key.clone());
         }
         let key = self.snapshot.node_key(label, node)?.ok_or_else(|| {
-            Error::Corrupt(format!("edge {edge} points to missing node id {node} of label {label}"))
+            Error::Corrupt(format!(
+                "edge {edge} points to missing node id {node} of label {label}"
+            ))
         })?;
         self.key_cache.insert((label, node), key.clone());
         Ok(key)
@@ -345,7 +354,12 @@ pub struct EdgeBatches {
 
 impl Snapshot {
     /// Scan every node of `label` as record batches of at most `batch_rows` rows.
-    pub fn scan_nodes(&self, label: &str, batch_rows: usize, projection: Projection) -> Result<NodeBatches> {
+    pub fn scan_nodes(
+        &self,
+        label: &str,
+        batch_rows: usize,
+        projection: Projection,
+    ) -> Result<NodeBatches> {
         let lid = self.catalog().label(label)?.id;
         let schema = node_schema(self.catalog(), lid)?;
         let prefix = keys::node_prefix(lid);
@@ -362,7 +376,12 @@ impl Snapshot {
     }
 
     /// Scan every edge of `edge_type` as record batches of at most `batch_rows` rows.
-    pub fn scan_edges(&self, edge_type: &str, batch_rows: usize, projection: Projection) -> Result<EdgeBatches> {
+    pub fn scan_edges(
+        &self,
+        edge_type: &str,
+        batch_rows: usize,
+        projection: Projection,
+    ) -> Result<EdgeBatches> {
         self.scan_edges_in(edge_type, batch_rows, projection, None)
     }
 
@@ -393,7 +412,12 @@ impl Snapshot {
     }
 
     /// The nodes with these ids (missing ids are skipped) as one batch, in the order given.
-    pub fn nodes_by_ids(&self, label: CatalogId, ids: &[NodeId], projection: &Projection) -> Result<RecordBatch> {
+    pub fn nodes_by_ids(
+        &self,
+        label: CatalogId,
+        ids: &[NodeId],
+        projection: &Projection,
+    ) -> Result<RecordBatch> {
         let schema = node_schema(self.catalog(), label)?;
         let def = self.catalog().label_by_id(label)?;
         let mut b = NodeBatchBuilder::new(&schema, def.properties(), ids.len());
@@ -415,7 +439,13 @@ impl Snapshot {
         keep: &dyn Fn(&EdgeRecord) -> bool,
     ) -> Result<RecordBatch> {
         let schema = edge_schema(self.catalog(), edge_type)?;
-        let mut b = EdgeBatchBuilder::new(self, &schema, edge_type, projection_needs_keys(projection), ids.len())?;
+        let mut b = EdgeBatchBuilder::new(
+            self,
+            &schema,
+            edge_type,
+            projection_needs_keys(projection),
+            ids.len(),
+        )?;
         for &id in ids {
             if let Some(bytes) = self.view().get(&keys::edge_key(edge_type, id))? {
                 let rec = EdgeRecord::decode(&bytes)?;
@@ -430,7 +460,11 @@ impl Snapshot {
 
 fn project_schema(schema: &SchemaRef, projection: &Projection) -> SchemaRef {
     match projection {
-        Some(p) => Arc::new(schema.project(p).expect("projection indexes come from this schema")),
+        Some(p) => Arc::new(
+            schema
+                .project(p)
+                .expect("projection indexes come from this schema"),
+        ),
         None => schema.clone(),
     }
 }
@@ -445,7 +479,12 @@ impl NodeBatches {
         let def = self.snapshot.catalog().label_by_id(self.label)?;
         let mut b = NodeBatchBuilder::new(&self.schema, def.properties(), self.batch_rows);
         let mut last = None;
-        for item in self.snapshot.view().scan(&self.next_key, &self.upper, false).take(self.batch_rows) {
+        for item in self
+            .snapshot
+            .view()
+            .scan(&self.next_key, &self.upper, false)
+            .take(self.batch_rows)
+        {
             let (k, v) = item?;
             let (_, id) = keys::decode_node_key(&k)?;
             b.append(id, &NodeRecord::decode(&v)?)?;
@@ -488,13 +527,24 @@ impl EdgeBatches {
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let n = self.batch_rows;
-        let mut b = EdgeBatchBuilder::new(&self.snapshot, &self.schema, self.edge_type, self.needs_keys, n)?;
+        let mut b = EdgeBatchBuilder::new(
+            &self.snapshot,
+            &self.schema,
+            self.edge_type,
+            self.needs_keys,
+            n,
+        )?;
         // Rows filtered out by the time range still advance the scan; keep going until a batch
         // has rows or the type is exhausted.
         loop {
             let mut scanned = 0;
             let mut last = None;
-            for item in self.snapshot.view().scan(&self.next_key, &self.upper, false).take(n) {
+            for item in self
+                .snapshot
+                .view()
+                .scan(&self.next_key, &self.upper, false)
+                .take(n)
+            {
                 let (k, v) = item?;
                 scanned += 1;
                 let (_, id) = keys::decode_edge_key(&k)?;

@@ -613,7 +613,8 @@ impl WriteTxn<'_> {
             time,
             props,
         };
-        self.fresh.push((keys::edge_key(edge_type, id).to_vec(), rec.encode()));
+        self.fresh
+            .push((keys::edge_key(edge_type, id).to_vec(), rec.encode()));
         for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
             let k = AdjKey {
                 label,
@@ -624,7 +625,8 @@ impl WriteTxn<'_> {
                 edge: id,
             }
             .encode();
-            self.fresh.push((k.to_vec(), keys::encode_u64(other).to_vec()));
+            self.fresh
+                .push((k.to_vec(), keys::encode_u64(other).to_vec()));
             self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
         self.add(keys::edge_count_key(edge_type), 1);
@@ -715,7 +717,9 @@ impl WriteTxn<'_> {
 
     fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
         let mut batch = WriteBatch::default();
-        batch.ops.reserve(self.pending.len() + self.fresh.len() + self.degrees.len());
+        batch
+            .ops
+            .reserve(self.pending.len() + self.fresh.len() + self.degrees.len());
         for (k, v) in self.pending {
             match v {
                 Some(v) => batch.put(k, v),

@@ -343,7 +343,9 @@ impl Rows {
 
     /// Start the parsing thread. It stops by itself when the consumer drops the receiver.
     fn start_reader(&mut self) {
-        let Some(mut source) = self.source.take() else { return };
+        let Some(mut source) = self.source.take() else {
+            return;
+        };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
         std::thread::spawn(move || loop {
             let mut chunk = Vec::with_capacity(CHUNK_ROWS);
@@ -380,7 +382,9 @@ impl Rows {
         if self.chunks.is_none() {
             self.start_reader();
         }
-        let Some(rx) = &self.chunks else { return Ok(None) };
+        let Some(rx) = &self.chunks else {
+            return Ok(None);
+        };
         match rx.recv() {
             Ok(Ok((rows, progress))) => {
                 self.progress = progress;
