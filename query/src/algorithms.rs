@@ -34,7 +34,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 
-use crate::functions::{arg_literal, parse_node};
+use crate::functions::{arg_literal, arg_string, parse_node};
 use crate::table::SnapshotSlot;
 use crate::to_df;
 
@@ -113,20 +113,7 @@ impl Args<'_> {
     }
 
     fn string(&self, i: usize, what: &str) -> Result<Option<String>> {
-        let Some(e) = self.exprs.get(i) else {
-            return Ok(None);
-        };
-        match arg_literal(e) {
-            Some(ScalarValue::Utf8(v))
-            | Some(ScalarValue::Utf8View(v))
-            | Some(ScalarValue::LargeUtf8(v)) => Ok(v),
-            Some(ScalarValue::Null) => Ok(None),
-            _ => plan_err!(
-                "{}: argument {} ({what}) must be a string literal, got {e}",
-                self.f,
-                i + 1
-            ),
-        }
+        arg_string(self.f, self.exprs, i, what)
     }
 
     fn number(&self, i: usize, what: &str) -> Result<Option<f64>> {

@@ -60,7 +60,7 @@ pub(crate) fn arg_literal(expr: &Expr) -> Option<ScalarValue> {
     }
 }
 
-fn arg_string(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<String>> {
+pub(crate) fn arg_string(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<String>> {
     let Some(e) = exprs.get(i) else {
         return Ok(None);
     };
