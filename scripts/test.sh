@@ -18,4 +18,11 @@ cargo clippy --workspace --all-targets --features "$FEATURES" -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features "$FEATURES" --quiet
 echo "== cargo test"
-cargo test --workspace --features "$FEATURES"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --features "$FEATURES" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run: cargo prints one summary per test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
