@@ -34,7 +34,7 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 
-use crate::functions::{arg_literal, arg_string, parse_node};
+use crate::functions::{arg_literal, arg_string, parse_node, split_types};
 use crate::table::SnapshotSlot;
 use crate::to_df;
 
@@ -149,15 +149,7 @@ impl Args<'_> {
     }
 
     fn types(&self, i: usize) -> Result<Vec<String>> {
-        let types: Vec<String> = self
-            .string(i, "edge types")?
-            .map(|s| {
-                s.split(',')
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let types = split_types(self.string(i, "edge types")?);
         if types.is_empty() {
             return plan_err!(
                 "{}: name at least one edge type (a comma-separated list)",

@@ -110,6 +110,17 @@ fn arg_time(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>
     }
 }
 
+/// A comma-separated list of edge type names; NULL or blank means none.
+pub(crate) fn split_types(list: Option<String>) -> Vec<String> {
+    list.map(|s| {
+        s.split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// Split `'label:key'`.
 pub fn parse_node(f: &str, node: &str) -> Result<(String, String)> {
     match node.split_once(':') {
@@ -167,14 +178,7 @@ impl TableFunctionImpl for NeighborsFunction {
         if !(1..=MAX_HOPS).contains(&hops) {
             return plan_err!("{F}: hops must be between 1 and {MAX_HOPS}, got {hops}");
         }
-        let types: Vec<String> = arg_string(F, exprs, 2, "edge_types")?
-            .map(|s| {
-                s.split(',')
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let types = split_types(arg_string(F, exprs, 2, "edge_types")?);
         let direction = parse_direction(F, arg_string(F, exprs, 3, "direction")?, Direction::Both)?;
         let since = arg_time(F, exprs, 4, "since")?;
         let until = arg_time(F, exprs, 5, "until")?;
