@@ -45,28 +45,6 @@ fn node_load(label: &str, file: PathBuf, key: &str) -> NodeLoad {
     }
 }
 
-fn edge_load(
-    edge_type: &str,
-    file: PathBuf,
-    src: (&str, &str),
-    dst: (&str, &str),
-    time: &str,
-) -> EdgeLoad {
-    EdgeLoad {
-        edge_type: edge_type.into(),
-        file,
-        src_label: src.0.into(),
-        src_column: src.1.into(),
-        dst_label: dst.0.into(),
-        dst_column: dst.1.into(),
-        time_column: Some(time.into()),
-        undirected: false,
-        create_missing_nodes: false,
-        resume: false,
-        options: LoadOptions::default(),
-    }
-}
-
 /// The same loads as `load.sh` of the generated set.
 fn load_all(store: &GraphStore, csv: &Path) -> Result<()> {
     let nodes = [
@@ -117,7 +95,7 @@ fn load_all(store: &GraphStore, csv: &Path) -> Result<()> {
         ),
     ];
     for (t, file, src, dst, time) in edges {
-        let spec = edge_load(t, csv.join(file), src, dst, time);
+        let spec = EdgeLoad::new(t, csv.join(file), src, dst, time);
         let bar = LoadBar::new(&format!("edges {t}"));
         let report = load::load_edges(store, &spec, &mut |p: &LoadProgress| bar.update(p));
         bar.finish();

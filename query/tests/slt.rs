@@ -65,19 +65,7 @@ fn load_fixtures(store: &GraphStore) {
             "time",
         ),
     ] {
-        let spec = EdgeLoad {
-            edge_type: t.into(),
-            file: data.join(file),
-            src_label: src.0.into(),
-            src_column: src.1.into(),
-            dst_label: dst.0.into(),
-            dst_column: dst.1.into(),
-            time_column: Some(time.into()),
-            undirected: false,
-            create_missing_nodes: false,
-            resume: false,
-            options: LoadOptions::default(),
-        };
+        let spec = EdgeLoad::new(t, data.join(file), src, dst, time);
         load::load_edges(store, &spec, &mut |_| {}).unwrap();
     }
 }

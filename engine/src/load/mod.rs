@@ -182,6 +182,32 @@ pub struct EdgeLoad {
     pub options: LoadOptions,
 }
 
+impl EdgeLoad {
+    /// A directed edge load with a time column and default options: endpoints given as
+    /// `(label, key column)`, missing endpoints refused, no resume.
+    pub fn new(
+        edge_type: &str,
+        file: PathBuf,
+        src: (&str, &str),
+        dst: (&str, &str),
+        time: &str,
+    ) -> EdgeLoad {
+        EdgeLoad {
+            edge_type: edge_type.into(),
+            file,
+            src_label: src.0.into(),
+            src_column: src.1.into(),
+            dst_label: dst.0.into(),
+            dst_column: dst.1.into(),
+            time_column: Some(time.into()),
+            undirected: false,
+            create_missing_nodes: false,
+            resume: false,
+            options: LoadOptions::default(),
+        }
+    }
+}
+
 fn find_column(columns: &[String], name: &str, what: &str, path: &Path) -> Result<usize> {
     columns.iter().position(|c| c == name).ok_or_else(|| {
         Error::InvalidArgument(format!(
