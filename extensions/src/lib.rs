@@ -22,6 +22,7 @@ pub mod degree;
 pub mod fan;
 mod hash;
 pub mod k_hop;
+pub mod ml;
 pub mod pagerank;
 pub mod shortest_path;
 

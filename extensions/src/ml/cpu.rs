@@ -1,0 +1,314 @@
+//! The CPU backend: GEMM from `ndarray` (matrixmultiply, multi-threaded) and rayon for the
+//! row-parallel sparse and elementwise operations, so both cores work.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use super::backend::{AdamW, Aggregation, Backend, LayerNormCache};
+use super::matrix::Matrix;
+use super::relation::Relation;
+
+/// The CPU device.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu;
+
+const LAYER_NORM_EPS: f32 = 1e-5;
+/// Rows per rayon task for cheap row operations: large enough to amortise scheduling.
+const ROWS_PER_TASK: usize = 256;
+
+fn view(m: &Matrix) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((m.rows, m.cols), &m.data).expect("matrix shape matches its data")
+}
+
+/// A stateless 64-bit mix (SplitMix64's finaliser): a reproducible random stream that any
+/// thread can index into.
+pub(crate) fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn zip_map(a: &Matrix, b: &Matrix, f: impl Fn(f32, f32) -> f32 + Sync) -> Matrix {
+    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "elementwise shapes");
+    let data = a
+        .data
+        .par_iter()
+        .zip(b.data.par_iter())
+        .map(|(&x, &y)| f(x, y))
+        .collect();
+    Matrix::from_vec(a.rows, a.cols, data)
+}
+
+impl Backend for Cpu {
+    type Tensor = Matrix;
+    type Graph = Relation;
+
+    fn upload(&self, m: &Matrix) -> Matrix {
+        m.clone()
+    }
+
+    fn download(&self, t: &Matrix) -> Matrix {
+        t.clone()
+    }
+
+    fn upload_relation(&self, r: &Relation) -> Relation {
+        r.clone()
+    }
+
+    fn shape(&self, t: &Matrix) -> (usize, usize) {
+        (t.rows, t.cols)
+    }
+
+    fn zeros(&self, rows: usize, cols: usize) -> Matrix {
+        Matrix::zeros(rows, cols)
+    }
+
+    fn matmul(&self, a: &Matrix, transpose_a: bool, b: &Matrix, transpose_b: bool) -> Matrix {
+        let a = if transpose_a { view(a).reversed_axes() } else { view(a) };
+        let b = if transpose_b { view(b).reversed_axes() } else { view(b) };
+        let (m, k) = a.dim();
+        let (k2, n) = b.dim();
+        assert_eq!(k, k2, "matmul inner dimensions");
+        let mut out = Matrix::zeros(m, n);
+        let mut c = ArrayViewMut2::from_shape((m, n), &mut out.data).expect("output shape");
+        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        out
+    }
+
+    fn add_row(&self, x: &mut Matrix, bias: &Matrix) {
+        assert_eq!(bias.data.len(), x.cols, "bias width");
+        let cols = x.cols;
+        x.data
+            .par_chunks_mut(cols * ROWS_PER_TASK)
+            .for_each(|rows| {
+                for row in rows.chunks_mut(cols) {
+                    for (v, b) in row.iter_mut().zip(&bias.data) {
+                        *v += b;
+                    }
+                }
+            });
+    }
+
+    fn column_sums(&self, x: &Matrix) -> Matrix {
+        let cols = x.cols;
+        let sums = x
+            .data
+            .par_chunks(cols * ROWS_PER_TASK)
+            .map(|rows| {
+                let mut acc = vec![0f32; cols];
+                for row in rows.chunks(cols) {
+                    for (a, v) in acc.iter_mut().zip(row) {
+                        *a += v;
+                    }
+                }
+                acc
+            })
+            .reduce(
+                || vec![0f32; cols],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
+        Matrix::from_vec(1, cols, sums)
+    }
+
+    fn add_assign(&self, a: &mut Matrix, b: &Matrix) {
+        assert_eq!((a.rows, a.cols), (b.rows, b.cols), "add_assign shapes");
+        a.data
+            .par_iter_mut()
+            .zip(b.data.par_iter())
+            .for_each(|(x, y)| *x += y);
+    }
+
+    fn relu(&self, x: &Matrix) -> Matrix {
+        let data = x.data.par_iter().map(|&v| v.max(0.0)).collect();
+        Matrix::from_vec(x.rows, x.cols, data)
+    }
+
+    fn relu_backward(&self, dy: &Matrix, y: &Matrix) -> Matrix {
+        zip_map(dy, y, |g, out| if out > 0.0 { g } else { 0.0 })
+    }
+
+    fn mul(&self, a: &Matrix, b: &Matrix) -> Matrix {
+        zip_map(a, b, |x, y| x * y)
+    }
+
+    fn dropout_mask(&self, rows: usize, cols: usize, p: f32, seed: u64) -> Matrix {
+        let keep = 1.0 - p;
+        let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
+        let data = (0..rows * cols)
+            .into_par_iter()
+            .map(|i| {
+                let r = mix64(seed ^ mix64(i as u64));
+                let u = (r >> 40) as f32 / (1u64 << 24) as f32;
+                if u < p {
+                    0.0
+                } else {
+                    scale
+                }
+            })
+            .collect();
+        Matrix::from_vec(rows, cols, data)
+    }
+
+    fn layer_norm(
+        &self,
+        x: &Matrix,
+        gamma: &Matrix,
+        beta: &Matrix,
+    ) -> (Matrix, LayerNormCache<Matrix>) {
+        let cols = x.cols;
+        let mut normalized = Matrix::zeros(x.rows, cols);
+        let mut out = Matrix::zeros(x.rows, cols);
+        let mut inv_std = Matrix::zeros(x.rows, 1);
+        normalized
+            .data
+            .par_chunks_mut(cols)
+            .zip(out.data.par_chunks_mut(cols))
+            .zip(inv_std.data.par_iter_mut())
+            .zip(x.data.par_chunks(cols))
+            .for_each(|(((xhat, y), rstd), row)| {
+                let n = cols as f32;
+                let mean = row.iter().sum::<f32>() / n;
+                let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+                *rstd = 1.0 / (var + LAYER_NORM_EPS).sqrt();
+                for j in 0..cols {
+                    xhat[j] = (row[j] - mean) * *rstd;
+                    y[j] = xhat[j] * gamma.data[j] + beta.data[j];
+                }
+            });
+        (
+            out,
+            LayerNormCache {
+                normalized,
+                inv_std,
+            },
+        )
+    }
+
+    fn layer_norm_backward(
+        &self,
+        dy: &Matrix,
+        cache: &LayerNormCache<Matrix>,
+        gamma: &Matrix,
+    ) -> (Matrix, Matrix, Matrix) {
+        let cols = dy.cols;
+        let mut dx = Matrix::zeros(dy.rows, cols);
+        dx.data
+            .par_chunks_mut(cols)
+            .zip(dy.data.par_chunks(cols))
+            .zip(cache.normalized.data.par_chunks(cols))
+            .zip(cache.inv_std.data.par_iter())
+            .for_each(|(((dxr, dyr), xhat), &rstd)| {
+                let n = cols as f32;
+                let mut mean_g = 0.0;
+                let mut mean_gx = 0.0;
+                for j in 0..cols {
+                    let g = dyr[j] * gamma.data[j];
+                    mean_g += g;
+                    mean_gx += g * xhat[j];
+                }
+                mean_g /= n;
+                mean_gx /= n;
+                for j in 0..cols {
+                    let g = dyr[j] * gamma.data[j];
+                    dxr[j] = rstd * (g - mean_g - xhat[j] * mean_gx);
+                }
+            });
+        let dgamma = self.column_sums(&self.mul(dy, &cache.normalized));
+        let dbeta = self.column_sums(dy);
+        (dx, dgamma, dbeta)
+    }
+
+    fn aggregate(&self, graph: &Relation, x: &Matrix, how: Aggregation) -> Matrix {
+        assert_eq!(x.rows, graph.source_count, "aggregate input rows");
+        let cols = x.cols;
+        let mut out = Matrix::zeros(graph.target_count, cols);
+        out.data
+            .par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(t, row)| {
+                let sources = graph.sources_of(t);
+                for &s in sources {
+                    for (o, v) in row.iter_mut().zip(x.row(s as usize)) {
+                        *o += v;
+                    }
+                }
+                if how == Aggregation::Mean && !sources.is_empty() {
+                    let inv = 1.0 / sources.len() as f32;
+                    row.iter_mut().for_each(|o| *o *= inv);
+                }
+            });
+        out
+    }
+
+    fn aggregate_backward(&self, graph: &Relation, dy: &Matrix, how: Aggregation) -> Matrix {
+        assert_eq!(dy.rows, graph.target_count, "aggregate gradient rows");
+        let cols = dy.cols;
+        let mut dx = Matrix::zeros(graph.source_count, cols);
+        // Gather over the reverse adjacency instead of scattering: no two threads write a row.
+        dx.data
+            .par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(s, row)| {
+                for &t in graph.targets_of(s) {
+                    let scale = match how {
+                        Aggregation::Mean => 1.0 / graph.in_degree(t as usize) as f32,
+                        Aggregation::Sum => 1.0,
+                    };
+                    for (o, g) in row.iter_mut().zip(dy.row(t as usize)) {
+                        *o += g * scale;
+                    }
+                }
+            });
+        dx
+    }
+
+    fn bce_with_logits(&self, logits: &Matrix, targets: &Matrix, weights: &Matrix) -> (f32, Matrix) {
+        let total_weight: f64 = weights.data.iter().map(|&w| w as f64).sum();
+        let norm = if total_weight > 0.0 { total_weight } else { 1.0 };
+        let mut loss = 0f64;
+        let mut grad = Matrix::zeros(logits.rows, logits.cols);
+        for i in 0..logits.data.len() {
+            let (z, y, w) = (logits.data[i], targets.data[i], weights.data[i]);
+            if w == 0.0 {
+                continue;
+            }
+            let l = z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
+            loss += (w * l) as f64;
+            let sigmoid = 1.0 / (1.0 + (-z).exp());
+            grad.data[i] = (w as f64 * (sigmoid - y) as f64 / norm) as f32;
+        }
+        ((loss / norm) as f32, grad)
+    }
+
+    fn adamw_step(
+        &self,
+        param: &mut Matrix,
+        grad: &Matrix,
+        m: &mut Matrix,
+        v: &mut Matrix,
+        step: u32,
+        hp: &AdamW,
+    ) {
+        let bias1 = 1.0 - hp.beta1.powi(step as i32);
+        let bias2 = 1.0 - hp.beta2.powi(step as i32);
+        param
+            .data
+            .par_iter_mut()
+            .zip(grad.data.par_iter())
+            .zip(m.data.par_iter_mut())
+            .zip(v.data.par_iter_mut())
+            .for_each(|(((p, &g), m), v)| {
+                *m = hp.beta1 * *m + (1.0 - hp.beta1) * g;
+                *v = hp.beta2 * *v + (1.0 - hp.beta2) * g * g;
+                let update = (*m / bias1) / ((*v / bias2).sqrt() + hp.eps);
+                *p -= hp.lr * (update + hp.weight_decay * *p);
+            });
+    }
+}

@@ -1,0 +1,167 @@
+//! Full-graph training of a [`Sage`] node classifier: weighted loss for class imbalance,
+//! AdamW, model selection on validation ROC-AUC with early stopping, deterministic in the seed.
+
+use super::backend::{AdamW, Backend};
+use super::matrix::Matrix;
+use super::metrics::{roc_auc, Scores};
+use super::sage::{Sage, SageConfig};
+
+/// Node indexes of the three parts of a split.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeSplit {
+    /// Trained on.
+    pub train: Vec<u32>,
+    /// Used to pick the epoch.
+    pub val: Vec<u32>,
+    /// Reported.
+    pub test: Vec<u32>,
+}
+
+/// Optimisation settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Most epochs.
+    pub epochs: usize,
+    /// Stop after this many epochs without a better validation ROC-AUC.
+    pub patience: usize,
+    /// Optimiser settings.
+    pub adamw: AdamW,
+    /// Weight positives by negatives/positives in the training part.
+    pub balance_classes: bool,
+    /// Seed of dropout (the weights' seed is in [`SageConfig`]).
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 500,
+            patience: 100,
+            adamw: AdamW {
+                lr: 3e-3,
+                weight_decay: 1e-4,
+                ..AdamW::default()
+            },
+            balance_classes: true,
+            seed: 0,
+        }
+    }
+}
+
+/// One epoch, as shown while training and plotted afterwards.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochReport {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Training loss.
+    pub loss: f32,
+    /// Validation ROC-AUC after the epoch.
+    pub val_auc: f64,
+}
+
+/// The best model's results.
+pub struct TrainOutcome {
+    /// Epoch with the best validation ROC-AUC.
+    pub best_epoch: usize,
+    /// Its validation ROC-AUC.
+    pub val_auc: f64,
+    /// Its test metrics.
+    pub test: Scores,
+    /// Every epoch's report.
+    pub curve: Vec<EpochReport>,
+    /// Its probability for every node.
+    pub scores: Vec<f32>,
+    /// Its embedding of every node.
+    pub embedding: Matrix,
+    /// Its parameters.
+    pub params: Vec<Matrix>,
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Values of `all` at `rows`, with the matching labels.
+pub fn subset(all: &[f32], labels: &[bool], rows: &[u32]) -> (Vec<f32>, Vec<bool>) {
+    rows.iter()
+        .map(|&i| (all[i as usize], labels[i as usize]))
+        .unzip()
+}
+
+/// Train on `split.train`, select on `split.val`, report on `split.test`. `labels` has one
+/// entry per node (unlabelled nodes simply belong to no part).
+pub fn train_node_classifier<B: Backend>(
+    backend: &B,
+    graphs: &[B::Graph],
+    features: &Matrix,
+    labels: &[bool],
+    split: &NodeSplit,
+    model: SageConfig,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&EpochReport),
+) -> TrainOutcome {
+    let n = features.rows;
+    let x = backend.upload(features);
+    let positives = split.train.iter().filter(|&&i| labels[i as usize]).count();
+    let negatives = split.train.len() - positives;
+    let pos_weight = if config.balance_classes && positives > 0 {
+        negatives as f32 / positives as f32
+    } else {
+        1.0
+    };
+    let mut weights = Matrix::zeros(n, 1);
+    let mut targets = Matrix::zeros(n, 1);
+    for (i, &l) in labels.iter().enumerate() {
+        targets.data[i] = if l { 1.0 } else { 0.0 };
+    }
+    for &i in &split.train {
+        weights.data[i as usize] = if labels[i as usize] { pos_weight } else { 1.0 };
+    }
+    let (weights, targets) = (backend.upload(&weights), backend.upload(&targets));
+
+    let mut sage = Sage::new(backend, model);
+    let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
+    let mut curve = Vec::new();
+    for epoch in 1..=config.epochs {
+        let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        let (logits, cache) = sage.forward(backend, graphs, &x, true, seed);
+        let (loss, dlogits) = backend.bce_with_logits(&logits, &targets, &weights);
+        sage.backward(backend, graphs, &cache, &dlogits);
+        sage.update(backend, &config.adamw);
+
+        let (logits, _) = sage.forward(backend, graphs, &x, false, 0);
+        let probs: Vec<f32> = backend.download(&logits).data.into_iter().map(sigmoid).collect();
+        let (val_scores, val_labels) = subset(&probs, labels, &split.val);
+        let val_auc = roc_auc(&val_scores, &val_labels).unwrap_or(f64::NAN);
+        let report = EpochReport {
+            epoch,
+            loss,
+            val_auc,
+        };
+        progress(&report);
+        curve.push(report);
+        let improved = best.as_ref().is_none_or(|(_, b, _)| val_auc > *b);
+        if improved {
+            best = Some((epoch, val_auc, sage.snapshot(backend)));
+        } else if best
+            .as_ref()
+            .is_some_and(|(e, _, _)| epoch - e >= config.patience)
+        {
+            break;
+        }
+    }
+    let (best_epoch, val_auc, params) = best.expect("at least one epoch");
+    sage.restore(backend, &params);
+    let (logits, cache) = sage.forward(backend, graphs, &x, false, 0);
+    let scores: Vec<f32> = backend.download(&logits).data.into_iter().map(sigmoid).collect();
+    let (test_scores, test_labels) = subset(&scores, labels, &split.test);
+    TrainOutcome {
+        best_epoch,
+        val_auc,
+        test: Scores::of(&test_scores, &test_labels),
+        curve,
+        scores,
+        embedding: backend.download(&cache.embedding),
+        params,
+    }
+}
