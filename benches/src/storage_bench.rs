@@ -12,10 +12,14 @@ use std::fs;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use argus_datagen::{PaymentsConfig, Progress, DEFAULT_START_TIME};
+use argus_benches::{
+    dir_size, fmt_num, load_average, ms, peer_python, percentile, prepare_data, proc_status_kib,
+    python_has, reset_peak_rss, text_table,
+};
+use argus_datagen::{PaymentsConfig, DEFAULT_START_TIME};
 use argus_engine::keys::CatalogId;
 use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, LoadProgress, NodeLoad};
 use argus_engine::{Dir, Direction, GraphStore, NeighborQuery, NodeId, Snapshot, Value};
@@ -98,16 +102,6 @@ impl QueryRun {
     }
 }
 
-/// Nearest-rank percentile (the definition `kuzu_bench.py` uses too).
-fn percentile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((sorted.len() as f64 * q / 100.0).ceil() as usize).max(1);
-    sorted[rank - 1]
-}
 
 /// What the Argus side measured.
 #[derive(Debug, Default)]
@@ -141,7 +135,7 @@ fn main() -> Result<()> {
     };
 
     let data = work.join("data");
-    prepare_data(&config, &data)?;
+    prepare_data(&config, &data, CONFIG_MARKER, "storage_bench")?;
 
     let (argus, probes) = run_argus(&args, &data, &work.join("argus"))?;
 
@@ -161,9 +155,7 @@ fn main() -> Result<()> {
         args.users, args.merchants, args.transactions, args.seed, probes.len(), args.batch_rows
     );
     let load_at_end = load_average();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let cores = argus_benches::cores();
     println!("machine: {cores} cores; load average (1/5/15 min) at start {load_at_start}, at end {load_at_end}");
     println!("{text}");
     match &agreement {
@@ -203,88 +195,10 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Step 1: generate the data set unless `dir` already holds one made with the same config.
-fn prepare_data(config: &PaymentsConfig, dir: &Path) -> Result<()> {
-    let marker = dir.join(CONFIG_MARKER);
-    let wanted = format!("{config:?}\n");
-    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
-        && dir.join("transactions.csv").exists()
-    {
-        progress!("data: reusing {} ({})", dir.display(), wanted.trim());
-        return Ok(());
-    }
-    if dir.exists() {
-        fs::remove_dir_all(dir).with_context(|| format!("removing stale {}", dir.display()))?;
-    }
-    progress!(
-        "data: generating into {} ({})",
-        dir.display(),
-        wanted.trim()
-    );
-    let start = Instant::now();
-    let mut last_phase = "";
-    let mut last_tenth = 0;
-    let summary = argus_datagen::generate(config, dir, &mut |p: Progress| {
-        let tenth = (p.done * 10).checked_div(p.total).unwrap_or(10);
-        if p.phase != last_phase || tenth > last_tenth {
-            progress!(
-                "data: {} {}/{} ({:.0} s)",
-                p.phase,
-                p.done,
-                p.total,
-                start.elapsed().as_secs_f64()
-            );
-            last_phase = p.phase;
-            last_tenth = tenth;
-        }
-    })?;
-    // Written last, so an interrupted generation is never mistaken for a complete one.
-    fs::write(&marker, wanted)?;
-    let files: Vec<String> = summary
-        .files
-        .iter()
-        .map(|(f, n)| format!("{f} {n}"))
-        .collect();
-    progress!(
-        "data: done in {:.1} s: {}",
-        start.elapsed().as_secs_f64(),
-        files.join(", ")
-    );
-    Ok(())
-}
 
-/// The 1, 5 and 15 minute load averages: other work on the machine skews the timings.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
-/// Resets the kernel's peak-RSS mark (VmHWM) of this process to its current RSS.
-fn reset_peak_rss() -> bool {
-    fs::write("/proc/self/clear_refs", "5").is_ok()
-}
 
-/// A `kB` field of /proc/self/status.
-fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
 
-fn dir_size(path: &Path) -> u64 {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
-}
 
 /// Steps 2 and 3: load into a fresh Argus store, sample the cards, time the queries.
 fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<Probe>)> {
@@ -411,9 +325,6 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
     Ok((result, probes))
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1e6
-}
 
 /// Catalog ids and reusable queries, resolved once (not part of any timing).
 struct Ids {
@@ -566,32 +477,11 @@ fn run_query(snapshot: &Snapshot, ids: &Ids, kind: &str, probe: &Probe) -> Resul
     }
 }
 
-/// The interpreter that runs the Kuzu side: `$ARGUS_BENCH_PYTHON`, else the venv that
-/// `setup_peers.sh` creates, else `python3`.
-fn peer_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ARGUS_BENCH_PYTHON") {
-        return p.into();
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        let venv = Path::new(&home).join(".cache/argus-bench-venv/bin/python");
-        if venv.exists() {
-            return venv;
-        }
-    }
-    "python3".into()
-}
 
 /// Step 4: the Kuzu peer; `None` (with a message) when Kuzu is not installed.
 fn run_kuzu(args: &Args, data: &Path, work: &Path, probes: &[Probe]) -> Result<Option<Json>> {
     let python = peer_python();
-    let importable = Command::new(&python)
-        .args(["-c", "import kuzu"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !importable {
+    if !python_has(&python, "kuzu") {
         progress!(
             "Kuzu skipped: `{} -c 'import kuzu'` failed; run benches/setup_peers.sh or set ARGUS_BENCH_PYTHON",
             python.display()
@@ -879,76 +769,7 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
     ]
 }
 
-/// `1234567.8` with 0 decimals → `1,234,568`.
-fn fmt_num(v: Option<f64>, decimals: usize) -> String {
-    let Some(v) = v else { return "-".into() };
-    let text = format!("{v:.decimals$}");
-    let (int, frac) = text
-        .split_once('.')
-        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
 
-fn render_table(rows: &[Row]) -> String {
-    let header = [
-        "metric",
-        "argus",
-        "kuzu",
-        "ratio (>1: argus better)",
-        "target",
-        "met",
-    ];
-    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
-    for r in rows {
-        cells.push(vec![
-            r.metric.to_string(),
-            fmt_num(r.argus, r.decimals),
-            fmt_num(r.kuzu, r.decimals),
-            r.ratio().map_or("-".into(), |x| format!("{x:.2}x")),
-            r.target_text(),
-            match r.met() {
-                Some(true) => "yes".into(),
-                Some(false) => "NO".into(),
-                None => String::new(),
-            },
-        ]);
-    }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| cells.iter().map(|row| row[c].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for (i, row) in cells.iter().enumerate() {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            // Metric names left-aligned, numbers right-aligned.
-            if c == 0 || c >= 4 {
-                line.push_str(&format!("{cell:<w$}", w = widths[c]));
-            } else {
-                line.push_str(&format!("{cell:>w$}", w = widths[c]));
-            }
-            line.push_str("   ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-        if i == 0 {
-            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 3 * (widths.len() - 1)));
-            out.push('\n');
-        }
-    }
-    out.pop();
-    out
-}
 
 fn argus_json(a: &ArgusResult) -> Json {
     let queries: serde_json::Map<String, Json> = a
@@ -979,4 +800,33 @@ fn argus_json(a: &ArgusResult) -> Json {
         "disk_bytes": a.disk_bytes,
         "queries": queries,
     })
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let header = [
+        "metric",
+        "argus",
+        "kuzu",
+        "ratio (>1: argus better)",
+        "target",
+        "met",
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.metric.to_string(),
+                fmt_num(r.argus, r.decimals),
+                fmt_num(r.kuzu, r.decimals),
+                r.ratio().map_or("-".into(), |x| format!("{x:.2}x")),
+                r.target_text(),
+                match r.met() {
+                    Some(true) => "yes".into(),
+                    Some(false) => "NO".into(),
+                    None => String::new(),
+                },
+            ]
+        })
+        .collect();
+    text_table(&header, &cells, &[false, true, true, true, false, false])
 }

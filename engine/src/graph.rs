@@ -16,6 +16,7 @@ use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
 use crate::record::{normalize_props, EdgeRecord, NodeRecord, Props};
+use crate::table_cache::TableCache;
 use crate::storage::{
     open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch,
 };
@@ -35,6 +36,9 @@ pub struct GraphStore {
     options: StoreOptions,
     /// Bumped by every commit that deletes nodes, so caches of key → id know to drop entries.
     deletion_epoch: std::sync::atomic::AtomicU64,
+    /// Bumped by every commit; snapshots carry it so cached table copies match their state.
+    generation: std::sync::atomic::AtomicU64,
+    table_cache: Arc<TableCache>,
 }
 
 /// Which traversal directions a neighbour query follows.
@@ -224,8 +228,10 @@ impl GraphStore {
             backend,
             catalog: RwLock::new(Arc::new(catalog)),
             writer: Mutex::new(()),
+            table_cache: Arc::new(TableCache::new(options.table_cache_bytes)),
             options,
             deletion_epoch: std::sync::atomic::AtomicU64::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -246,10 +252,14 @@ impl GraphStore {
 
     /// A consistent view of the committed state; later writes do not change it.
     pub fn snapshot(&self) -> Snapshot {
+        // Commits hold the catalog lock for writing while they write and bump the generation,
+        // so the view and the generation read here belong together.
         let catalog = self.catalog.read();
         Snapshot {
             view: self.backend.snapshot(),
             catalog: catalog.clone(),
+            generation: self.generation.load(std::sync::atomic::Ordering::SeqCst),
+            table_cache: self.table_cache.clone(),
         }
     }
 
@@ -284,6 +294,8 @@ impl GraphStore {
         let (batch, catalog) = txn.into_batch();
         let mut committed = self.catalog.write();
         self.backend.write(batch, durability)?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if deleted_nodes {
             self.deletion_epoch
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -817,6 +829,8 @@ pub fn adjacency_entries(
 pub struct Snapshot {
     view: Arc<dyn ReadView>,
     catalog: Arc<Catalog>,
+    generation: u64,
+    table_cache: Arc<TableCache>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -832,6 +846,16 @@ impl Snapshot {
     /// The catalog as of this snapshot.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The store's commit count when this snapshot was taken (within this process).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The store's cache of in-memory table copies.
+    pub fn table_cache(&self) -> &Arc<TableCache> {
+        &self.table_cache
     }
 
     /// The raw key-value view (for consistency checks and scans).

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod load;
 pub mod record;
 pub mod storage;
+pub mod table_cache;
 pub mod time;
 
 pub use catalog::{Catalog, EdgeTypeDef, LabelDef, PropType, PropertyDef, Value};

@@ -2,6 +2,7 @@
 //! bulk-load CSV/Parquet, inspect the graph, check consistency and run the demo.
 
 mod demo;
+mod ml_cli;
 mod output;
 
 use std::path::PathBuf;
@@ -84,6 +85,9 @@ enum Command {
   argus --db ./argus-data sql -c \"SELECT * FROM paid WHERE src = '4000123412341234' ORDER BY time DESC LIMIT 20\" --format csv
   argus --db ./argus-data sql -c \"SELECT * FROM neighbors('user:42', 2)\" --output ring.parquet")]
     Sql(SqlArgs),
+    /// Evaluate models on labelled data.
+    #[command(subcommand)]
+    Eval(ml_cli::Eval),
     /// Generate a payments graph, load it with progress, and query it.
     #[command(after_help = "Example:\n  argus demo --dir ./argus-demo --users 20000")]
     Demo(demo::DemoArgs),
@@ -301,6 +305,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo(args) => demo::run(args, store_options(&cli))?,
+        Command::Eval(eval) => {
+            let db = argus_db::Database::from_store(std::sync::Arc::new(open_existing(&cli)?));
+            ml_cli::run_eval(&db, eval, cli.format)?;
+        }
         Command::Sql(args) => {
             let store = std::sync::Arc::new(open_existing(&cli)?);
             run_sql(store, args, cli.format)?;

@@ -15,8 +15,11 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::common::stats::Precision;
+use datafusion::common::Statistics;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
+    StatisticsArgs,
 };
 
 use crate::table::{ScanFilter, TableKind};
@@ -35,6 +38,8 @@ pub struct GraphScanExec {
     projection: Projection,
     filter: ScanFilter,
     limit: Option<usize>,
+    /// Rows already selected from the table's in-memory copy, split across partitions.
+    from_copy: Option<RecordBatch>,
     properties: Arc<PlanProperties>,
 }
 
@@ -74,8 +79,44 @@ impl GraphScanExec {
             projection,
             filter,
             limit,
+            from_copy: None,
             properties,
         })
+    }
+
+    /// A scan serving `rows` (already projected and filtered) from the table's in-memory
+    /// copy, as `partitions` contiguous parts read in parallel.
+    pub fn from_copy(
+        snapshot: Snapshot,
+        kind: TableKind,
+        full_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+        filter: ScanFilter,
+        rows: RecordBatch,
+        partitions: usize,
+    ) -> argus_engine::Result<GraphScanExec> {
+        let mut exec = GraphScanExec::try_new(snapshot, kind, full_schema, projection, filter, None)?;
+        let partitions = partitions.clamp(1, rows.num_rows().div_ceil(BATCH_ROWS).max(1));
+        exec.properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(rows.schema()),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        exec.from_copy = Some(rows);
+        Ok(exec)
+    }
+
+    /// Slices of this partition's share of the in-memory rows.
+    fn copy_slices(rows: &RecordBatch, partition: usize, partitions: usize) -> Vec<RecordBatch> {
+        let n = rows.num_rows();
+        let per = n.div_ceil(partitions.max(1));
+        let start = (partition * per).min(n);
+        let end = (start + per).min(n);
+        (start..end)
+            .step_by(BATCH_ROWS)
+            .map(|s| rows.slice(s, BATCH_ROWS.min(end - s)))
+            .collect()
     }
 
     fn access_path(&self) -> String {
@@ -105,10 +146,15 @@ impl GraphScanExec {
             };
             parts.push(format!("time [{}, {}]", show(lo), show(hi)));
         }
-        if parts.is_empty() {
-            "full scan".into()
+        let path = if parts.is_empty() {
+            "full scan".to_string()
         } else {
             parts.join(", ")
+        };
+        if self.from_copy.is_some() {
+            format!("{path} of in-memory copy")
+        } else {
+            path
         }
     }
 
@@ -191,10 +237,6 @@ impl GraphScanExec {
         Ok(batches)
     }
 
-    fn uses_lookup(&self) -> bool {
-        let f = &self.filter;
-        f.keys.is_some() || f.ids.is_some() || f.src.is_some() || f.dst.is_some()
-    }
 }
 
 impl DisplayAs for GraphScanExec {
@@ -238,6 +280,33 @@ impl ExecutionPlan for GraphScanExec {
         Vec::new()
     }
 
+    /// Exact for scans of an in-memory copy (the rows are already selected), so the planner
+    /// builds hash joins on the smaller side; unknown otherwise.
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let schema = self.properties.eq_properties.schema().clone();
+        let mut stats = Statistics::new_unknown(&schema);
+        if let Some(rows) = &self.from_copy {
+            let (count, bytes) = match args.partition() {
+                Some(p) => {
+                    let parts = self.properties.partitioning.partition_count();
+                    let slices = Self::copy_slices(rows, p, parts);
+                    (
+                        slices.iter().map(RecordBatch::num_rows).sum::<usize>(),
+                        slices.iter().map(RecordBatch::get_array_memory_size).sum(),
+                    )
+                }
+                None => (rows.num_rows(), rows.get_array_memory_size()),
+            };
+            stats.num_rows = Precision::Exact(count);
+            stats.total_byte_size = Precision::Inexact(bytes);
+        }
+        Ok(Arc::new(stats))
+    }
+
     fn apply_expressions(
         &self,
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
@@ -262,13 +331,19 @@ impl ExecutionPlan for GraphScanExec {
 
     fn execute(
         &self,
-        _partition: usize,
+        partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let schema = self.properties.eq_properties.schema().clone();
+        if let Some(rows) = &self.from_copy {
+            let partitions = self.properties.partitioning.partition_count();
+            let slices = Self::copy_slices(rows, partition, partitions);
+            let stream = futures::stream::iter(slices.into_iter().map(Ok));
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)));
+        }
         let limit = self.limit.unwrap_or(usize::MAX);
         let batches: Box<dyn Iterator<Item = argus_engine::Result<RecordBatch>> + Send> =
-            if self.uses_lookup() {
+            if self.filter.is_lookup() {
                 Box::new(self.lookup_batches().map_err(to_df)?.into_iter().map(Ok))
             } else {
                 match self.kind {

@@ -61,6 +61,16 @@ impl ArgusSession {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(2)
+            // Dimension tables (merchants, cards) are joined to millions of edges: broadcast a
+            // build side of up to 64 MiB / 2 M rows instead of hash-partitioning both sides.
+            .set_usize(
+                "datafusion.optimizer.hash_join_single_partition_threshold",
+                64 << 20,
+            )
+            .set_usize(
+                "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+                2_000_000,
+            )
             .with_default_catalog_and_schema("argus", "graph");
         let ctx = SessionContext::new_with_config(config);
         let snapshot = store.snapshot();

@@ -5,7 +5,8 @@
 //! - node tables: `key = 'x'`, `key IN (...)`, `_id = n` — point lookups instead of a scan;
 //! - edge tables: `src = 'x'` / `dst = 'x'` (and `IN` lists) — a range scan of that node's
 //!   adjacency; `time` compared with a constant (`<`, `<=`, `>`, `>=`, `=`, `BETWEEN`) — the
-//!   time bounds of that range scan, or a filter applied while scanning all edges.
+//!   time bounds of that range scan, or a binary search in the table's in-memory copy
+//!   (see `argus_engine::table_cache`).
 //!
 //! Anything else is left to DataFusion (`Unsupported`).
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use argus_engine::arrow::{edge_schema, node_schema};
 use argus_engine::keys::CatalogId;
+use argus_engine::table_cache::{project, CachedKind};
 use argus_engine::Snapshot;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -198,6 +200,13 @@ fn classify(kind: TableKind, key_column: &str, expr: &Expr) -> Option<ScanFilter
     Some(f)
 }
 
+impl ScanFilter {
+    /// Whether the scan reads only named keys, ids or adjacencies (not the whole table).
+    pub fn is_lookup(&self) -> bool {
+        self.keys.is_some() || self.ids.is_some() || self.src.is_some() || self.dst.is_some()
+    }
+}
+
 fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.into_iter().filter(|x| b.contains(x)).collect()),
@@ -263,21 +272,52 @@ impl TableProvider for GraphTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let snapshot = self.slot.read().clone();
         let filter = scan_filter(self.kind, &self.key_column, filters);
-        let exec = GraphScanExec::try_new(
-            snapshot,
-            self.kind,
-            self.schema.clone(),
-            projection.cloned(),
-            filter,
-            limit,
-        )
+        let projection = projection.cloned();
+        // Scans that read a whole table (or a time range of one) use the in-memory copy; a
+        // `LIMIT` without filters is cheaper streamed from storage than copied first.
+        let copy = if filter.is_lookup() || limit.is_some() {
+            None
+        } else {
+            let kind = match self.kind {
+                TableKind::Nodes(l) => CachedKind::Nodes(l),
+                TableKind::Edges(t) => CachedKind::Edges(t),
+            };
+            snapshot.cached_table(kind).map_err(to_df)?
+        };
+        let exec = match copy {
+            Some(table) => {
+                let rows = match filter.time {
+                    Some((lo, hi)) => table.rows_in_time(lo, hi, &projection),
+                    None => project(table.batch(), &projection),
+                }
+                .map_err(to_df)?;
+                let partitions = state.config_options().execution.target_partitions.max(1);
+                GraphScanExec::from_copy(
+                    snapshot,
+                    self.kind,
+                    self.schema.clone(),
+                    projection,
+                    filter,
+                    rows,
+                    partitions,
+                )
+            }
+            None => GraphScanExec::try_new(
+                snapshot,
+                self.kind,
+                self.schema.clone(),
+                projection,
+                filter,
+                limit,
+            ),
+        }
         .map_err(to_df)?;
         Ok(Arc::new(exec))
     }

@@ -158,6 +158,9 @@ pub struct StoreOptions {
     pub write_buffer_bytes: usize,
     /// Default durability of commits.
     pub durability: Durability,
+    /// Memory for in-memory copies of whole tables used by analytical scans
+    /// (see [`crate::table_cache`]); 0 disables them.
+    pub table_cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -166,6 +169,7 @@ impl Default for StoreOptions {
             block_cache_bytes: 256 << 20,
             write_buffer_bytes: 64 << 20,
             durability: Durability::Sync,
+            table_cache_bytes: 1 << 30,
         }
     }
 }

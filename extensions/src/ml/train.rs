@@ -88,18 +88,32 @@ pub fn subset(all: &[f32], labels: &[bool], rows: &[u32]) -> (Vec<f32>, Vec<bool
         .unzip()
 }
 
-/// Train on `split.train`, select on `split.val`, report on `split.test`. `labels` has one
-/// entry per node (unlabelled nodes simply belong to no part).
+/// The data of one node-classification run.
+pub struct NodeTask<'a, B: Backend> {
+    /// One graph per relation of the model.
+    pub graphs: &'a [B::Graph],
+    /// One row per node.
+    pub features: &'a Matrix,
+    /// One entry per node (unlabelled nodes simply belong to no part of the split).
+    pub labels: &'a [bool],
+    /// Which nodes train, select and test.
+    pub split: &'a NodeSplit,
+}
+
+/// Train on `split.train`, select on `split.val`, report on `split.test`.
 pub fn train_node_classifier<B: Backend>(
     backend: &B,
-    graphs: &[B::Graph],
-    features: &Matrix,
-    labels: &[bool],
-    split: &NodeSplit,
+    task: &NodeTask<'_, B>,
     model: SageConfig,
     config: &TrainConfig,
     progress: &mut dyn FnMut(&EpochReport),
 ) -> TrainOutcome {
+    let NodeTask {
+        graphs,
+        features,
+        labels,
+        split,
+    } = *task;
     let n = features.rows;
     let x = backend.upload(features);
     let positives = split.train.iter().filter(|&&i| labels[i as usize]).count();

@@ -1,0 +1,207 @@
+//! Shared pieces of the benchmark binaries: the generated data set, machine facts printed with
+//! every table (cores, load average, memory), percentiles, the peer systems' Python, and
+//! plain-text tables.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use argus_datagen::{PaymentsConfig, Progress};
+
+/// Generate the payments data set into `dir`, unless a complete one with the same config is
+/// already there (`marker` names the file recording the config). `tag` prefixes progress lines.
+pub fn prepare_data(config: &PaymentsConfig, dir: &Path, marker: &str, tag: &str) -> Result<()> {
+    let progress = |text: String| eprintln!("[{tag}] {text}");
+    let marker = dir.join(marker);
+    let wanted = format!("{config:?}\n");
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
+        && dir.join("transactions.csv").exists()
+    {
+        progress(format!("data: reusing {} ({})", dir.display(), wanted.trim()));
+        return Ok(());
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing stale {}", dir.display()))?;
+    }
+    progress(format!(
+        "data: generating into {} ({})",
+        dir.display(),
+        wanted.trim()
+    ));
+    let start = Instant::now();
+    let mut last_phase = "";
+    let mut last_tenth = 0;
+    let summary = argus_datagen::generate(config, dir, &mut |p: Progress| {
+        let tenth = (p.done * 10).checked_div(p.total).unwrap_or(10);
+        if p.phase != last_phase || tenth > last_tenth {
+            progress(format!(
+                "data: {} {}/{} ({:.0} s)",
+                p.phase,
+                p.done,
+                p.total,
+                start.elapsed().as_secs_f64()
+            ));
+            last_phase = p.phase;
+            last_tenth = tenth;
+        }
+    })?;
+    // Written last, so an interrupted generation is never mistaken for a complete one.
+    fs::write(&marker, wanted)?;
+    let files: Vec<String> = summary
+        .files
+        .iter()
+        .map(|(f, n)| format!("{f} {n}"))
+        .collect();
+    progress(format!(
+        "data: done in {:.1} s: {}",
+        start.elapsed().as_secs_f64(),
+        files.join(", ")
+    ));
+    Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews the timings.
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Resets the kernel's peak-RSS mark (VmHWM) of this process to its current RSS.
+pub fn reset_peak_rss() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A `kB` field of /proc/self/status.
+pub fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Bytes under `path` (a file or a directory tree).
+pub fn dir_size(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+/// A duration in milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
+/// Nearest-rank percentile (the definition `kuzu_bench.py` uses too).
+pub fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((sorted.len() as f64 * q / 100.0).ceil() as usize).max(1);
+    sorted[rank - 1]
+}
+
+/// The interpreter that runs the Kuzu side: `$ARGUS_BENCH_PYTHON`, else the venv that
+/// `setup_peers.sh` creates, else `python3`.
+pub fn peer_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARGUS_BENCH_PYTHON") {
+        return p.into();
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let venv = Path::new(&home).join(".cache/argus-bench-venv/bin/python");
+        if venv.exists() {
+            return venv;
+        }
+    }
+    "python3".into()
+}
+
+/// Whether `python` can import `module` (a peer system).
+pub fn python_has(python: &Path, module: &str) -> bool {
+    Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Available cores, printed with every table.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0)
+}
+
+/// `1234567.8` with 0 decimals → `1,234,568`.
+pub fn fmt_num(v: Option<f64>, decimals: usize) -> String {
+    let Some(v) = v else { return "-".into() };
+    let text = format!("{v:.decimals$}");
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A plain-text table: a header row, a rule, then the rows; columns flagged in `right` are
+/// right-aligned (numbers), the others left-aligned.
+pub fn text_table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    cells.extend(rows.iter().cloned());
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            cells
+                .iter()
+                .map(|row| row.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, row) in cells.iter().enumerate() {
+        let mut line = String::new();
+        for (c, width) in widths.iter().enumerate() {
+            let cell = row.get(c).map_or("", String::as_str);
+            let pad = width - cell.chars().count();
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+            line.push_str("   ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 3 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    out.pop();
+    out
+}
