@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """DuckDB side of the SQL benchmark (driven by `sql_bench`, usable on its own).
 
-Loads the payments data set's transactions and merchants into a DuckDB database file (keys as
-VARCHAR, like Argus's keys; the Unix-seconds time column as a timestamp), then runs the same
-three analyst queries as the Argus side:
+Loads the payments data set's transactions and merchants into a DuckDB database file twice —
+with the types DuckDB infers ("auto") and with string keys and a timestamp like Argus's tables
+("text") — then runs the same three analyst queries as the Argus side on each:
 
   week_top_merchants   top 10 merchants by amount in [since, until)
   category_totals      total amount per merchant category (transactions joined with merchants)
@@ -34,6 +34,78 @@ def timed(con, sql, params=None):
     return rows, (time.perf_counter() - start) * 1000.0
 
 
+# "auto": the types DuckDB infers from the CSV (numeric ids become BIGINT, Unix seconds stay
+# BIGINT) — what a user loading the files gets. "text": ids as VARCHAR and time as a timestamp,
+# the same types Argus exposes (keys are strings).
+VARIANTS = ("auto", "text")
+
+
+def run_variant(con, variant, txns, merchants, since, until, cards, runs):
+    t, m = f"transactions_{variant}", f"merchants_{variant}"
+    start = time.perf_counter()
+    if variant == "auto":
+        con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_csv(?)", [txns])
+        con.execute(f"CREATE TABLE {m} AS SELECT * FROM read_csv(?)", [merchants])
+        window = f'"time" >= {since} AND "time" < {until}'
+        time_col = '"time"'
+    else:
+        con.execute(
+            f"CREATE TABLE {t} AS SELECT txn_id, card_id, merchant_id, amount, "
+            "to_timestamp(time) AS ts, channel FROM read_csv(?, header = true, columns = "
+            "{'txn_id': 'VARCHAR', 'card_id': 'VARCHAR', 'merchant_id': 'VARCHAR', "
+            "'amount': 'DOUBLE', 'time': 'BIGINT', 'channel': 'VARCHAR'})",
+            [txns],
+        )
+        con.execute(
+            f"CREATE TABLE {m} AS SELECT * FROM read_csv(?, header = true, columns = "
+            "{'merchant_id': 'VARCHAR', 'name': 'VARCHAR', 'category': 'VARCHAR', "
+            "'country': 'VARCHAR'})",
+            [merchants],
+        )
+        window = f"ts >= to_timestamp({since}) AND ts < to_timestamp({until})"
+        time_col = "ts"
+    con.execute("CHECKPOINT")
+    load_secs = time.perf_counter() - start
+    types = con.execute(f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{t}'").fetchall()
+    log(f"{variant}: loaded {t} in {load_secs:.1f} s, types {types}")
+    queries = {
+        "week_top_merchants": (
+            f"SELECT merchant_id, sum(amount) AS total FROM {t} WHERE {window} "
+            "GROUP BY merchant_id ORDER BY total DESC LIMIT 10"
+        ),
+        "category_totals": (
+            f"SELECT m.category, sum(t.amount) AS total FROM {t} t "
+            f"JOIN {m} m ON t.merchant_id = m.merchant_id GROUP BY m.category ORDER BY m.category"
+        ),
+    }
+    out = {"load_seconds": load_secs, "types": types, "queries": {}}
+    for name, sql in queries.items():
+        rows, first = timed(con, sql)
+        times = [timed(con, sql)[1] for _ in range(runs)]
+        out["queries"][name] = {
+            "first_ms": first,
+            "times_ms": times,
+            "rows": [[str(v) for v in r] for r in rows],
+        }
+        log(f"{variant}: {name}: first {first:.1f} ms, median {sorted(times)[len(times) // 2]:.1f} ms")
+    card_sql = (
+        f"SELECT {time_col}, merchant_id, amount FROM {t} WHERE card_id = ? "
+        f"ORDER BY {time_col} DESC LIMIT 20"
+    )
+    key = int if variant == "auto" else str
+    for card in cards:
+        timed(con, card_sql, [key(card)])
+    times, counts, sums = [], [], []
+    for card in cards:
+        rows, ms = timed(con, card_sql, [key(card)])
+        times.append(ms)
+        counts.append(len(rows))
+        sums.append(round(sum(r[2] for r in rows), 2))
+    out["queries"]["card_last_20"] = {"times_ms": times, "counts": counts, "amount_sums": sums}
+    log(f"{variant}: card_last_20: median {sorted(times)[len(times) // 2]:.2f} ms over {len(times)} cards")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
@@ -49,65 +121,12 @@ def main():
         os.remove(args.db)
     con = duckdb.connect(args.db)
     con.execute(f"SET threads = {args.threads}")
-
     txns = os.path.join(args.data, "transactions.csv")
     merchants = os.path.join(args.data, "merchants.csv")
-    start = time.perf_counter()
-    con.execute(
-        "CREATE TABLE transactions AS SELECT txn_id, card_id, merchant_id, amount, "
-        "to_timestamp(time) AS ts, channel FROM read_csv(?, header = true, columns = "
-        "{'txn_id': 'VARCHAR', 'card_id': 'VARCHAR', 'merchant_id': 'VARCHAR', "
-        "'amount': 'DOUBLE', 'time': 'BIGINT', 'channel': 'VARCHAR'})",
-        [txns],
-    )
-    con.execute(
-        "CREATE TABLE merchants AS SELECT * FROM read_csv(?, header = true, columns = "
-        "{'merchant_id': 'VARCHAR', 'name': 'VARCHAR', 'category': 'VARCHAR', "
-        "'country': 'VARCHAR'})",
-        [merchants],
-    )
-    con.execute("CHECKPOINT")
-    load_secs = time.perf_counter() - start
-    count = con.execute("SELECT count(*) FROM transactions").fetchone()[0]
-    log(f"loaded {count} transactions in {load_secs:.1f} s")
-
-    queries = {
-        "week_top_merchants": (
-            "SELECT merchant_id, sum(amount) AS total FROM transactions "
-            f"WHERE ts >= to_timestamp({params['since']}) AND ts < to_timestamp({params['until']}) "
-            "GROUP BY merchant_id ORDER BY total DESC LIMIT 10"
-        ),
-        "category_totals": (
-            "SELECT m.category, sum(t.amount) AS total FROM transactions t "
-            "JOIN merchants m ON t.merchant_id = m.merchant_id "
-            "GROUP BY m.category ORDER BY m.category"
-        ),
-    }
-    out = {"load_seconds": load_secs, "rows": count, "threads": args.threads, "queries": {}}
-    for name, sql in queries.items():
-        rows, first = timed(con, sql)
-        times = [timed(con, sql)[1] for _ in range(args.runs)]
-        out["queries"][name] = {
-            "first_ms": first,
-            "times_ms": times,
-            "rows": [[str(v) for v in r] for r in rows],
-        }
-        log(f"{name}: first {first:.1f} ms, median {sorted(times)[len(times) // 2]:.1f} ms")
-
-    card_sql = (
-        "SELECT ts, merchant_id, amount FROM transactions WHERE card_id = ? "
-        "ORDER BY ts DESC LIMIT 20"
-    )
-    for card in params["cards"]:
-        timed(con, card_sql, [card])
-    times, counts, sums = [], [], []
-    for card in params["cards"]:
-        rows, ms = timed(con, card_sql, [card])
-        times.append(ms)
-        counts.append(len(rows))
-        sums.append(round(sum(r[2] for r in rows), 2))
-    out["queries"]["card_last_20"] = {"times_ms": times, "counts": counts, "amount_sums": sums}
-    log(f"card_last_20: median {sorted(times)[len(times) // 2]:.2f} ms over {len(times)} cards")
+    since, until = params["since"], params["until"]
+    out = {"threads": args.threads, "variants": {}}
+    for variant in VARIANTS:
+        out["variants"][variant] = run_variant(con, variant, txns, merchants, since, until, params["cards"], args.runs)
     con.close()
     json.dump(out, sys.stdout)
 

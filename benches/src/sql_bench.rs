@@ -129,13 +129,15 @@ fn main() -> Result<()> {
         &[
             "query",
             "argus",
-            "duckdb",
-            "ratio (>1: argus faster)",
-            "target",
+            VARIANTS[0].1,
+            "ratio",
+            VARIANTS[1].1,
+            "ratio",
+            "target (vs inferred types)",
             "met",
         ],
         &rows,
-        &[false, true, true, true, false, false],
+        &[false, true, true, true, true, true, false, false],
     );
     println!();
     println!(
@@ -148,6 +150,7 @@ fn main() -> Result<()> {
         argus_benches::cores()
     );
     println!("{text}");
+    println!("(ratio = duckdb time / argus time: above 1, Argus is faster)");
     match &check {
         Some(c) => println!("{c}"),
         None => println!("result check: skipped (no DuckDB run)"),
@@ -406,36 +409,48 @@ fn run_duckdb(
     ))
 }
 
-fn duck_times(d: &Json, query: &str) -> Vec<f64> {
-    d["queries"][query]["times_ms"]
+/// DuckDB variants in the results: inferred types (the primary peer) and string keys.
+const VARIANTS: [(&str, &str); 2] = [("auto", "duckdb (inferred types)"), ("text", "duckdb (text keys)")];
+
+fn duck_query<'a>(d: &'a Json, variant: &str, query: &str) -> &'a Json {
+    &d["variants"][variant]["queries"][query]
+}
+
+fn duck_times(d: &Json, variant: &str, query: &str) -> Vec<f64> {
+    duck_query(d, variant, query)["times_ms"]
         .as_array()
         .map(|a| a.iter().filter_map(Json::as_f64).collect())
         .unwrap_or_default()
 }
 
-/// Whether both systems returned the same rows (totals to the cent).
+/// Whether both systems returned the same rows (totals to the cent), for every DuckDB variant.
 fn compare(argus: &BTreeMap<String, Timing>, duckdb: &Json) -> String {
     let same_total = |a: &str, b: &str| match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(x), Ok(y)) => (x - y).abs() <= 0.005 + 1e-9 * x.abs().max(y.abs()),
         _ => a == b,
     };
     let mut problems = Vec::new();
-    for q in ["week_top_merchants", "category_totals"] {
-        let ours = &argus[q].rows;
-        let theirs: Vec<Vec<String>> =
-            serde_json::from_value(duckdb["queries"][q]["rows"].clone()).unwrap_or_default();
-        let equal = ours.len() == theirs.len()
-            && ours.iter().zip(&theirs).all(|(a, b)| {
-                a.len() == b.len() && a[0] == b[0] && same_total(&a[1], &b[1])
-            });
-        if !equal {
-            problems.push(format!("{q}: argus {ours:?} vs duckdb {theirs:?}"));
+    for (variant, _) in VARIANTS {
+        for q in ["week_top_merchants", "category_totals"] {
+            let ours = &argus[q].rows;
+            let theirs: Vec<Vec<String>> =
+                serde_json::from_value(duck_query(duckdb, variant, q)["rows"].clone())
+                    .unwrap_or_default();
+            let equal = ours.len() == theirs.len()
+                && ours.iter().zip(&theirs).all(|(a, b)| {
+                    a.len() == b.len() && a[0] == b[0] && same_total(&a[1], &b[1])
+                });
+            if !equal {
+                problems.push(format!("{variant} {q}: argus {ours:?} vs duckdb {theirs:?}"));
+            }
         }
-    }
-    let ours = &argus["card_last_20"].rows;
-    let counts = duckdb["queries"]["card_last_20"]["counts"].as_array();
-    let sums = duckdb["queries"]["card_last_20"]["amount_sums"].as_array();
-    if let (Some(counts), Some(sums)) = (counts, sums) {
+        let ours = &argus["card_last_20"].rows;
+        let theirs = duck_query(duckdb, variant, "card_last_20");
+        let (counts, sums) = (theirs["counts"].as_array(), theirs["amount_sums"].as_array());
+        let (Some(counts), Some(sums)) = (counts, sums) else {
+            problems.push(format!("{variant} card_last_20: no results"));
+            continue;
+        };
         for (i, row) in ours.iter().enumerate() {
             let count_ok = counts.get(i).and_then(Json::as_u64).map(|c| c.to_string())
                 == Some(row[0].clone());
@@ -444,14 +459,14 @@ fn compare(argus: &BTreeMap<String, Timing>, duckdb: &Json) -> String {
                 .and_then(Json::as_f64)
                 .is_some_and(|s| same_total(&row[1], &format!("{s:.2}")));
             if !count_ok || !sum_ok {
-                problems.push(format!("card_last_20 card #{i}: argus {row:?}"));
+                problems.push(format!("{variant} card_last_20 card #{i}: argus {row:?}"));
             }
         }
     }
     if problems.is_empty() {
         format!(
-            "result check: both systems returned the same rows for all queries ({} cards)",
-            ours.len()
+            "result check: Argus and both DuckDB variants returned the same rows for all queries ({} cards)",
+            argus["card_last_20"].rows.len()
         )
     } else {
         format!("result check: MISMATCH\n  {}", problems.join("\n  "))
@@ -468,42 +483,50 @@ fn table_rows(argus: &BTreeMap<String, Timing>, duckdb: Option<&Json>) -> Vec<Ve
         ("2. amount per merchant category (join)", "category_totals", "<= 2x duckdb", 2.0),
         ("3. a card's last 20 payments", "card_last_20", "< duckdb", 1.0),
     ];
+    let peer = |q: &str, variant: &str, stat: &dyn Fn(&[f64]) -> f64| {
+        duckdb
+            .map(|d| duck_times(d, variant, q))
+            .filter(|t| !t.is_empty())
+            .map(|t| stat(&t))
+    };
     for (label, q, target, factor) in specs {
         let ours = &argus[q];
-        let theirs = duckdb.map(|d| duck_times(d, q)).filter(|t| !t.is_empty());
-        let their_median = theirs.as_ref().map(|t| percentile(t, 50.0));
-        let met = their_median.map(|t| {
-            let ok = if factor > 1.0 {
-                ours.median() <= factor * t
-            } else {
-                ours.median() < t
-            };
-            if ok { "yes" } else { "NO" }.to_string()
-        });
-        rows.push(vec![
-            format!("{label}: median"),
-            fmt_num(Some(ours.median()), 2),
-            fmt_num(their_median, 2),
-            ratio(ours.median(), their_median),
-            target.to_string(),
-            met.unwrap_or_default(),
-        ]);
-        let their_p99 = theirs.as_ref().map(|t| percentile(t, 99.0));
-        rows.push(vec![
-            format!("{label}: p99"),
-            fmt_num(Some(ours.p99()), 2),
-            fmt_num(their_p99, 2),
-            ratio(ours.p99(), their_p99),
-            String::new(),
-            String::new(),
-        ]);
+        let stats: [(&str, f64, &dyn Fn(&[f64]) -> f64); 2] = [
+            ("median", ours.median(), &|t| percentile(t, 50.0)),
+            ("p99", ours.p99(), &|t| percentile(t, 99.0)),
+        ];
+        for (stat_name, mine, stat) in stats {
+            let auto = peer(q, "auto", stat);
+            let text = peer(q, "text", stat);
+            let met = (stat_name == "median")
+                .then_some(auto)
+                .flatten()
+                .map(|t| {
+                    let ok = if factor > 1.0 { mine <= factor * t } else { mine < t };
+                    if ok { "yes" } else { "NO" }.to_string()
+                });
+            rows.push(vec![
+                format!("{label}: {stat_name}"),
+                fmt_num(Some(mine), 2),
+                fmt_num(auto, 2),
+                ratio(mine, auto),
+                fmt_num(text, 2),
+                ratio(mine, text),
+                if stat_name == "median" { target.to_string() } else { String::new() },
+                met.unwrap_or_default(),
+            ]);
+        }
         if let Some(first) = ours.first_ms {
-            let theirs = duckdb.and_then(|d| d["queries"][q]["first_ms"].as_f64());
+            let first_of = |variant: &str| {
+                duckdb.and_then(|d| duck_query(d, variant, q)["first_ms"].as_f64())
+            };
             rows.push(vec![
                 format!("{label}: first run (argus builds its in-memory copy)"),
                 fmt_num(Some(first), 1),
-                fmt_num(theirs, 1),
-                ratio(first, theirs),
+                fmt_num(first_of("auto"), 1),
+                ratio(first, first_of("auto")),
+                fmt_num(first_of("text"), 1),
+                ratio(first, first_of("text")),
                 String::new(),
                 String::new(),
             ]);
@@ -514,24 +537,25 @@ fn table_rows(argus: &BTreeMap<String, Timing>, duckdb: Option<&Json>) -> Vec<Ve
         ("cycles(transfer, 4, 1 day)", "cycles"),
     ] {
         let t = &argus[q];
-        rows.push(vec![
-            format!("{label}: median ({})", t.rows.first().map(|r| r.join(", ")).unwrap_or_default()),
+        let mut row = vec![
+            format!(
+                "{label}: median ({})",
+                t.rows.first().map(|r| r.join(", ")).unwrap_or_default()
+            ),
             fmt_num(Some(t.median()), 1),
-            "-".into(),
-            "-".into(),
-            String::new(),
-            String::new(),
-        ]);
+        ];
+        row.extend(std::iter::repeat_n("-".to_string(), 4));
+        row.extend([String::new(), String::new()]);
+        rows.push(row);
     }
     if let Some(d) = duckdb {
-        rows.push(vec![
-            "duckdb CSV load (s)".into(),
-            "-".into(),
-            fmt_num(d["load_seconds"].as_f64(), 1),
-            "-".into(),
-            String::new(),
-            String::new(),
-        ]);
+        let mut row = vec!["duckdb CSV load (s)".to_string(), "-".into()];
+        for (variant, _) in VARIANTS {
+            row.push(fmt_num(d["variants"][variant]["load_seconds"].as_f64(), 1));
+            row.push("-".into());
+        }
+        row.extend([String::new(), String::new()]);
+        rows.push(row);
     }
     rows
 }
