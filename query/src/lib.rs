@@ -5,6 +5,7 @@
 
 pub mod algorithms;
 pub mod functions;
+pub mod optimizer;
 pub mod scan;
 pub mod session;
 pub mod shell;

@@ -73,6 +73,9 @@ impl ArgusSession {
             )
             .with_default_catalog_and_schema("argus", "graph");
         let ctx = SessionContext::new_with_config(config);
+        for rule in crate::optimizer::rules() {
+            ctx.add_optimizer_rule(rule);
+        }
         let snapshot = store.snapshot();
         let catalog = Arc::new(snapshot.catalog().clone());
         let slot: SnapshotSlot = Arc::new(RwLock::new(snapshot));

@@ -86,6 +86,18 @@ impl GraphTable {
     }
 }
 
+impl GraphTable {
+    /// What the table shows.
+    pub fn kind(&self) -> TableKind {
+        self.kind
+    }
+
+    /// The key column of a node table (empty for edge tables).
+    pub fn key_column(&self) -> &str {
+        &self.key_column
+    }
+}
+
 fn literal(expr: &Expr) -> Option<&ScalarValue> {
     match expr {
         Expr::Literal(v, _) => Some(v),
