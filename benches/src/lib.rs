@@ -19,7 +19,11 @@ pub fn prepare_data(config: &PaymentsConfig, dir: &Path, marker: &str, tag: &str
     if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
         && dir.join("transactions.csv").exists()
     {
-        progress(format!("data: reusing {} ({})", dir.display(), wanted.trim()));
+        progress(format!(
+            "data: reusing {} ({})",
+            dir.display(),
+            wanted.trim()
+        ));
         return Ok(());
     }
     if dir.exists() {

@@ -326,7 +326,8 @@ async fn run_argus(
         t.times_ms.push(argus_benches::ms(start.elapsed()));
         let rows = rows_of(&batches)?;
         let sum: f64 = rows.iter().filter_map(|r| r[2].parse::<f64>().ok()).sum();
-        t.rows.push(vec![rows.len().to_string(), format!("{sum:.2}")]);
+        t.rows
+            .push(vec![rows.len().to_string(), format!("{sum:.2}")]);
     }
     progress!(
         "argus: card_last_20: median {:.2} ms, p99 {:.2} ms over {} cards",
@@ -359,11 +360,7 @@ async fn run_argus(
             t.times_ms.push(ms);
             t.rows = rows_of(&batches)?;
         }
-        progress!(
-            "argus: {name}: median {:.0} ms ({:?})",
-            t.median(),
-            t.rows
-        );
+        progress!("argus: {name}: median {:.0} ms ({:?})", t.median(), t.rows);
         out.insert(name.to_string(), t);
     }
     Ok(out)
@@ -410,7 +407,10 @@ fn run_duckdb(
 }
 
 /// DuckDB variants in the results: inferred types (the primary peer) and string keys.
-const VARIANTS: [(&str, &str); 2] = [("auto", "duckdb (inferred types)"), ("text", "duckdb (text keys)")];
+const VARIANTS: [(&str, &str); 2] = [
+    ("auto", "duckdb (inferred types)"),
+    ("text", "duckdb (text keys)"),
+];
 
 fn duck_query<'a>(d: &'a Json, variant: &str, query: &str) -> &'a Json {
     &d["variants"][variant]["queries"][query]
@@ -437,23 +437,29 @@ fn compare(argus: &BTreeMap<String, Timing>, duckdb: &Json) -> String {
                 serde_json::from_value(duck_query(duckdb, variant, q)["rows"].clone())
                     .unwrap_or_default();
             let equal = ours.len() == theirs.len()
-                && ours.iter().zip(&theirs).all(|(a, b)| {
-                    a.len() == b.len() && a[0] == b[0] && same_total(&a[1], &b[1])
-                });
+                && ours
+                    .iter()
+                    .zip(&theirs)
+                    .all(|(a, b)| a.len() == b.len() && a[0] == b[0] && same_total(&a[1], &b[1]));
             if !equal {
-                problems.push(format!("{variant} {q}: argus {ours:?} vs duckdb {theirs:?}"));
+                problems.push(format!(
+                    "{variant} {q}: argus {ours:?} vs duckdb {theirs:?}"
+                ));
             }
         }
         let ours = &argus["card_last_20"].rows;
         let theirs = duck_query(duckdb, variant, "card_last_20");
-        let (counts, sums) = (theirs["counts"].as_array(), theirs["amount_sums"].as_array());
+        let (counts, sums) = (
+            theirs["counts"].as_array(),
+            theirs["amount_sums"].as_array(),
+        );
         let (Some(counts), Some(sums)) = (counts, sums) else {
             problems.push(format!("{variant} card_last_20: no results"));
             continue;
         };
         for (i, row) in ours.iter().enumerate() {
-            let count_ok = counts.get(i).and_then(Json::as_u64).map(|c| c.to_string())
-                == Some(row[0].clone());
+            let count_ok =
+                counts.get(i).and_then(Json::as_u64).map(|c| c.to_string()) == Some(row[0].clone());
             let sum_ok = sums
                 .get(i)
                 .and_then(Json::as_f64)
@@ -473,17 +479,35 @@ fn compare(argus: &BTreeMap<String, Timing>, duckdb: &Json) -> String {
     }
 }
 
+/// A summary of a list of timings (median, p99).
+type Statistic = dyn Fn(&[f64]) -> f64;
+
 fn table_rows(argus: &BTreeMap<String, Timing>, duckdb: Option<&Json>) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let ratio = |ours: f64, theirs: Option<f64>| {
         theirs.map_or("-".to_string(), |t| format!("{:.2}x", t / ours))
     };
     let specs: [(&str, &str, &str, f64); 3] = [
-        ("1. top 10 merchants in a week", "week_top_merchants", "<= 2x duckdb", 2.0),
-        ("2. amount per merchant category (join)", "category_totals", "<= 2x duckdb", 2.0),
-        ("3. a card's last 20 payments", "card_last_20", "< duckdb", 1.0),
+        (
+            "1. top 10 merchants in a week",
+            "week_top_merchants",
+            "<= 2x duckdb",
+            2.0,
+        ),
+        (
+            "2. amount per merchant category (join)",
+            "category_totals",
+            "<= 2x duckdb",
+            2.0,
+        ),
+        (
+            "3. a card's last 20 payments",
+            "card_last_20",
+            "< duckdb",
+            1.0,
+        ),
     ];
-    let peer = |q: &str, variant: &str, stat: &dyn Fn(&[f64]) -> f64| {
+    let peer = |q: &str, variant: &str, stat: &Statistic| {
         duckdb
             .map(|d| duck_times(d, variant, q))
             .filter(|t| !t.is_empty())
@@ -491,20 +515,21 @@ fn table_rows(argus: &BTreeMap<String, Timing>, duckdb: Option<&Json>) -> Vec<Ve
     };
     for (label, q, target, factor) in specs {
         let ours = &argus[q];
-        let stats: [(&str, f64, &dyn Fn(&[f64]) -> f64); 2] = [
+        let stats: [(&str, f64, &Statistic); 2] = [
             ("median", ours.median(), &|t| percentile(t, 50.0)),
             ("p99", ours.p99(), &|t| percentile(t, 99.0)),
         ];
         for (stat_name, mine, stat) in stats {
             let auto = peer(q, "auto", stat);
             let text = peer(q, "text", stat);
-            let met = (stat_name == "median")
-                .then_some(auto)
-                .flatten()
-                .map(|t| {
-                    let ok = if factor > 1.0 { mine <= factor * t } else { mine < t };
-                    if ok { "yes" } else { "NO" }.to_string()
-                });
+            let met = (stat_name == "median").then_some(auto).flatten().map(|t| {
+                let ok = if factor > 1.0 {
+                    mine <= factor * t
+                } else {
+                    mine < t
+                };
+                if ok { "yes" } else { "NO" }.to_string()
+            });
             rows.push(vec![
                 format!("{label}: {stat_name}"),
                 fmt_num(Some(mine), 2),
@@ -512,14 +537,17 @@ fn table_rows(argus: &BTreeMap<String, Timing>, duckdb: Option<&Json>) -> Vec<Ve
                 ratio(mine, auto),
                 fmt_num(text, 2),
                 ratio(mine, text),
-                if stat_name == "median" { target.to_string() } else { String::new() },
+                if stat_name == "median" {
+                    target.to_string()
+                } else {
+                    String::new()
+                },
                 met.unwrap_or_default(),
             ]);
         }
         if let Some(first) = ours.first_ms {
-            let first_of = |variant: &str| {
-                duckdb.and_then(|d| duck_query(d, variant, q)["first_ms"].as_f64())
-            };
+            let first_of =
+                |variant: &str| duckdb.and_then(|d| duck_query(d, variant, q)["first_ms"].as_f64());
             rows.push(vec![
                 format!("{label}: first run (argus builds its in-memory copy)"),
                 fmt_num(Some(first), 1),
@@ -533,7 +561,10 @@ fn table_rows(argus: &BTreeMap<String, Timing>, duckdb: Option<&Json>) -> Vec<Ve
         }
     }
     for (label, q) in [
-        ("connected_components over devices + IPs", "connected_components"),
+        (
+            "connected_components over devices + IPs",
+            "connected_components",
+        ),
         ("cycles(transfer, 4, 1 day)", "cycles"),
     ] {
         let t = &argus[q];

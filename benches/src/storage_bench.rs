@@ -102,7 +102,6 @@ impl QueryRun {
     }
 }
 
-
 /// What the Argus side measured.
 #[derive(Debug, Default)]
 struct ArgusResult {
@@ -194,11 +193,6 @@ fn main() -> Result<()> {
     progress!("wrote {}", out.display());
     Ok(())
 }
-
-
-
-
-
 
 /// Steps 2 and 3: load into a fresh Argus store, sample the cards, time the queries.
 fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<Probe>)> {
@@ -324,7 +318,6 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
     }
     Ok((result, probes))
 }
-
 
 /// Catalog ids and reusable queries, resolved once (not part of any timing).
 struct Ids {
@@ -476,7 +469,6 @@ fn run_query(snapshot: &Snapshot, ids: &Ids, kind: &str, probe: &Probe) -> Resul
         other => bail!("unknown query kind {other}"),
     }
 }
-
 
 /// Step 4: the Kuzu peer; `None` (with a message) when Kuzu is not installed.
 fn run_kuzu(args: &Args, data: &Path, work: &Path, probes: &[Probe]) -> Result<Option<Json>> {
@@ -768,8 +760,6 @@ fn build_table(argus: &ArgusResult, kuzu: Option<&Json>) -> Vec<Row> {
         ),
     ]
 }
-
-
 
 fn argus_json(a: &ArgusResult) -> Json {
     let queries: serde_json::Map<String, Json> = a

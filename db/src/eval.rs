@@ -217,10 +217,12 @@ fn read_splits(
             message: e.to_string(),
         })?;
         let key = record.get(0).unwrap_or_default();
-        let id = snapshot.node_id_in(label_id, key)?.ok_or_else(|| Error::Input {
-            location: location(line, Some(1), Some(&header[0])),
-            message: format!("no {label} node with key {key:?}"),
-        })?;
+        let id = snapshot
+            .node_id_in(label_id, key)?
+            .ok_or_else(|| Error::Input {
+                location: location(line, Some(1), Some(&header[0])),
+                message: format!("no {label} node with key {key:?}"),
+            })?;
         let index = projection
             .index_of(label_id, id)
             .ok_or_else(|| Error::Corrupt(format!("{label} {key} is outside the projection")))?;
@@ -270,12 +272,13 @@ pub fn eval_node_classification(
     progress: &mut dyn FnMut(EvalProgress<'_>),
 ) -> Result<EvalReport> {
     let snapshot = db.snapshot();
-    let projection = project(&snapshot, &spec.edge_types, std::slice::from_ref(&spec.label))?;
+    let projection = project(
+        &snapshot,
+        &spec.edge_types,
+        std::slice::from_ref(&spec.label),
+    )?;
     let targets = property_values(&snapshot, &projection, &spec.label, &spec.target)?;
-    let labelled: Vec<Option<bool>> = targets
-        .iter()
-        .map(|v| v.map(|x| x != 0.0))
-        .collect();
+    let labelled: Vec<Option<bool>> = targets.iter().map(|v| v.map(|x| x != 0.0)).collect();
     let splits = read_splits(&spec.splits, db, &projection, &spec.label, &labelled)?;
 
     let properties = match &spec.features {

@@ -32,7 +32,11 @@ impl NodeFeatures {
 }
 
 /// The numeric (int, float, bool) properties of `label`, except those in `exclude`.
-pub fn numeric_properties(snapshot: &Snapshot, label: &str, exclude: &[&str]) -> Result<Vec<String>> {
+pub fn numeric_properties(
+    snapshot: &Snapshot,
+    label: &str,
+    exclude: &[&str],
+) -> Result<Vec<String>> {
     Ok(snapshot
         .catalog()
         .label(label)?

@@ -16,10 +16,10 @@ use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
 use crate::record::{normalize_props, EdgeRecord, NodeRecord, Props};
-use crate::table_cache::TableCache;
 use crate::storage::{
     open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch,
 };
+use crate::table_cache::TableCache;
 
 const MARKER_FILE: &str = "ARGUS";
 const STORE_DIR: &str = "store";

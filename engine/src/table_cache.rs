@@ -66,7 +66,12 @@ impl CachedTable {
 
     /// The rows (all columns, or the projected ones) whose time lies in `[lo, hi]`, in scan
     /// order. Untimed rows never match.
-    pub fn rows_in_time(&self, lo: Micros, hi: Micros, projection: &Projection) -> Result<RecordBatch> {
+    pub fn rows_in_time(
+        &self,
+        lo: Micros,
+        hi: Micros,
+        projection: &Projection,
+    ) -> Result<RecordBatch> {
         let range = self.time_range(lo, hi);
         let mut rows: Vec<u32> = self.time_order[range].to_vec();
         // Scan order (by id), the same order an uncached scan produces.
@@ -334,7 +339,9 @@ impl Snapshot {
         let mut out = arrow_array::builder::StringBuilder::with_capacity(ids.len(), ids.len() * 10);
         for &id in ids.values() {
             let key = by_id[id as usize].as_deref().ok_or_else(|| {
-                Error::Corrupt(format!("an edge points to missing node id {id} of label {label}"))
+                Error::Corrupt(format!(
+                    "an edge points to missing node id {id} of label {label}"
+                ))
             })?;
             let key = std::str::from_utf8(key)
                 .map_err(|_| Error::Corrupt(format!("key of node {id} is not UTF-8")))?;

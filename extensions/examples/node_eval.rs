@@ -42,10 +42,15 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "../shared/data/tolokers".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "../shared/data/tolokers".into());
     let dir = Path::new(&dir);
     let get = |name: &str, default: f64| -> f64 {
-        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let hidden = get("HIDDEN", 64.0) as usize;
     let layers = get("LAYERS", 2.0) as usize;
@@ -53,7 +58,10 @@ fn main() {
     let splits_to_run = get("SPLITS", 10.0) as usize;
 
     let (header, rows) = read_csv(&dir.join("nodes.csv"));
-    let label_col = header.iter().position(|h| h == "label").expect("label column");
+    let label_col = header
+        .iter()
+        .position(|h| h == "label")
+        .expect("label column");
     let index: HashMap<String, u32> = rows
         .iter()
         .enumerate()
@@ -116,7 +124,11 @@ fn main() {
             let out = train_node_classifier(
                 &Cpu,
                 &NodeTask {
-                    graphs: if depth == 0 { &[] } else { std::slice::from_ref(&graph) },
+                    graphs: if depth == 0 {
+                        &[]
+                    } else {
+                        std::slice::from_ref(&graph)
+                    },
                     features: &features,
                     labels: &labels,
                     split: &split,
@@ -125,7 +137,10 @@ fn main() {
                 &train,
                 &mut |r| {
                     if r.epoch % 50 == 0 {
-                        eprintln!("  {name} epoch {}: loss {:.4}, val AUC {:.4}", r.epoch, r.loss, r.val_auc);
+                        eprintln!(
+                            "  {name} epoch {}: loss {:.4}, val AUC {:.4}",
+                            r.epoch, r.loss, r.val_auc
+                        );
                     }
                 },
             );

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 use argus_db::eval::{
-    eval_node_classification, EvalProgress, EvalReport, FeatureChoice, ModelSettings,
-    NodeEvalSpec,
+    eval_node_classification, EvalProgress, EvalReport, FeatureChoice, ModelSettings, NodeEvalSpec,
 };
 use argus_db::Database;
 use argus_extensions::ml::backend::Aggregation;
@@ -17,14 +16,16 @@ use crate::output::{Format, Table};
 #[derive(Subcommand)]
 pub enum Eval {
     /// Train and test a graph model and a no-graph baseline once per split column.
-    #[command(after_help = "Splits file: `id,split_0,split_1,...`; ids are keys of LABEL, values train, val or test.
+    #[command(
+        after_help = "Splits file: `id,split_0,split_1,...`; ids are keys of LABEL, values train, val or test.
 Prints one row per split and the mean ± std of test ROC-AUC and PR-AUC; the epoch is chosen by
 validation ROC-AUC.
 
 Examples:
   argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv
   argus --db otc.db eval node-classification --label user.fraud --splits splits.csv --features auto
-  argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv --features f0,f1,f2 --hidden 128")]
+  argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv --features f0,f1,f2 --hidden 128"
+    )]
     NodeClassification(NodeEvalArgs),
 }
 
@@ -81,8 +82,12 @@ fn spec(args: &NodeEvalArgs) -> Result<NodeEvalSpec> {
         "auto" => FeatureChoice::Auto,
         list => FeatureChoice::Properties(list.split(',').map(|s| s.trim().to_string()).collect()),
     };
-    let aggregation = Aggregation::parse(&args.aggregation)
-        .ok_or_else(|| anyhow!("--aggregation must be mean or sum, got {:?}", args.aggregation))?;
+    let aggregation = Aggregation::parse(&args.aggregation).ok_or_else(|| {
+        anyhow!(
+            "--aggregation must be mean or sum, got {:?}",
+            args.aggregation
+        )
+    })?;
     if !(0.0..1.0).contains(&args.dropout) {
         return Err(anyhow!("--dropout must be in [0, 1), got {}", args.dropout));
     }
@@ -119,7 +124,10 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
             relations,
             features,
         } => {
-            let rels: Vec<String> = relations.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+            let rels: Vec<String> = relations
+                .iter()
+                .map(|(n, c)| format!("{n} ({c})"))
+                .collect();
             eprintln!(
                 "projection: {nodes} nodes; relations: {}; features: {}",
                 rels.join(", "),

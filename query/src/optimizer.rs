@@ -129,7 +129,12 @@ impl EagerAggregation {
             if !all_columns_in(arg, fact) {
                 return Ok(None);
             }
-            parts.push((how, arg.clone(), format!("__argus_partial_{i}"), a.schema_name().to_string()));
+            parts.push((
+                how,
+                arg.clone(),
+                format!("__argus_partial_{i}"),
+                a.schema_name().to_string(),
+            ));
         }
 
         let partial = parts.iter().map(|(how, arg, name, _)| {
@@ -202,4 +207,78 @@ impl OptimizerRule for EagerAggregation {
 /// The rules Argus adds to DataFusion's optimizer.
 pub fn rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     vec![Arc::new(EagerAggregation)]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use argus_engine::graph::prop_def;
+    use argus_engine::{GraphStore, PropType, Value};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+
+    use crate::ArgusSession;
+
+    fn session() -> (tempfile::TempDir, ArgusSession) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GraphStore::open(dir.path()).unwrap();
+        store
+            .write(|t| {
+                t.create_label("card", "card_id", vec![])?;
+                t.create_label("shop", "shop_id", vec![prop_def("kind", PropType::String)])?;
+                t.create_edge_type(
+                    "paid",
+                    "card",
+                    "shop",
+                    false,
+                    vec![prop_def("amount", PropType::Float)],
+                )?;
+                for c in ["c1", "c2"] {
+                    t.upsert_node("card", c, &[])?;
+                }
+                for (s, kind) in [("s1", "food"), ("s2", "fuel"), ("s3", "food")] {
+                    t.upsert_node("shop", s, &[("kind", Value::String(kind.into()))])?;
+                }
+                for (c, s, amount) in [("c1", "s1", 1.0), ("c2", "s3", 2.0), ("c1", "s2", 4.0)] {
+                    t.insert_edge("paid", c, s, None, &[("amount", Value::Float(amount))])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        (dir, ArgusSession::new(Arc::new(store)).unwrap())
+    }
+
+    async fn text(session: &ArgusSession, sql: &str) -> String {
+        let batches = session.sql(sql).await.unwrap().collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn edges_are_aggregated_per_key_before_the_join() {
+        let (_dir, session) = session();
+        let sql = "SELECT s.kind, sum(p.amount) AS total FROM paid p JOIN shop s \
+                   ON p.dst = s.shop_id GROUP BY s.kind ORDER BY s.kind";
+        let plan = text(&session, &format!("EXPLAIN {sql}")).await;
+        let join = plan.find("Inner Join").expect("a join");
+        let partial = plan
+            .find("aggr=[[sum(p.amount) AS __argus_partial_0]]")
+            .expect("the per-key aggregate");
+        assert!(
+            partial > join,
+            "the per-key aggregate sits under the join:\n{plan}"
+        );
+        assert!(text(&session, sql).await.contains("| food | 3.0   |"));
+    }
+
+    #[tokio::test]
+    async fn averages_and_non_key_joins_are_left_alone() {
+        let (_dir, session) = session();
+        for sql in [
+            "SELECT s.kind, avg(p.amount) FROM paid p JOIN shop s ON p.dst = s.shop_id GROUP BY s.kind",
+            "SELECT s.kind, sum(p.amount) FROM paid p JOIN shop s ON p.dst = s.kind GROUP BY s.kind",
+        ] {
+            let plan = text(&session, &format!("EXPLAIN {sql}")).await;
+            assert!(!plan.contains("__argus_partial"), "{sql}:\n{plan}");
+        }
+    }
 }

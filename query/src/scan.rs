@@ -9,14 +9,14 @@ use argus_engine::keys::CatalogId;
 use argus_engine::{NeighborQuery, Snapshot};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result;
+use datafusion::common::Statistics;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::common::stats::Precision;
-use datafusion::common::Statistics;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
     StatisticsArgs,
@@ -95,7 +95,8 @@ impl GraphScanExec {
         rows: RecordBatch,
         partitions: usize,
     ) -> argus_engine::Result<GraphScanExec> {
-        let mut exec = GraphScanExec::try_new(snapshot, kind, full_schema, projection, filter, None)?;
+        let mut exec =
+            GraphScanExec::try_new(snapshot, kind, full_schema, projection, filter, None)?;
         let partitions = partitions.clamp(1, rows.num_rows().div_ceil(BATCH_ROWS).max(1));
         exec.properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(rows.schema()),
@@ -236,7 +237,6 @@ impl GraphScanExec {
         }
         Ok(batches)
     }
-
 }
 
 impl DisplayAs for GraphScanExec {

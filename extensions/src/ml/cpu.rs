@@ -66,8 +66,16 @@ impl Backend for Cpu {
     }
 
     fn matmul(&self, a: &Matrix, transpose_a: bool, b: &Matrix, transpose_b: bool) -> Matrix {
-        let a = if transpose_a { view(a).reversed_axes() } else { view(a) };
-        let b = if transpose_b { view(b).reversed_axes() } else { view(b) };
+        let a = if transpose_a {
+            view(a).reversed_axes()
+        } else {
+            view(a)
+        };
+        let b = if transpose_b {
+            view(b).reversed_axes()
+        } else {
+            view(b)
+        };
         let (m, k) = a.dim();
         let (k2, n) = b.dim();
         assert_eq!(k, k2, "matmul inner dimensions");
@@ -269,9 +277,18 @@ impl Backend for Cpu {
         dx
     }
 
-    fn bce_with_logits(&self, logits: &Matrix, targets: &Matrix, weights: &Matrix) -> (f32, Matrix) {
+    fn bce_with_logits(
+        &self,
+        logits: &Matrix,
+        targets: &Matrix,
+        weights: &Matrix,
+    ) -> (f32, Matrix) {
         let total_weight: f64 = weights.data.iter().map(|&w| w as f64).sum();
-        let norm = if total_weight > 0.0 { total_weight } else { 1.0 };
+        let norm = if total_weight > 0.0 {
+            total_weight
+        } else {
+            1.0
+        };
         let mut loss = 0f64;
         let mut grad = Matrix::zeros(logits.rows, logits.cols);
         for i in 0..logits.data.len() {

@@ -20,7 +20,16 @@ fn loss(sage: &Sage<Cpu>, graphs: &[Relation], x: &Matrix, targets: &Matrix, w: 
 
 fn check_model(aggregation: Aggregation) {
     let n = 7;
-    let edges_a = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 4), (1, 5)];
+    let edges_a = [
+        (0, 1),
+        (1, 2),
+        (2, 3),
+        (3, 0),
+        (4, 5),
+        (5, 6),
+        (6, 4),
+        (1, 5),
+    ];
     let edges_b = [(0, 6), (2, 4), (3, 5), (6, 6)];
     let graphs = vec![
         Relation::undirected(n, &edges_a),
@@ -99,7 +108,10 @@ fn aggregation_backward_is_the_transpose() {
         assert!((lhs - rhs).abs() < 1e-5, "{how:?}: {lhs} vs {rhs}");
     }
     // Target 2 has no messages: its aggregate is zero.
-    assert_eq!(Cpu.aggregate(&rel, &x, Aggregation::Mean).row(2), &[0.0, 0.0]);
+    assert_eq!(
+        Cpu.aggregate(&rel, &x, Aggregation::Mean).row(2),
+        &[0.0, 0.0]
+    );
 }
 
 #[test]
@@ -107,7 +119,10 @@ fn matmul_transposes() {
     let a = Matrix::from_vec(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let b = Matrix::from_vec(2, 2, vec![1.0, 0.0, 0.0, 2.0]);
     let atb = Cpu.matmul(&a, true, &b, false);
-    assert_eq!(atb, Matrix::from_vec(3, 2, vec![1.0, 8.0, 2.0, 10.0, 3.0, 12.0]));
+    assert_eq!(
+        atb,
+        Matrix::from_vec(3, 2, vec![1.0, 8.0, 2.0, 10.0, 3.0, 12.0])
+    );
     let aat = Cpu.matmul(&a, false, &a, true);
     assert_eq!(aat, Matrix::from_vec(2, 2, vec![14.0, 32.0, 32.0, 77.0]));
 }
@@ -118,6 +133,12 @@ fn dropout_mask_is_seeded_and_scaled() {
     let m2 = Cpu.dropout_mask(100, 10, 0.3, 42);
     assert_eq!(m1, m2);
     let dropped = m1.data.iter().filter(|&&v| v == 0.0).count();
-    assert!((200..400).contains(&dropped), "{dropped} of 1000 dropped at p = 0.3");
-    assert!(m1.data.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
+    assert!(
+        (200..400).contains(&dropped),
+        "{dropped} of 1000 dropped at p = 0.3"
+    );
+    assert!(m1
+        .data
+        .iter()
+        .all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
 }

@@ -86,7 +86,11 @@ impl Matrix {
         let n = rows.len().max(1) as f64;
         let mut stats = Vec::with_capacity(self.cols);
         for j in 0..self.cols {
-            let mean = rows.iter().map(|&i| self.get(i as usize, j) as f64).sum::<f64>() / n;
+            let mean = rows
+                .iter()
+                .map(|&i| self.get(i as usize, j) as f64)
+                .sum::<f64>()
+                / n;
             let var = rows
                 .iter()
                 .map(|&i| (self.get(i as usize, j) as f64 - mean).powi(2))

@@ -98,10 +98,7 @@ pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
         let p = order[start..end].iter().filter(|&&i| labels[i]).count();
         tp += p;
         fp += end - start - p;
-        points.push((
-            fp as f64 / neg.max(1) as f64,
-            tp as f64 / pos.max(1) as f64,
-        ));
+        points.push((fp as f64 / neg.max(1) as f64, tp as f64 / pos.max(1) as f64));
     }
     points
 }

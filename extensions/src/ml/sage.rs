@@ -91,7 +91,8 @@ impl<B: Backend> Sage<B> {
     /// A freshly initialised model.
     pub fn new(backend: &B, config: SageConfig) -> Sage<B> {
         let (f, d) = (config.input, config.hidden);
-        let mut shapes: Vec<(usize, usize, bool, f32)> = vec![(f, d, true, 0.0), (1, d, false, 0.0)];
+        let mut shapes: Vec<(usize, usize, bool, f32)> =
+            vec![(f, d, true, 0.0), (1, d, false, 0.0)];
         for _ in 0..config.layers {
             shapes.push((1, d, false, 1.0)); // norm scale
             shapes.push((1, d, false, 0.0)); // norm shift
@@ -172,7 +173,11 @@ impl<B: Backend> Sage<B> {
         train: bool,
         seed: u64,
     ) -> (B::Tensor, ForwardCache<B::Tensor>) {
-        assert_eq!(graphs.len(), self.config.relations, "one graph per relation");
+        assert_eq!(
+            graphs.len(),
+            self.config.relations,
+            "one graph per relation"
+        );
         let mut u0 = backend.matmul(x, false, self.p(0), false);
         backend.add_row(&mut u0, self.p(1));
         let h0 = backend.relu(&u0);
@@ -236,10 +241,14 @@ impl<B: Backend> Sage<B> {
         let relations = self.config.relations;
         let how = self.config.aggregation;
         let mut grads: Vec<(usize, B::Tensor)> = Vec::new();
-        grads.push((hb + 2, backend.matmul(&cache.embedding, true, dlogits, false)));
+        grads.push((
+            hb + 2,
+            backend.matmul(&cache.embedding, true, dlogits, false),
+        ));
         grads.push((hb + 3, backend.column_sums(dlogits)));
         let dembedding = backend.matmul(dlogits, false, self.p(hb + 2), true);
-        let (mut dh, dg, db) = backend.layer_norm_backward(&dembedding, &cache.head_norm, self.p(hb));
+        let (mut dh, dg, db) =
+            backend.layer_norm_backward(&dembedding, &cache.head_norm, self.p(hb));
         grads.push((hb, dg));
         grads.push((hb + 1, db));
         for l in (0..self.config.layers).rev() {
@@ -254,7 +263,10 @@ impl<B: Backend> Sage<B> {
             grads.push((base + 2, backend.matmul(&lc.z, true, &du, false)));
             let mut dz = backend.matmul(&du, false, self.p(base + 2), true);
             for (r, g) in graphs.iter().enumerate() {
-                grads.push((base + 3 + r, backend.matmul(&lc.aggregated[r], true, &du, false)));
+                grads.push((
+                    base + 3 + r,
+                    backend.matmul(&lc.aggregated[r], true, &du, false),
+                ));
                 let da = backend.matmul(&du, false, self.p(base + 3 + r), true);
                 backend.add_assign(&mut dz, &backend.aggregate_backward(g, &da, how));
             }
@@ -285,7 +297,10 @@ impl<B: Backend> Sage<B> {
 
     /// Copy of the parameter values on the host (to keep the best epoch, or to save).
     pub fn snapshot(&self, backend: &B) -> Vec<Matrix> {
-        self.params.iter().map(|p| backend.download(&p.value)).collect()
+        self.params
+            .iter()
+            .map(|p| backend.download(&p.value))
+            .collect()
     }
 
     /// Restore values taken by [`Sage::snapshot`].

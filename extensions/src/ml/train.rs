@@ -137,14 +137,22 @@ pub fn train_node_classifier<B: Backend>(
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
     let mut curve = Vec::new();
     for epoch in 1..=config.epochs {
-        let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        let seed = config
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(epoch as u64);
         let (logits, cache) = sage.forward(backend, graphs, &x, true, seed);
         let (loss, dlogits) = backend.bce_with_logits(&logits, &targets, &weights);
         sage.backward(backend, graphs, &cache, &dlogits);
         sage.update(backend, &config.adamw);
 
         let (logits, _) = sage.forward(backend, graphs, &x, false, 0);
-        let probs: Vec<f32> = backend.download(&logits).data.into_iter().map(sigmoid).collect();
+        let probs: Vec<f32> = backend
+            .download(&logits)
+            .data
+            .into_iter()
+            .map(sigmoid)
+            .collect();
         let (val_scores, val_labels) = subset(&probs, labels, &split.val);
         let val_auc = roc_auc(&val_scores, &val_labels).unwrap_or(f64::NAN);
         let report = EpochReport {
@@ -167,7 +175,12 @@ pub fn train_node_classifier<B: Backend>(
     let (best_epoch, val_auc, params) = best.expect("at least one epoch");
     sage.restore(backend, &params);
     let (logits, cache) = sage.forward(backend, graphs, &x, false, 0);
-    let scores: Vec<f32> = backend.download(&logits).data.into_iter().map(sigmoid).collect();
+    let scores: Vec<f32> = backend
+        .download(&logits)
+        .data
+        .into_iter()
+        .map(sigmoid)
+        .collect();
     let (test_scores, test_labels) = subset(&scores, labels, &split.test);
     TrainOutcome {
         best_epoch,
