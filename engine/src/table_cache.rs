@@ -231,9 +231,11 @@ impl Snapshot {
             return Ok(None);
         }
         let started = Instant::now();
+        // Builders allocate a whole batch up front: small tables get small batches.
+        let batch_rows = (rows as usize).clamp(1, 65_536);
         let mut table = match kind {
-            CachedKind::Nodes(l) => self.build_node_copy(l)?,
-            CachedKind::Edges(t) => self.build_edge_copy(t)?,
+            CachedKind::Nodes(l) => self.build_node_copy(l, batch_rows)?,
+            CachedKind::Edges(t) => self.build_edge_copy(t, batch_rows)?,
         };
         table.build_time = started.elapsed();
         if table.bytes > cache.budget_bytes {
@@ -244,10 +246,10 @@ impl Snapshot {
         Ok(Some(table))
     }
 
-    fn build_node_copy(&self, label: CatalogId) -> Result<CachedTable> {
+    fn build_node_copy(&self, label: CatalogId, batch_rows: usize) -> Result<CachedTable> {
         let name = self.catalog().label_by_id(label)?.name.clone();
         let batches = self
-            .scan_nodes(&name, 65_536, None)?
+            .scan_nodes(&name, batch_rows, None)?
             .collect::<Result<Vec<_>>>()?;
         let schema = crate::arrow::node_schema(self.catalog(), label)?;
         let batch = arrow_select::concat::concat_batches(&schema, &batches)
@@ -261,7 +263,7 @@ impl Snapshot {
         })
     }
 
-    fn build_edge_copy(&self, edge_type: CatalogId) -> Result<CachedTable> {
+    fn build_edge_copy(&self, edge_type: CatalogId, batch_rows: usize) -> Result<CachedTable> {
         let def = self.catalog().edge_type_by_id(edge_type)?;
         let name = def.name.clone();
         let (src_label, dst_label) = (def.src_label, def.dst_label);
@@ -277,7 +279,7 @@ impl Snapshot {
                 .map_err(|e| Error::Corrupt(e.to_string()))?,
         );
         let batches = self
-            .scan_edges(&name, 65_536, Some(without_keys))?
+            .scan_edges(&name, batch_rows, Some(without_keys))?
             .collect::<Result<Vec<_>>>()?;
         let partial = arrow_select::concat::concat_batches(&partial_schema, &batches)
             .map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -349,5 +351,107 @@ impl Snapshot {
         }
         let keys: StringArray = out.finish();
         Ok(Arc::new(keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::prop_def;
+    use crate::{GraphStore, PropType, StoreOptions, Value};
+
+    fn store(budget: usize) -> (tempfile::TempDir, GraphStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            table_cache_bytes: budget,
+            ..StoreOptions::default()
+        };
+        let store = GraphStore::open_with(dir.path(), None, options).unwrap();
+        store
+            .write(|t| {
+                t.create_label("card", "card_id", vec![])?;
+                t.create_label("shop", "shop_id", vec![])?;
+                t.create_edge_type(
+                    "paid",
+                    "card",
+                    "shop",
+                    false,
+                    vec![prop_def("amount", PropType::Float)],
+                )?;
+                t.upsert_node("card", "c1", &[])?;
+                t.upsert_node("shop", "s1", &[])?;
+                t.upsert_node("shop", "s2", &[])?;
+                for (shop, time, amount) in [("s1", 30, 1.0), ("s2", 10, 2.0), ("s1", 20, 4.0)] {
+                    t.insert_edge(
+                        "paid",
+                        "c1",
+                        shop,
+                        Some(time),
+                        &[("amount", Value::Float(amount))],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        (dir, store)
+    }
+
+    fn paid(s: &Snapshot) -> CachedKind {
+        CachedKind::Edges(s.catalog().edge_type("paid").unwrap().id)
+    }
+
+    #[test]
+    fn copy_has_keys_and_time_ranges_in_scan_order() {
+        let (_dir, store) = store(1 << 20);
+        let snap = store.snapshot();
+        let table = snap.cached_table(paid(&snap)).unwrap().expect("fits");
+        assert_eq!(table.batch().num_rows(), 3);
+        let dst = table
+            .batch()
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(dst.iter().flatten().collect::<Vec<_>>(), ["s1", "s2", "s1"]);
+        // Times 10..=20: the second and third edges, in edge-id order.
+        let rows = table.rows_in_time(10, 20, &Some(vec![0, 5])).unwrap();
+        let ids = rows
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .unwrap();
+        assert_eq!(ids.values().to_vec(), vec![1, 2]);
+        assert_eq!(table.rows_in_time(31, 40, &None).unwrap().num_rows(), 0);
+        // The same state reuses the copy.
+        let again = store.snapshot().cached_table(paid(&snap)).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&table, &again));
+    }
+
+    #[test]
+    fn a_commit_makes_new_snapshots_build_a_new_copy() {
+        let (_dir, store) = store(1 << 20);
+        let before = store.snapshot();
+        let old = before.cached_table(paid(&before)).unwrap().unwrap();
+        store
+            .write(|t| {
+                t.insert_edge("paid", "c1", "s2", Some(40), &[])?;
+                Ok(())
+            })
+            .unwrap();
+        let after = store.snapshot();
+        let new = after.cached_table(paid(&after)).unwrap().unwrap();
+        assert_eq!(new.batch().num_rows(), 4);
+        assert_eq!(old.batch().num_rows(), 3);
+        // The old snapshot never sees the new copy.
+        let old_again = before.cached_table(paid(&before)).unwrap().unwrap();
+        assert_eq!(old_again.batch().num_rows(), 3);
+    }
+
+    #[test]
+    fn tables_over_budget_are_not_copied() {
+        let (_dir, store) = store(100);
+        let snap = store.snapshot();
+        assert!(snap.cached_table(paid(&snap)).unwrap().is_none());
+        assert_eq!(snap.table_cache().used_bytes(), 0);
     }
 }
