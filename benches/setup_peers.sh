@@ -4,12 +4,17 @@
 # Safe to run repeatedly: it only creates or installs what is missing.
 #
 # Usage: benches/setup_peers.sh            (venv at $HOME/.cache/argus-bench-venv)
+#        benches/setup_peers.sh --gnn      (also torch + torch-geometric for gnn_bench: a large
+#                                           download, several GB with torch's CUDA libraries)
 #        ARGUS_BENCH_VENV=/some/dir benches/setup_peers.sh
 set -euo pipefail
 
 VENV="${ARGUS_BENCH_VENV:-$HOME/.cache/argus-bench-venv}"
 PYTHON="${PYTHON:-python3}"
 PACKAGES=(kuzu duckdb)
+if [[ "${1:-}" == "--gnn" ]]; then
+  PACKAGES+=(torch torch_geometric)
+fi
 
 if [[ -x "$VENV/bin/python" ]]; then
   echo "venv: $VENV already exists"
@@ -24,7 +29,7 @@ for pkg in "${PACKAGES[@]}"; do
     echo "$pkg: already installed ($("$VENV/bin/python" -c "import $pkg; print($pkg.__version__)"))"
   else
     echo "$pkg: installing with pip"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$pkg"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${pkg//_/-}"
     echo "$pkg: installed ($("$VENV/bin/python" -c "import $pkg; print($pkg.__version__)"))"
   fi
 done

@@ -17,8 +17,8 @@ use argus_extensions::ml::train::{
 };
 
 use crate::features::{
-    degree_features, label_indicators, numeric_properties, property_features, property_values,
-    NodeFeatures,
+    degree_features, edge_aggregate_features, label_indicators, numeric_properties,
+    property_features, property_values, NodeFeatures,
 };
 use crate::projection::{project, Projection};
 use crate::Database;
@@ -299,7 +299,14 @@ pub fn eval_node_classification(
         features = features.join(&label_indicators(&projection));
     }
     if spec.features == FeatureChoice::Auto && properties.len() < FEW_PROPERTIES {
-        features = features.join(&degree_features(&projection));
+        features = features
+            .join(&degree_features(&projection))
+            .join(&edge_aggregate_features(
+                &snapshot,
+                &projection,
+                &spec.label,
+                None,
+            )?);
     }
     let baseline_features = if own.names.is_empty() {
         NodeFeatures {

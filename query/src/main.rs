@@ -17,6 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use output::{Format, Table};
 
+// Training allocates and frees many megabyte-sized matrices per epoch; the system allocator
+// returns them to the OS each time (page faults dominate), mimalloc keeps them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const AFTER_HELP: &str = "Examples:
   argus generate payments --users 10000 --merchants 1000 --transactions 100000 --out data/
   argus --db ./argus-data load nodes user data/users.csv --key user_id

@@ -129,9 +129,9 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
                 .map(|(n, c)| format!("{n} ({c})"))
                 .collect();
             eprintln!(
-                "projection: {nodes} nodes; relations: {}; features: {}",
+                "projection: {nodes} nodes; relations: {}; {}",
                 rels.join(", "),
-                features.join(", ")
+                describe(features)
             );
         }
         EvalProgress::Epoch {
@@ -156,6 +156,20 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
     })?;
     print_report(&report, format);
     Ok(())
+}
+
+/// A feature list for a footnote: all names when few, else a count and the first ones.
+fn describe(names: &[String]) -> String {
+    const SHOWN: usize = 6;
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!(
+            "{} features ({}, ...)",
+            names.len(),
+            names[..SHOWN].join(", ")
+        )
+    }
 }
 
 fn pct(v: f64) -> String {
@@ -199,8 +213,11 @@ fn print_report(report: &EvalReport, format: Format) {
     match format {
         Format::Table => {
             println!("{}", table.render());
-            println!("(metrics × 100 on each split's test nodes; graph features: {}; baseline features: {})",
-                report.features.join(", "), report.baseline_features.join(", "));
+            println!(
+                "(metrics × 100 on each split's test nodes; graph model: {}; baseline: {})",
+                describe(&report.features),
+                describe(&report.baseline_features)
+            );
         }
         Format::Csv => print!("{}", table.to_csv()),
         Format::Json => println!("{}", table.to_json()),

@@ -79,6 +79,21 @@ impl Backend for Cpu {
         let (m, k) = a.dim();
         let (k2, n) = b.dim();
         assert_eq!(k, k2, "matmul inner dimensions");
+        // Matrix-vector shapes (the output layer, its gradients): GEMM would spend its time
+        // packing the large operand for one column of output.
+        if n == 1 {
+            let column = b.column(0);
+            let data = (0..m)
+                .into_par_iter()
+                .map(|i| a.row(i).dot(&column))
+                .collect();
+            return Matrix::from_vec(m, 1, data);
+        }
+        if m == 1 {
+            let row = a.row(0);
+            let data = (0..n).map(|j| row.dot(&b.column(j))).collect();
+            return Matrix::from_vec(1, n, data);
+        }
         let mut out = Matrix::zeros(m, n);
         let mut c = ArrayViewMut2::from_shape((m, n), &mut out.data).expect("output shape");
         general_mat_mul(1.0, &a, &b, 0.0, &mut c);
