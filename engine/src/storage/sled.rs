@@ -379,7 +379,22 @@ pub struct SledBackend {
 impl SledBackend {
     /// Open or create the database in `dir`.
     pub fn open(dir: &Path) -> Result<SledBackend> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| {
+        // sled's flusher thread lets go of the directory lock shortly after the last handle in
+        // this process is dropped: a reopen right after a close waits for it before calling the
+        // directory busy.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let opened = loop {
+            match sled::Config::new().path(dir).open() {
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other,
+            }
+        };
+        let db = opened.map_err(|e| {
             let msg = e.to_string();
             if msg.contains("could not acquire lock") {
                 Error::Backend(format!(
