@@ -52,6 +52,19 @@ pub fn numeric_properties(
         .collect())
 }
 
+/// The value at `row` of an int, float or bool column as a float (`None` for other types).
+fn numeric_at(array: &dyn Array, row: usize) -> Option<f64> {
+    let any = array.as_any();
+    if let Some(a) = any.downcast_ref::<Int64Array>() {
+        Some(a.value(row) as f64)
+    } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+        Some(a.value(row))
+    } else {
+        any.downcast_ref::<BooleanArray>()
+            .map(|a| f64::from(u8::from(a.value(row))))
+    }
+}
+
 /// One numeric property of every node of `label`, by global index (`None`: missing).
 pub fn property_values(
     snapshot: &Snapshot,
@@ -82,18 +95,9 @@ pub fn property_values(
             if values.is_null(row) || id as usize >= range.len {
                 continue;
             }
-            let any = values.as_any();
-            let v = if let Some(a) = any.downcast_ref::<Int64Array>() {
-                a.value(row) as f64
-            } else if let Some(a) = any.downcast_ref::<Float64Array>() {
-                a.value(row)
-            } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
-                f64::from(u8::from(a.value(row)))
-            } else {
-                return Err(Error::InvalidArgument(format!(
-                    "property {label}.{property} is not numeric"
-                )));
-            };
+            let v = numeric_at(values.as_ref(), row).ok_or_else(|| {
+                Error::InvalidArgument(format!("property {label}.{property} is not numeric"))
+            })?;
             out[range.offset + id as usize] = Some(v);
         }
     }
@@ -293,17 +297,9 @@ pub fn edge_aggregate_features(
                         if values.is_null(row) {
                             continue;
                         }
-                        let any = values.as_any();
-                        let v = if let Some(a) = any.downcast_ref::<Int64Array>() {
-                            a.value(row) as f64
-                        } else if let Some(a) = any.downcast_ref::<Float64Array>() {
-                            a.value(row)
-                        } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
-                            f64::from(u8::from(a.value(row)))
-                        } else {
-                            continue;
-                        };
-                        moments[e][node][k].add(v);
+                        if let Some(v) = numeric_at(values.as_ref(), row) {
+                            moments[e][node][k].add(v);
+                        }
                     }
                 }
             }
