@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use argus_engine::error::Location;
-use argus_engine::{Error, Result};
+use argus_engine::{Error, Result, Snapshot};
 use argus_extensions::ml::backend::{AdamW, Aggregation};
 use argus_extensions::ml::cpu::Cpu;
 use argus_extensions::ml::matrix::Matrix;
@@ -171,12 +171,11 @@ struct Splits {
 
 fn read_splits(
     path: &Path,
-    db: &Database,
+    snapshot: &Snapshot,
     projection: &Projection,
     label: &str,
     labelled: &[Option<bool>],
 ) -> Result<Splits> {
-    let snapshot = db.snapshot();
     let label_id = snapshot.catalog().label(label)?.id;
     let location = |line: u64, column: Option<usize>, name: Option<&str>| {
         Box::new(Location {
@@ -279,7 +278,7 @@ pub fn eval_node_classification(
     )?;
     let targets = property_values(&snapshot, &projection, &spec.label, &spec.target)?;
     let labelled: Vec<Option<bool>> = targets.iter().map(|v| v.map(|x| x != 0.0)).collect();
-    let splits = read_splits(&spec.splits, db, &projection, &spec.label, &labelled)?;
+    let splits = read_splits(&spec.splits, &snapshot, &projection, &spec.label, &labelled)?;
 
     let properties = match &spec.features {
         FeatureChoice::Auto => numeric_properties(&snapshot, &spec.label, &[&spec.target])?,
@@ -330,10 +329,12 @@ pub fn eval_node_classification(
     graph_matrix.standardize(&[]);
     let mut baseline_matrix = baseline_features.matrix.clone();
     baseline_matrix.standardize(&[]);
+    let nodes = projection.node_count;
+    // The features are built: the relations move to the models instead of being copied.
     let graphs: Vec<Relation> = projection
         .relations
-        .iter()
-        .map(|r| r.relation.clone())
+        .into_iter()
+        .map(|r| r.relation)
         .collect();
     let labels: Vec<bool> = labelled.iter().map(|l| l.unwrap_or(false)).collect();
 
@@ -411,7 +412,7 @@ pub fn eval_node_classification(
         features: features.names,
         baseline_features: baseline_features.names,
         relations,
-        nodes: projection.node_count,
+        nodes,
         splits: results,
     })
 }

@@ -267,6 +267,16 @@ pub fn edge_aggregate_features(
                 .as_any()
                 .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
                 .ok_or_else(|| Error::Corrupt("edge time column is not a timestamp".into()))?;
+            let end_ids = ends
+                .iter()
+                .map(|&(col, _)| {
+                    batch
+                        .column(col - 3)
+                        .as_any()
+                        .downcast_ref::<UInt64Array>()
+                        .ok_or_else(|| Error::Corrupt("endpoint id column is not UInt64".into()))
+                })
+                .collect::<Result<Vec<_>>>()?;
             for row in 0..batch.num_rows() {
                 let t = if time.is_null(row) {
                     None
@@ -281,12 +291,7 @@ pub fn edge_aggregate_features(
                 if let Some(t) = t {
                     newest = newest.max(t);
                 }
-                for (e, &(col, _)) in ends.iter().enumerate() {
-                    let ids = batch
-                        .column(col - 3)
-                        .as_any()
-                        .downcast_ref::<UInt64Array>()
-                        .ok_or_else(|| Error::Corrupt("endpoint id column is not UInt64".into()))?;
+                for (e, ids) in end_ids.iter().enumerate() {
                     let node = ids.value(row) as usize;
                     if node >= range.len {
                         continue;
