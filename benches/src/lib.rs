@@ -8,7 +8,38 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use argus_datagen::{PaymentsConfig, Progress};
+use argus_datagen::{PaymentsConfig, Progress, DEFAULT_START_TIME};
+
+/// The size and seed of the generated payments data set, shared by the benchmark binaries.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PaymentsArgs {
+    /// Users in the generated data set.
+    #[arg(long, default_value_t = 500_000)]
+    pub users: u64,
+    /// Merchants in the generated data set.
+    #[arg(long, default_value_t = 50_000)]
+    pub merchants: u64,
+    /// Payments (`paid` edges) in the generated data set.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub transactions: u64,
+    /// Seed of the data set and of the sampled cards.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+impl PaymentsArgs {
+    /// The generator's configuration (90 days from the default start).
+    pub fn config(&self) -> PaymentsConfig {
+        PaymentsConfig {
+            users: self.users,
+            merchants: self.merchants,
+            transactions: self.transactions,
+            seed: self.seed,
+            start_time: DEFAULT_START_TIME,
+            days: 90,
+        }
+    }
+}
 
 /// Generate the payments data set into `dir`, unless a complete one with the same config is
 /// already there (`marker` names the file recording the config). `tag` prefixes progress lines.

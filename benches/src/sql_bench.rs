@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use argus_benches::PaymentsArgs;
 use argus_benches::{
     fmt_num, load_average, peer_python, percentile, prepare_data, python_has, text_table,
 };
@@ -37,18 +38,8 @@ const DUCKDB_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/duckdb_bench.p
 #[derive(Parser, Debug)]
 #[command(about = "Argus SQL vs DuckDB: analyst queries over the payments graph")]
 struct Args {
-    /// Users in the generated data set.
-    #[arg(long, default_value_t = 500_000)]
-    users: u64,
-    /// Merchants in the generated data set.
-    #[arg(long, default_value_t = 50_000)]
-    merchants: u64,
-    /// Payments in the generated data set.
-    #[arg(long, default_value_t = 5_000_000)]
-    transactions: u64,
-    /// Seed of the data set and of the card sample.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
+    #[command(flatten)]
+    data: PaymentsArgs,
     /// Working directory: data set, both databases and results.json.
     #[arg(long, default_value = "./bench-out/sql")]
     work: PathBuf,
@@ -92,14 +83,7 @@ fn main() -> Result<()> {
     let load_at_start = load_average();
     fs::create_dir_all(&args.work).with_context(|| format!("creating {}", args.work.display()))?;
     let work = fs::canonicalize(&args.work)?;
-    let config = PaymentsConfig {
-        users: args.users,
-        merchants: args.merchants,
-        transactions: args.transactions,
-        seed: args.seed,
-        start_time: DEFAULT_START_TIME,
-        days: 90,
-    };
+    let config = args.data.config();
     let data = work.join("data");
     prepare_data(&config, &data, CONFIG_MARKER, "sql_bench")?;
     let db = work.join("argus");
@@ -108,7 +92,7 @@ fn main() -> Result<()> {
     // A week in the middle of the 90 generated days.
     let since = DEFAULT_START_TIME + 40 * DAY_SECS;
     let until = since + 7 * DAY_SECS;
-    let cards = sample_cards(&data, args.cards, args.seed)?;
+    let cards = sample_cards(&data, args.cards, args.data.seed)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -142,7 +126,7 @@ fn main() -> Result<()> {
     println!();
     println!(
         "SQL benchmark: {} users, {} merchants, {} payments, seed {}; {} warm runs, {} cards; times in ms",
-        args.users, args.merchants, args.transactions, args.seed, args.runs, cards.len()
+        args.data.users, args.data.merchants, args.data.transactions, args.data.seed, args.runs, cards.len()
     );
     let load_at_end = load_average();
     println!(
@@ -157,8 +141,8 @@ fn main() -> Result<()> {
     }
     let results = json!({
         "config": {
-            "users": args.users, "merchants": args.merchants, "transactions": args.transactions,
-            "seed": args.seed, "runs": args.runs, "cards": cards.len(),
+            "users": args.data.users, "merchants": args.data.merchants, "transactions": args.data.transactions,
+            "seed": args.data.seed, "runs": args.runs, "cards": cards.len(),
             "since": since, "until": until,
             "load_average_start": load_at_start, "load_average_end": load_at_end,
         },

@@ -15,11 +15,11 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use argus_benches::PaymentsArgs;
 use argus_benches::{
     dir_size, fmt_num, load_average, ms, peer_python, percentile, prepare_data, proc_status_kib,
     python_has, reset_peak_rss, text_table,
 };
-use argus_datagen::{PaymentsConfig, DEFAULT_START_TIME};
 use argus_engine::keys::CatalogId;
 use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, LoadProgress, NodeLoad};
 use argus_engine::{Dir, Direction, GraphStore, NeighborQuery, NodeId, Snapshot, Value};
@@ -44,18 +44,8 @@ const ARGUS_ONLY_KINDS: [&str; 1] = ["txn_ids"];
 #[derive(Parser, Debug)]
 #[command(about = "Argus vs Kuzu: bulk load of payments and neighbourhood query latency")]
 struct Args {
-    /// Users in the generated data set.
-    #[arg(long, default_value_t = 500_000)]
-    users: u64,
-    /// Merchants in the generated data set.
-    #[arg(long, default_value_t = 50_000)]
-    merchants: u64,
-    /// Payments (`paid` edges) in the generated data set.
-    #[arg(long, default_value_t = 5_000_000)]
-    transactions: u64,
-    /// Seed of the data set and of the card sample.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
+    #[command(flatten)]
+    data: PaymentsArgs,
     /// Working directory: data set, both databases and results.json.
     #[arg(long, default_value = "./bench-out/storage")]
     work: PathBuf,
@@ -124,14 +114,7 @@ fn main() -> Result<()> {
     }
     fs::create_dir_all(&args.work).with_context(|| format!("creating {}", args.work.display()))?;
     let work = fs::canonicalize(&args.work)?;
-    let config = PaymentsConfig {
-        users: args.users,
-        merchants: args.merchants,
-        transactions: args.transactions,
-        seed: args.seed,
-        start_time: DEFAULT_START_TIME,
-        days: 90,
-    };
+    let config = args.data.config();
 
     let data = work.join("data");
     prepare_data(&config, &data, CONFIG_MARKER, "storage_bench")?;
@@ -151,7 +134,7 @@ fn main() -> Result<()> {
     println!();
     println!(
         "storage benchmark: {} users, {} merchants, {} payments, seed {}; {} cards sampled; Argus batch {} rows",
-        args.users, args.merchants, args.transactions, args.seed, probes.len(), args.batch_rows
+        args.data.users, args.data.merchants, args.data.transactions, args.data.seed, probes.len(), args.batch_rows
     );
     let load_at_end = load_average();
     let cores = argus_benches::cores();
@@ -164,10 +147,10 @@ fn main() -> Result<()> {
 
     let results = json!({
         "config": {
-            "users": args.users,
-            "merchants": args.merchants,
-            "transactions": args.transactions,
-            "seed": args.seed,
+            "users": args.data.users,
+            "merchants": args.data.merchants,
+            "transactions": args.data.transactions,
+            "seed": args.data.seed,
             "queries": probes.len(),
             "batch_rows": args.batch_rows,
             "kuzu_threads": args.kuzu_threads,
@@ -287,7 +270,7 @@ fn run_argus(args: &Args, data: &Path, dir: &Path) -> Result<(ArgusResult, Vec<P
     );
 
     let ids = Ids::resolve(&store.snapshot())?;
-    let probes = pick_probes(&store, &ids, data, args.queries, args.seed)?;
+    let probes = pick_probes(&store, &ids, data, args.queries, args.data.seed)?;
     progress!("argus: {} cards sampled; warm-up pass", probes.len());
     for kind in QUERY_KINDS.into_iter().chain(ARGUS_ONLY_KINDS) {
         for p in &probes {
