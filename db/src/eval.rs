@@ -1,95 +1,45 @@
-//! `eval node-classification`: train and evaluate once per split column of a splits file, with
-//! a no-graph baseline (the same pipeline on the nodes' own properties, no message passing) in
-//! the same run, and mean ± std over the splits.
+//! `eval node-classification`: train and evaluate once per split column of a splits file —
+//! each model family (GNN, boosted trees on graph features), the family picked for the data
+//! set by mean validation ROC-AUC, and a no-graph baseline (trees on the nodes' own
+//! properties) in the same run — with mean ± std over the splits.
 
 use std::path::{Path, PathBuf};
 
 use argus_engine::error::Location;
 use argus_engine::{Error, Result, Snapshot};
-use argus_extensions::ml::backend::{AdamW, Aggregation};
-use argus_extensions::ml::cpu::Cpu;
-use argus_extensions::ml::matrix::Matrix;
 use argus_extensions::ml::metrics::Scores;
-use argus_extensions::ml::relation::Relation;
-use argus_extensions::ml::sage::SageConfig;
-use argus_extensions::ml::train::{
-    train_node_classifier, EpochReport, NodeSplit, NodeTask, TrainConfig,
-};
+use argus_extensions::ml::train::NodeSplit;
 
-use crate::features::{
-    degree_features, edge_aggregate_features, label_indicators, numeric_properties,
-    property_features, property_values, NodeFeatures,
-};
-use crate::projection::{project, Projection};
+use crate::projection::Projection;
+use crate::train::{prepare, train_baseline, train_family, Family, TrainProgress, TrainSpec};
 use crate::Database;
 
-/// Which node features the models get.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FeatureChoice {
-    /// Numeric properties except the target, plus structural features when the label has
-    /// fewer than [`FEW_PROPERTIES`] of them.
-    Auto,
-    /// Exactly these properties.
-    Properties(Vec<String>),
-}
-
-/// Below this many numeric properties, `auto` adds structural features.
-pub const FEW_PROPERTIES: usize = 3;
-
-/// Model and optimisation settings of an evaluation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ModelSettings {
-    /// Hidden width.
-    pub hidden: usize,
-    /// Message-passing layers.
-    pub layers: usize,
-    /// Dropout probability.
-    pub dropout: f32,
-    /// Neighbour aggregation.
-    pub aggregation: Aggregation,
-    /// Most epochs.
-    pub epochs: usize,
-    /// Early-stopping patience in epochs.
-    pub patience: usize,
-    /// Learning rate.
-    pub lr: f32,
-    /// AdamW weight decay.
-    pub weight_decay: f32,
-    /// Seed (each split adds its index).
-    pub seed: u64,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            hidden: 64,
-            layers: 2,
-            dropout: 0.2,
-            aggregation: Aggregation::Mean,
-            epochs: 500,
-            patience: 100,
-            lr: 3e-3,
-            weight_decay: 1e-4,
-            seed: 0,
-        }
-    }
-}
+pub use crate::train::{FeatureChoice, ModelSettings, FEW_PROPERTIES};
 
 /// What to evaluate.
 #[derive(Clone, Debug)]
 pub struct NodeEvalSpec {
-    /// Label of the classified nodes.
-    pub label: String,
-    /// Its 0/1 property to predict.
-    pub target: String,
+    /// Model and feature settings (label, target, families, ...).
+    pub train: TrainSpec,
     /// `id,split_0,...` with train/val/test per node key.
     pub splits: PathBuf,
-    /// Node features.
-    pub features: FeatureChoice,
-    /// Edge types to pass messages along (all when empty).
-    pub edge_types: Vec<String>,
-    /// Model settings.
-    pub model: ModelSettings,
+}
+
+/// One family's results on one split.
+#[derive(Clone, Debug)]
+pub struct FamilyResult {
+    /// The family.
+    pub family: Family,
+    /// Test metrics.
+    pub test: Scores,
+    /// Validation ROC-AUC of the selected epoch / tree count.
+    pub val_auc: f64,
+    /// Selected epoch (GNN) or number of trees.
+    pub selected: usize,
+    /// (step, loss, validation ROC-AUC).
+    pub curve: Vec<(usize, f64, f64)>,
+    /// Test scores and labels (for ROC / PR plots).
+    pub test_scores: Vec<(f32, bool)>,
 }
 
 /// Results on one split.
@@ -97,24 +47,25 @@ pub struct NodeEvalSpec {
 pub struct SplitResult {
     /// Split column name.
     pub split: String,
-    /// Graph model, test metrics.
-    pub graph: Scores,
-    /// Graph model, validation ROC-AUC of the selected epoch.
-    pub graph_val_auc: f64,
-    /// Graph model, selected epoch.
-    pub best_epoch: usize,
-    /// Graph model, training curve.
-    pub curve: Vec<EpochReport>,
+    /// One entry per family, in the spec's order.
+    pub families: Vec<FamilyResult>,
     /// No-graph baseline, test metrics.
     pub baseline: Scores,
+}
+
+impl SplitResult {
+    /// The result of `family`.
+    pub fn family(&self, family: Family) -> Option<&FamilyResult> {
+        self.families.iter().find(|f| f.family == family)
+    }
 }
 
 /// The whole evaluation.
 #[derive(Clone, Debug)]
 pub struct EvalReport {
-    /// Feature columns of the graph model.
+    /// Base feature columns.
     pub features: Vec<String>,
-    /// Feature columns of the baseline.
+    /// Columns of the baseline.
     pub baseline_features: Vec<String>,
     /// Relations and their message counts.
     pub relations: Vec<(String, usize)>,
@@ -122,6 +73,8 @@ pub struct EvalReport {
     pub nodes: usize,
     /// One row per split.
     pub splits: Vec<SplitResult>,
+    /// The family with the best mean validation ROC-AUC.
+    pub selected: Family,
 }
 
 /// Mean and (population) standard deviation.
@@ -150,26 +103,26 @@ pub enum EvalProgress<'a> {
         /// Feature columns.
         features: &'a [String],
     },
-    /// One training epoch.
-    Epoch {
+    /// A training step of one family.
+    Step {
         /// Split column.
         split: &'a str,
-        /// `graph` or `baseline`.
-        model: &'a str,
-        /// The epoch.
-        report: &'a EpochReport,
+        /// The family.
+        family: Family,
+        /// The step's report.
+        progress: TrainProgress<'a>,
     },
     /// A split is done.
     Split(&'a SplitResult),
 }
 
-struct Splits {
-    names: Vec<String>,
+pub(crate) struct Splits {
+    pub(crate) names: Vec<String>,
     /// Per split column: node key's global index and its part.
-    parts: Vec<NodeSplit>,
+    pub(crate) parts: Vec<NodeSplit>,
 }
 
-fn read_splits(
+pub(crate) fn read_splits(
     path: &Path,
     snapshot: &Snapshot,
     projection: &Projection,
@@ -270,51 +223,19 @@ pub fn eval_node_classification(
     spec: &NodeEvalSpec,
     progress: &mut dyn FnMut(EvalProgress<'_>),
 ) -> Result<EvalReport> {
+    if spec.train.families.is_empty() {
+        return Err(Error::InvalidArgument("no model family to evaluate".into()));
+    }
     let snapshot = db.snapshot();
-    let projection = project(
+    let prepared = prepare(&snapshot, &spec.train)?;
+    let projection = &prepared.graph.projection;
+    let splits = read_splits(
+        &spec.splits,
         &snapshot,
-        &spec.edge_types,
-        std::slice::from_ref(&spec.label),
+        projection,
+        &spec.train.label,
+        &prepared.labelled,
     )?;
-    let targets = property_values(&snapshot, &projection, &spec.label, &spec.target)?;
-    let labelled: Vec<Option<bool>> = targets.iter().map(|v| v.map(|x| x != 0.0)).collect();
-    let splits = read_splits(&spec.splits, &snapshot, &projection, &spec.label, &labelled)?;
-
-    let properties = match &spec.features {
-        FeatureChoice::Auto => numeric_properties(&snapshot, &spec.label, &[&spec.target])?,
-        FeatureChoice::Properties(p) => {
-            if p.iter().any(|x| x == &spec.target) {
-                return Err(Error::InvalidArgument(format!(
-                    "the feature list contains the target {}",
-                    spec.target
-                )));
-            }
-            p.clone()
-        }
-    };
-    let own = property_features(&snapshot, &projection, &spec.label, &properties)?;
-    let mut features = own.clone();
-    if projection.labels.len() > 1 {
-        features = features.join(&label_indicators(&projection));
-    }
-    if spec.features == FeatureChoice::Auto && properties.len() < FEW_PROPERTIES {
-        features = features
-            .join(&degree_features(&projection))
-            .join(&edge_aggregate_features(
-                &snapshot,
-                &projection,
-                &spec.label,
-                None,
-            )?);
-    }
-    let baseline_features = if own.names.is_empty() {
-        NodeFeatures {
-            names: vec!["constant".into()],
-            matrix: Matrix::filled(projection.node_count, 1, 1.0),
-        }
-    } else {
-        own
-    };
     let relations: Vec<(String, usize)> = projection
         .relations
         .iter()
@@ -323,96 +244,73 @@ pub fn eval_node_classification(
     progress(EvalProgress::Prepared {
         nodes: projection.node_count,
         relations: &relations,
-        features: &features.names,
+        features: &prepared.base.names,
     });
-    let mut graph_matrix = features.matrix.clone();
-    graph_matrix.standardize(&[]);
-    let mut baseline_matrix = baseline_features.matrix.clone();
-    baseline_matrix.standardize(&[]);
-    let nodes = projection.node_count;
-    // The features are built: the relations move to the models instead of being copied.
-    let graphs: Vec<Relation> = projection
-        .relations
-        .into_iter()
-        .map(|r| r.relation)
+    let labels: Vec<bool> = prepared
+        .labelled
+        .iter()
+        .map(|l| l.unwrap_or(false))
         .collect();
-    let labels: Vec<bool> = labelled.iter().map(|l| l.unwrap_or(false)).collect();
-
     let mut results = Vec::new();
     for (s, (name, split)) in splits.names.iter().zip(&splits.parts).enumerate() {
-        let m = &spec.model;
-        let train = TrainConfig {
-            epochs: m.epochs,
-            patience: m.patience,
-            adamw: AdamW {
-                lr: m.lr,
-                weight_decay: m.weight_decay,
-                ..AdamW::default()
-            },
-            balance_classes: true,
-            seed: m.seed.wrapping_add(s as u64),
-        };
-        let config = |input: usize, layers: usize, relations: usize| SageConfig {
-            input,
-            hidden: m.hidden,
-            layers,
-            relations,
-            aggregation: m.aggregation,
-            dropout: m.dropout,
-            seed: m.seed.wrapping_add(s as u64),
-        };
-        let graph = train_node_classifier(
-            &Cpu,
-            &NodeTask {
-                graphs: &graphs,
-                features: &graph_matrix,
-                labels: &labels,
-                split,
-            },
-            config(graph_matrix.cols, m.layers, graphs.len()),
-            &train,
-            &mut |r| {
-                progress(EvalProgress::Epoch {
+        let seed = spec.train.gnn.seed.wrapping_add(s as u64);
+        let mut families = Vec::new();
+        for &family in &spec.train.families {
+            let trained = train_family(&prepared, &spec.train, family, split, seed, &mut |p| {
+                progress(EvalProgress::Step {
                     split: name,
-                    model: "graph",
-                    report: r,
+                    family,
+                    progress: p,
                 })
-            },
-        );
-        let baseline = train_node_classifier(
-            &Cpu,
-            &NodeTask {
-                graphs: &[],
-                features: &baseline_matrix,
-                labels: &labels,
-                split,
-            },
-            config(baseline_matrix.cols, 0, 0),
-            &train,
-            &mut |r| {
-                progress(EvalProgress::Epoch {
-                    split: name,
-                    model: "baseline",
-                    report: r,
-                })
-            },
-        );
+            })?;
+            families.push(FamilyResult {
+                family,
+                test: trained.test,
+                val_auc: trained.val_auc,
+                selected: trained.selected,
+                curve: trained.curve,
+                test_scores: split
+                    .test
+                    .iter()
+                    .map(|&i| (trained.scores[i as usize], labels[i as usize]))
+                    .collect(),
+            });
+        }
         let result = SplitResult {
             split: name.clone(),
-            graph: graph.test,
-            graph_val_auc: graph.val_auc,
-            best_epoch: graph.best_epoch,
-            curve: graph.curve,
-            baseline: baseline.test,
+            families,
+            baseline: train_baseline(&prepared, &spec.train, split, seed),
         };
         progress(EvalProgress::Split(&result));
         results.push(result);
     }
+    let mean_val = |f: Family| {
+        mean_std(
+            &results
+                .iter()
+                .filter_map(|r| r.family(f).map(|x| x.val_auc))
+                .collect::<Vec<_>>(),
+        )
+        .0
+    };
+    let selected = spec
+        .train
+        .families
+        .iter()
+        .copied()
+        .max_by(|&a, &b| mean_val(a).total_cmp(&mean_val(b)))
+        .expect("at least one family");
+    let own = prepared.properties.len();
     Ok(EvalReport {
-        features: features.names,
-        baseline_features: baseline_features.names,
+        features: prepared.base.names.clone(),
+        baseline_features: if own == 0 {
+            vec!["constant".into()]
+        } else {
+            prepared.base.names[..own].to_vec()
+        },
         relations,
-        nodes,
+        nodes: projection.node_count,
         splits: results,
+        selected,
     })
 }

@@ -7,12 +7,16 @@
 use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, UInt64Array};
 
 use argus_engine::catalog::PropType;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
 use argus_engine::{Error, Result, Snapshot};
 use argus_extensions::ml::backend::{Aggregation, Backend};
 use argus_extensions::ml::cpu::Cpu;
 use argus_extensions::ml::matrix::Matrix;
+use argus_extensions::ml::relation::Relation;
 
-use crate::projection::Projection;
+use crate::projection::{LabelRange, Projection};
 
 /// A feature matrix (one row per global index) and its column names.
 #[derive(Clone, Debug)]
@@ -53,7 +57,7 @@ pub fn numeric_properties(
 }
 
 /// The value at `row` of an int, float or bool column as a float (`None` for other types).
-fn numeric_at(array: &dyn Array, row: usize) -> Option<f64> {
+pub(crate) fn numeric_at(array: &dyn Array, row: usize) -> Option<f64> {
     let any = array.as_any();
     if let Some(a) = any.downcast_ref::<Int64Array>() {
         Some(a.value(row) as f64)
@@ -146,32 +150,6 @@ pub fn label_indicators(projection: &Projection) -> NodeFeatures {
     }
 }
 
-/// Per relation: log(1 + messages received) and the mean of that over the senders.
-pub fn degree_features(projection: &Projection) -> NodeFeatures {
-    let n = projection.node_count;
-    let mut names = Vec::new();
-    let mut matrix = Matrix::zeros(n, projection.relations.len() * 2);
-    for (r, rel) in projection.relations.iter().enumerate() {
-        let degree: Vec<f32> = (0..n)
-            .map(|i| (rel.relation.in_degree(i) as f32).ln_1p())
-            .collect();
-        for i in 0..n {
-            let sources = rel.relation.sources_of(i);
-            let mean = if sources.is_empty() {
-                0.0
-            } else {
-                sources.iter().map(|&s| degree[s as usize]).sum::<f32>() / sources.len() as f32
-            };
-            let row = matrix.row_mut(i);
-            row[2 * r] = degree[i];
-            row[2 * r + 1] = mean;
-        }
-        names.push(format!("log_degree[{}]", rel.name));
-        names.push(format!("mean_neighbour_log_degree[{}]", rel.name));
-    }
-    NodeFeatures { names, matrix }
-}
-
 /// Running statistics of one numeric edge property at one node.
 #[derive(Clone, Copy)]
 struct Moments {
@@ -216,181 +194,283 @@ impl Moments {
 
 const MICROS_PER_DAY: f64 = 86_400e6;
 
-/// Per node of `label` and per (edge type, side) it takes part in: the count of incident edges,
-/// sum/mean/std/min/max of every numeric edge property, days since the last edge and since the
-/// first, and the mean and std of days between consecutive edges — counting only edges with
-/// time ≤ `as_of` when given (and measuring recency from `as_of`, else from the newest edge).
-/// Then the mean of all of those over each relation's neighbours.
+/// Which structural features a node gets, computed from the projection as of a time: the same
+/// definition serves full-graph training and scoring one entity, so the two cannot drift.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StructuralSpec {
+    /// Per relation: log(1 + messages received as of t) and the mean of that over the senders.
+    pub degrees: bool,
+    /// For nodes of this label, per relation they receive along: the count of incident edges,
+    /// sum/mean/std/min/max of each numeric edge property, days since the last and the first
+    /// edge, and the mean and std of days between consecutive edges.
+    pub edge_aggregates: Option<String>,
+}
+
+/// Evaluates a [`StructuralSpec`] over one projection.
+pub struct Structural<'a> {
+    projection: &'a Projection,
+    degrees: bool,
+    /// Relations whose receivers have the aggregated label.
+    aggregated: Vec<usize>,
+    aggregated_label: Option<LabelRange>,
+    /// Recency is measured from here when no as-of time is given: the newest edge.
+    newest: i64,
+    names: Vec<String>,
+}
+
+impl<'a> Structural<'a> {
+    /// Prepare `spec` over `projection`.
+    pub fn new(projection: &'a Projection, spec: &StructuralSpec) -> Result<Structural<'a>> {
+        let mut names = Vec::new();
+        if spec.degrees {
+            for rel in &projection.relations {
+                names.push(format!("log_degree[{}]", rel.name));
+                names.push(format!("mean_neighbour_log_degree[{}]", rel.name));
+            }
+        }
+        let mut aggregated = Vec::new();
+        let mut aggregated_label = None;
+        if let Some(label) = &spec.edge_aggregates {
+            let range = projection
+                .labels
+                .iter()
+                .find(|r| &r.name == label)
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("label {label} is not in the projection"))
+                })?
+                .clone();
+            for (r, rel) in projection.relations.iter().enumerate() {
+                if rel.target_label != range.label {
+                    continue;
+                }
+                aggregated.push(r);
+                let tag = &rel.name;
+                names.push(format!("log_count[{tag}]"));
+                for (prop, _) in &projection.edge_types[rel.edge_type].numeric {
+                    for stat in ["sum", "mean", "std", "min", "max"] {
+                        names.push(format!("{stat}_{prop}[{tag}]"));
+                    }
+                }
+                for stat in [
+                    "log_days_since_last",
+                    "log_days_since_first",
+                    "log_mean_gap_days",
+                    "log_std_gap_days",
+                ] {
+                    names.push(format!("{stat}[{tag}]"));
+                }
+            }
+            aggregated_label = Some(range);
+        }
+        let newest = projection.newest;
+        Ok(Structural {
+            projection,
+            degrees: spec.degrees,
+            aggregated,
+            aggregated_label,
+            newest,
+            names,
+        })
+    }
+
+    /// Column names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The newest edge time of the projection (the default "now").
+    pub fn newest(&self) -> i64 {
+        self.newest
+    }
+
+    /// The features of node `node` counting only edges with time ≤ `as_of` (all edges when
+    /// `None`), appended to `out`.
+    pub fn node_into(&self, node: usize, as_of: Option<i64>, out: &mut Vec<f32>) {
+        let p = self.projection;
+        if self.degrees {
+            for rel in &p.relations {
+                let r = &rel.relation;
+                let known = r.messages_as_of(node, as_of);
+                let n = known.len();
+                out.push((n as f32).ln_1p());
+                let mean = if n == 0 {
+                    0.0
+                } else {
+                    r.sources[known]
+                        .iter()
+                        .map(|&s| (r.messages_as_of(s as usize, as_of).len() as f32).ln_1p())
+                        .sum::<f32>()
+                        / n as f32
+                };
+                out.push(mean);
+            }
+        }
+        let Some(range) = &self.aggregated_label else {
+            return;
+        };
+        let own = node >= range.offset && node < range.offset + range.len;
+        let reference = as_of.unwrap_or(self.newest);
+        for &r in &self.aggregated {
+            let rel = &p.relations[r];
+            let numeric = &p.edge_types[rel.edge_type].numeric;
+            let width = 1 + 5 * numeric.len() + 4;
+            if !own {
+                out.extend(std::iter::repeat_n(0.0, width));
+                continue;
+            }
+            let known = rel.relation.messages_as_of(node, as_of);
+            out.push((known.len() as f32).ln_1p());
+            let edges = &rel.relation.edge_ids[known.clone()];
+            for (_, values) in numeric {
+                let mut m = Moments::default();
+                for &e in edges {
+                    let v = values[e as usize];
+                    if !v.is_nan() {
+                        m.add(v as f64);
+                    }
+                }
+                out.extend(m.summary().iter().map(|&v| v as f32));
+            }
+            let times: Vec<i64> = rel.relation.times[known]
+                .iter()
+                .copied()
+                .filter(|&t| t != i64::MIN)
+                .collect();
+            let days = |micros: i64| ((micros.max(0) as f64) / MICROS_PER_DAY).ln_1p() as f32;
+            match (times.first(), times.last()) {
+                (Some(&first), Some(&last)) if reference != i64::MIN => {
+                    out.push(days(reference - last));
+                    out.push(days(reference - first));
+                }
+                _ => out.extend([0.0, 0.0]),
+            }
+            // Times are sorted: consecutive differences are the gaps.
+            let gaps: Vec<f64> = times
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as f64 / MICROS_PER_DAY)
+                .collect();
+            if gaps.is_empty() {
+                out.extend([0.0, 0.0]);
+            } else {
+                let n = gaps.len() as f64;
+                let mean = gaps.iter().sum::<f64>() / n;
+                let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / n;
+                out.push(mean.ln_1p() as f32);
+                out.push(var.sqrt().ln_1p() as f32);
+            }
+        }
+    }
+
+    /// The features of every node as of `as_of`, in parallel.
+    pub fn all(&self, as_of: Option<i64>) -> NodeFeatures {
+        let width = self.names.len();
+        let rows: Vec<Vec<f32>> = (0..self.projection.node_count)
+            .into_par_iter()
+            .map(|i| {
+                let mut row = Vec::with_capacity(width);
+                self.node_into(i, as_of, &mut row);
+                row
+            })
+            .collect();
+        NodeFeatures {
+            names: self.names.clone(),
+            matrix: Matrix::from_vec(rows.len(), width, rows.concat()),
+        }
+    }
+}
+
+/// Per relation: log(1 + messages received) and the mean of that over the senders.
+pub fn degree_features(projection: &Projection) -> NodeFeatures {
+    let spec = StructuralSpec {
+        degrees: true,
+        edge_aggregates: None,
+    };
+    Structural::new(projection, &spec)
+        .expect("degrees need no label")
+        .all(None)
+}
+
+/// The edge aggregates of [`StructuralSpec::edge_aggregates`] for nodes of `label`, counting
+/// edges with time ≤ `as_of` when given (recency measured from `as_of`, else from the newest
+/// edge); zeros for other nodes.
 pub fn edge_aggregate_features(
-    snapshot: &Snapshot,
     projection: &Projection,
     label: &str,
     as_of: Option<i64>,
 ) -> Result<NodeFeatures> {
-    let catalog = snapshot.catalog();
-    let label_id = catalog.label(label)?.id;
-    let range = projection
-        .range(label_id)
-        .ok_or_else(|| Error::InvalidArgument(format!("label {label} is not in the projection")))?
-        .clone();
-    let mut names = Vec::new();
-    let mut columns: Vec<Vec<f32>> = Vec::new();
-    for def in &catalog.edge_types {
-        let numeric: Vec<(usize, String)> = def
-            .properties
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| matches!(p.ty, PropType::Int | PropType::Float | PropType::Bool))
-            .map(|(i, p)| (6 + i, p.name.clone()))
-            .collect();
-        // Which end(s) of this type are nodes of `label`: 3 = source id column, 4 = destination.
-        let mut ends = Vec::new();
-        if def.src_label == label_id {
-            ends.push((3usize, if def.undirected { "" } else { ">" }));
+    let spec = StructuralSpec {
+        degrees: false,
+        edge_aggregates: Some(label.to_string()),
+    };
+    Ok(Structural::new(projection, &spec)?.all(as_of))
+}
+
+/// For the tree models: over each relation in `relations` (indexes into `graphs`), the mean,
+/// standard deviation, minimum, maximum and sum of `base` over the 1-hop neighbours, and the
+/// mean over them of their own neighbours' mean (2 hops). Nodes without neighbours get NaN for
+/// min/max, which the trees treat as missing.
+pub fn neighbourhood_features(
+    graphs: &[&Relation],
+    relation_names: &[String],
+    base: &NodeFeatures,
+) -> NodeFeatures {
+    let rows = base.matrix.rows;
+    let mut all = NodeFeatures {
+        names: Vec::new(),
+        matrix: Matrix::zeros(rows, 0),
+    };
+    for (relation, name) in graphs.iter().zip(relation_names) {
+        let mean = Cpu.aggregate(relation, &base.matrix, Aggregation::Mean);
+        let two_hop = Cpu.aggregate(relation, &mean, Aggregation::Mean);
+        let sum = Cpu.aggregate(relation, &base.matrix, Aggregation::Sum);
+        let mut squares = base.matrix.clone();
+        squares.data.iter_mut().for_each(|v| *v *= *v);
+        let mut std = Cpu.aggregate(relation, &squares, Aggregation::Mean);
+        for (s, m) in std.data.iter_mut().zip(&mean.data) {
+            *s = (*s - m * m).max(0.0).sqrt();
         }
-        if def.dst_label == label_id {
-            ends.push((4usize, if def.undirected { "" } else { "<" }));
-        }
-        if ends.is_empty() {
-            continue;
-        }
-        let mut wanted = vec![3, 4, 5];
-        wanted.extend(numeric.iter().map(|(i, _)| *i));
-        let mut times: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); range.len]; ends.len()];
-        let mut moments =
-            vec![vec![vec![Moments::default(); numeric.len()]; range.len]; ends.len()];
-        let mut newest = i64::MIN;
-        for batch in snapshot.scan_edges(&def.name, 65_536, Some(wanted))? {
-            let batch = batch?;
-            let time = batch
-                .column(2)
-                .as_any()
-                .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
-                .ok_or_else(|| Error::Corrupt("edge time column is not a timestamp".into()))?;
-            let end_ids = ends
-                .iter()
-                .map(|&(col, _)| {
-                    batch
-                        .column(col - 3)
-                        .as_any()
-                        .downcast_ref::<UInt64Array>()
-                        .ok_or_else(|| Error::Corrupt("endpoint id column is not UInt64".into()))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for row in 0..batch.num_rows() {
-                let t = if time.is_null(row) {
-                    None
-                } else {
-                    Some(time.value(row))
-                };
-                if let (Some(limit), Some(t)) = (as_of, t) {
-                    if t > limit {
-                        continue;
-                    }
-                }
-                if let Some(t) = t {
-                    newest = newest.max(t);
-                }
-                for (e, ids) in end_ids.iter().enumerate() {
-                    let node = ids.value(row) as usize;
-                    if node >= range.len {
-                        continue;
-                    }
-                    times[e][node].push(t.unwrap_or(i64::MIN));
-                    for (k, _) in numeric.iter().enumerate() {
-                        let values = batch.column(3 + k);
-                        if values.is_null(row) {
-                            continue;
-                        }
-                        if let Some(v) = numeric_at(values.as_ref(), row) {
-                            moments[e][node][k].add(v);
-                        }
-                    }
-                }
-            }
-        }
-        let reference = as_of.unwrap_or(newest);
-        for (e, &(_, side)) in ends.iter().enumerate() {
-            let tag = format!("{}{side}", def.name);
-            let mut push = |name: String, values: Vec<f32>| {
-                names.push(format!("{name}[{tag}]"));
-                columns.push(values);
-            };
-            let per_node = &times[e];
-            push(
-                "log_count".into(),
-                per_node.iter().map(|t| (t.len() as f32).ln_1p()).collect(),
-            );
-            for (k, (_, prop)) in numeric.iter().enumerate() {
-                for (s, stat) in ["sum", "mean", "std", "min", "max"].iter().enumerate() {
-                    push(
-                        format!("{stat}_{prop}"),
-                        moments[e]
-                            .iter()
-                            .map(|m| m[k].summary()[s] as f32)
-                            .collect(),
-                    );
-                }
-            }
-            let mut since_last = Vec::with_capacity(range.len);
-            let mut since_first = Vec::with_capacity(range.len);
-            let mut gap_mean = Vec::with_capacity(range.len);
-            let mut gap_std = Vec::with_capacity(range.len);
-            for t in per_node {
-                let mut t: Vec<i64> = t.iter().copied().filter(|&x| x != i64::MIN).collect();
-                t.sort_unstable();
-                let days = |micros: i64| ((micros.max(0) as f64) / MICROS_PER_DAY).ln_1p() as f32;
-                match (t.first(), t.last()) {
-                    (Some(&first), Some(&last)) if reference != i64::MIN => {
-                        since_last.push(days(reference - last));
-                        since_first.push(days(reference - first));
-                    }
-                    _ => {
-                        since_last.push(0.0);
-                        since_first.push(0.0);
-                    }
-                }
-                let gaps: Vec<f64> = t
-                    .windows(2)
-                    .map(|w| (w[1] - w[0]) as f64 / MICROS_PER_DAY)
-                    .collect();
-                if gaps.is_empty() {
-                    gap_mean.push(0.0);
-                    gap_std.push(0.0);
-                } else {
-                    let n = gaps.len() as f64;
-                    let mean = gaps.iter().sum::<f64>() / n;
-                    let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / n;
-                    gap_mean.push(mean.ln_1p() as f32);
-                    gap_std.push(var.sqrt().ln_1p() as f32);
-                }
-            }
-            push("log_days_since_last".into(), since_last);
-            push("log_days_since_first".into(), since_first);
-            push("log_mean_gap_days".into(), gap_mean);
-            push("log_std_gap_days".into(), gap_std);
+        let max = neighbour_max(relation, &base.matrix, 1.0);
+        let min = neighbour_max(relation, &base.matrix, -1.0);
+        for (stat, matrix) in [
+            ("mean", mean),
+            ("mean_2hop", two_hop),
+            ("std", std),
+            ("min", min),
+            ("max", max),
+            ("sum", sum),
+        ] {
+            all = all.join(&NodeFeatures {
+                names: base
+                    .names
+                    .iter()
+                    .map(|n| format!("neighbours_{stat}[{name}]:{n}"))
+                    .collect(),
+                matrix,
+            });
         }
     }
-    let own_columns = columns.len();
-    let mut matrix = Matrix::zeros(projection.node_count, own_columns);
-    for (j, column) in columns.iter().enumerate() {
-        for (id, &v) in column.iter().enumerate() {
-            matrix.row_mut(range.offset + id)[j] = if v.is_finite() { v } else { 0.0 };
-        }
-    }
-    let own = NodeFeatures { names, matrix };
-    // The neighbourhood's view: the mean of those features over each relation's neighbours.
-    let mut all = own.clone();
-    for rel in &projection.relations {
-        let mean = Cpu.aggregate(&rel.relation, &own.matrix, Aggregation::Mean);
-        all = all.join(&NodeFeatures {
-            names: own
-                .names
-                .iter()
-                .map(|n| format!("neighbours_mean[{}]:{n}", rel.name))
-                .collect(),
-            matrix: mean,
+    all
+}
+
+/// Column-wise maximum (`sign` 1) or minimum (`sign` -1) over each target's sources; NaN
+/// without sources.
+fn neighbour_max(relation: &Relation, x: &Matrix, sign: f32) -> Matrix {
+    let mut out = Matrix::filled(relation.target_count, x.cols, f32::NAN);
+    out.data
+        .par_chunks_mut(x.cols.max(1))
+        .enumerate()
+        .for_each(|(t, row)| {
+            let sources = relation.sources_of(t);
+            if sources.is_empty() {
+                return;
+            }
+            row.fill(f32::NEG_INFINITY);
+            for &s in sources {
+                for (o, &v) in row.iter_mut().zip(x.row(s as usize)) {
+                    *o = o.max(sign * v);
+                }
+            }
+            row.iter_mut().for_each(|v| *v *= sign);
         });
-    }
-    Ok(all)
+    out
 }

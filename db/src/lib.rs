@@ -1,12 +1,19 @@
 //! The embeddable Argus database: one handle over a data directory that joins the graph store
 //! (`argus-engine`) with the ML extensions (`argus-extensions`). It builds in-memory
 //! projections of the stored graph for the models ([`projection`]), node feature matrices
-//! ([`features`]), and runs training and evaluation ([`eval`]). The SQL layer and the Postgres
+//! ([`features`]) and sampled neighbourhoods ([`sampling`]); trains ([`train`]) and evaluates
+//! ([`eval`]) fraud models ([`model`]), keeps them in the database ([`registry`]) and serves
+//! scores with explanations ([`serving`]). The SQL layer and the Postgres
 //! extension build on this API; neither the engine nor the extensions know about each other.
 
 pub mod eval;
 pub mod features;
+pub mod model;
 pub mod projection;
+pub mod registry;
+pub mod sampling;
+pub mod serving;
+pub mod train;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +24,7 @@ pub use argus_engine::{Error, GraphStore, Result, Snapshot, StoreOptions};
 #[derive(Clone)]
 pub struct Database {
     store: Arc<GraphStore>,
+    scorers: Arc<serving::ScorerCache>,
 }
 
 impl Database {
@@ -27,12 +35,19 @@ impl Database {
 
     /// Wrap an already open store.
     pub fn from_store(store: Arc<GraphStore>) -> Database {
-        Database { store }
+        Database {
+            store,
+            scorers: Arc::default(),
+        }
     }
 
     /// The graph store.
     pub fn store(&self) -> &Arc<GraphStore> {
         &self.store
+    }
+
+    fn scorers(&self) -> &serving::ScorerCache {
+        &self.scorers
     }
 
     /// A consistent read view.

@@ -3,11 +3,15 @@
 //! and every (edge type, direction) becomes one [`Relation`] over those indexes, so a
 //! heterogeneous graph keeps one set of weights per relation.
 
-use arrow_array::{Array, UInt64Array};
+use arrow_array::{Array, TimestampMicrosecondArray, UInt64Array};
+
+use argus_engine::catalog::PropType;
 
 use argus_engine::keys::CatalogId;
 use argus_engine::{Error, NodeId, Result, Snapshot};
 use argus_extensions::ml::relation::Relation;
+
+use crate::features::numeric_at;
 
 /// Where one label's nodes sit in the global index space.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,8 +32,24 @@ pub struct ProjectedRelation {
     /// `type` for undirected types, `type>` (messages along the edge, received by its
     /// destination) and `type<` (against it, received by its source) for directed ones.
     pub name: String,
-    /// The messages.
+    /// Index of its edge type in [`Projection::edge_types`].
+    pub edge_type: usize,
+    /// Label of the nodes that send the messages.
+    pub source_label: CatalogId,
+    /// Label of the nodes that receive them.
+    pub target_label: CatalogId,
+    /// The messages, time-ordered per receiver, each with its edge's index in the edge type.
     pub relation: Relation,
+}
+
+/// The numeric properties of one projected edge type, by edge index (the order the edges were
+/// scanned in, which [`Relation::edge_ids`] refers to).
+#[derive(Clone, Debug)]
+pub struct ProjectedEdgeType {
+    /// Edge type name.
+    pub name: String,
+    /// (property name, one value per edge; NaN when missing).
+    pub numeric: Vec<(String, Vec<f32>)>,
 }
 
 /// The graph of some edge types over the labels they connect.
@@ -39,8 +59,13 @@ pub struct Projection {
     pub labels: Vec<LabelRange>,
     /// One entry per (edge type, direction).
     pub relations: Vec<ProjectedRelation>,
+    /// The edge types the relations come from.
+    pub edge_types: Vec<ProjectedEdgeType>,
     /// Total number of global indexes.
     pub node_count: usize,
+    /// Time of the newest edge (`i64::MIN` without timed edges): "now" for recency features
+    /// when no as-of time is given.
+    pub newest: i64,
 }
 
 impl Projection {
@@ -130,12 +155,48 @@ pub fn project(
     let mut projection = Projection {
         labels,
         relations: Vec::new(),
+        edge_types: Vec::new(),
         node_count: offset,
+        newest: i64::MIN,
     };
     for t in types {
+        let numeric: Vec<(usize, String)> = t
+            .properties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.ty, PropType::Int | PropType::Float | PropType::Bool))
+            .map(|(i, p)| (6 + i, p.name.clone()))
+            .collect();
+        let mut wanted = vec![3, 4, 5];
+        wanted.extend(numeric.iter().map(|(i, _)| *i));
         let mut edges: Vec<(u32, u32)> = Vec::new();
-        for batch in snapshot.scan_edges(&t.name, 65_536, Some(vec![3, 4]))? {
+        let mut times: Vec<i64> = Vec::new();
+        let mut values: Vec<Vec<f32>> = vec![Vec::new(); numeric.len()];
+        for batch in snapshot.scan_edges(&t.name, 65_536, Some(wanted))? {
             let batch = batch?;
+            let time = batch
+                .column(2)
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(|| Error::Corrupt("edge time column is not a timestamp".into()))?;
+            // Untimed edges are known at every time.
+            times.extend((0..batch.num_rows()).map(|r| {
+                if time.is_null(r) {
+                    i64::MIN
+                } else {
+                    time.value(r)
+                }
+            }));
+            for (k, column) in values.iter_mut().enumerate() {
+                let array = batch.column(3 + k);
+                column.extend((0..batch.num_rows()).map(|r| {
+                    if array.is_null(r) {
+                        f32::NAN
+                    } else {
+                        numeric_at(array.as_ref(), r).map_or(f32::NAN, |v| v as f32)
+                    }
+                }));
+            }
             let src = u64_column(batch.column(0).as_ref(), "src_id")?;
             let dst = u64_column(batch.column(1).as_ref(), "dst_id")?;
             for (&s, &d) in src.values().iter().zip(dst.values()) {
@@ -152,22 +213,41 @@ pub fn project(
             }
         }
         let n = projection.node_count;
+        projection.newest = times.iter().copied().fold(projection.newest, i64::max);
+        let edge_type = projection.edge_types.len();
         if t.undirected {
             projection.relations.push(ProjectedRelation {
                 name: t.name.clone(),
-                relation: Relation::undirected(n, &edges),
+                edge_type,
+                source_label: t.src_label,
+                target_label: t.dst_label,
+                relation: Relation::undirected_timed(n, &edges, &times),
             });
         } else {
             let reversed: Vec<(u32, u32)> = edges.iter().map(|&(s, d)| (d, s)).collect();
             projection.relations.push(ProjectedRelation {
                 name: format!("{}>", t.name),
-                relation: Relation::from_edges(n, n, &edges),
+                edge_type,
+                source_label: t.src_label,
+                target_label: t.dst_label,
+                relation: Relation::from_timed_edges(n, n, &edges, &times),
             });
             projection.relations.push(ProjectedRelation {
                 name: format!("{}<", t.name),
-                relation: Relation::from_edges(n, n, &reversed),
+                edge_type,
+                source_label: t.dst_label,
+                target_label: t.src_label,
+                relation: Relation::from_timed_edges(n, n, &reversed, &times),
             });
         }
+        projection.edge_types.push(ProjectedEdgeType {
+            name: t.name.clone(),
+            numeric: numeric
+                .into_iter()
+                .map(|(_, name)| name)
+                .zip(values)
+                .collect(),
+        });
     }
     Ok(projection)
 }

@@ -10,7 +10,7 @@ use super::matrix::Matrix;
 use super::relation::Relation;
 
 /// How a node combines its neighbours' vectors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Aggregation {
     /// The average over incoming messages (0 for a node with none).
     #[default]
@@ -39,7 +39,7 @@ impl Aggregation {
 }
 
 /// AdamW hyperparameters for one step.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdamW {
     /// Learning rate.
     pub lr: f32,

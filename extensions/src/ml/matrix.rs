@@ -1,7 +1,7 @@
 //! A dense row-major `f32` matrix: the host-side form of features, parameters and activations.
 
 /// Dense row-major matrix.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Matrix {
     /// Number of rows.
     pub rows: usize,

@@ -104,7 +104,7 @@ pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
 }
 
 /// Test-set summary of one model.
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scores {
     /// ROC-AUC.
     pub roc_auc: f64,

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod gbdt;
 pub mod matrix;
 pub mod metrics;
 pub mod relation;

@@ -17,6 +17,12 @@ pub struct Relation {
     pub reverse_offsets: Vec<u32>,
     /// Target node of each message, grouped by source.
     pub targets: Vec<u32>,
+    /// Time of each message in `sources` (empty for an untimed relation). Within a target,
+    /// messages are ordered by time, so the messages known at a time are a prefix.
+    pub times: Vec<i64>,
+    /// For each message in `sources`, the index of the edge it came from in the caller's edge
+    /// list (empty for an untimed relation): how features find the edge's properties.
+    pub edge_ids: Vec<u32>,
 }
 
 fn group(count: usize, pairs: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
@@ -54,6 +60,8 @@ impl Relation {
             sources,
             reverse_offsets,
             targets,
+            times: Vec::new(),
+            edge_ids: Vec::new(),
         }
     }
 
@@ -67,6 +75,91 @@ impl Relation {
             }
         }
         Relation::from_edges(node_count, node_count, &both)
+    }
+
+    /// From `(source, target)` edges with one time each: like [`Relation::from_edges`], but each
+    /// target's messages are ordered by (time, source) and remember their edge's position in
+    /// `edges`.
+    pub fn from_timed_edges(
+        source_count: usize,
+        target_count: usize,
+        edges: &[(u32, u32)],
+        times: &[i64],
+    ) -> Relation {
+        assert_eq!(edges.len(), times.len(), "one time per edge");
+        let mut offsets = vec![0u32; target_count + 1];
+        for &(_, t) in edges {
+            offsets[t as usize + 1] += 1;
+        }
+        for i in 0..target_count {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut order = vec![0u32; edges.len()];
+        for (e, &(_, t)) in edges.iter().enumerate() {
+            let slot = &mut fill[t as usize];
+            order[*slot as usize] = e as u32;
+            *slot += 1;
+        }
+        for t in 0..target_count {
+            order[offsets[t] as usize..offsets[t + 1] as usize]
+                .sort_unstable_by_key(|&e| (times[e as usize], edges[e as usize].0, e));
+        }
+        let sources = order.iter().map(|&e| edges[e as usize].0).collect();
+        let message_times = order.iter().map(|&e| times[e as usize]).collect();
+        let (reverse_offsets, targets) = group(source_count, edges);
+        Relation {
+            target_count,
+            source_count,
+            offsets,
+            sources,
+            reverse_offsets,
+            targets,
+            times: message_times,
+            edge_ids: order,
+        }
+    }
+
+    /// Undirected timed edges over one node set: each endpoint receives the other's message,
+    /// both carrying the edge's index and time.
+    pub fn undirected_timed(node_count: usize, edges: &[(u32, u32)], times: &[i64]) -> Relation {
+        let mut both = Vec::with_capacity(edges.len() * 2);
+        let mut both_times = Vec::with_capacity(edges.len() * 2);
+        let mut ids = Vec::with_capacity(edges.len() * 2);
+        for (e, (&(a, b), &t)) in edges.iter().zip(times).enumerate() {
+            both.push((a, b));
+            both_times.push(t);
+            ids.push(e as u32);
+            if a != b {
+                both.push((b, a));
+                both_times.push(t);
+                ids.push(e as u32);
+            }
+        }
+        let mut relation = Relation::from_timed_edges(node_count, node_count, &both, &both_times);
+        // Positions in `both` map back to the caller's edges.
+        for id in &mut relation.edge_ids {
+            *id = ids[*id as usize];
+        }
+        relation
+    }
+
+    /// Positions (into `sources`, `times`, `edge_ids`) of `target`'s messages.
+    pub fn messages(&self, target: usize) -> std::ops::Range<usize> {
+        self.offsets[target] as usize..self.offsets[target + 1] as usize
+    }
+
+    /// Positions of `target`'s messages with time ≤ `as_of` (all when `as_of` is `None` or the
+    /// relation is untimed).
+    pub fn messages_as_of(&self, target: usize, as_of: Option<i64>) -> std::ops::Range<usize> {
+        let all = self.messages(target);
+        match as_of {
+            Some(t) if !self.times.is_empty() => {
+                let known = self.times[all.clone()].partition_point(|&x| x <= t);
+                all.start..all.start + known
+            }
+            _ => all,
+        }
     }
 
     /// Messages arriving at `target`.
@@ -88,5 +181,27 @@ impl Relation {
     /// Number of messages (edges).
     pub fn edge_count(&self) -> usize {
         self.sources.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_messages_are_a_time_ordered_prefix() {
+        let edges = [(0, 2), (1, 2), (3, 2), (2, 0)];
+        let times = [30, 10, 20, 5];
+        let r = Relation::from_timed_edges(4, 4, &edges, &times);
+        assert_eq!(r.sources_of(2), &[1, 3, 0]);
+        assert_eq!(&r.edge_ids[r.messages(2)], &[1, 2, 0]);
+        assert_eq!(r.messages_as_of(2, Some(20)).len(), 2);
+        assert_eq!(r.messages_as_of(2, Some(9)).len(), 0);
+        assert_eq!(r.messages_as_of(2, None).len(), 3);
+        assert_eq!(r.targets_of(2), &[0]);
+        let u = Relation::undirected_timed(3, &[(0, 1), (1, 2)], &[7, 3]);
+        assert_eq!(u.sources_of(1), &[2, 0]);
+        assert_eq!(&u.edge_ids[u.messages(1)], &[1, 0]);
+        assert_eq!(&u.times[u.messages(1)], &[3, 7]);
     }
 }

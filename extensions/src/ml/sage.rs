@@ -18,7 +18,7 @@ use super::cpu::mix64;
 use super::matrix::Matrix;
 
 /// Shape and regularisation of a [`Sage`] model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SageConfig {
     /// Input feature width.
     pub input: usize,

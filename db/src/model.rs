@@ -1,0 +1,321 @@
+//! Fraud models over a label of the stored graph: what a model is (its feature definition and
+//! parameters, serialisable so the registry can keep it in the database), how it is trained on
+//! a full projection, and how it scores entities from sampled, as-of neighbourhoods.
+//!
+//! Two families: the heterogeneous GraphSAGE network ([`ModelKind::Gnn`]) and gradient-boosted
+//! trees over the node's own and its neighbourhood's features ([`ModelKind::Trees`]). Both read
+//! the same base features per node: the label's numeric properties, a one-hot of the label when
+//! several share the graph, and structural features computed as of a time
+//! ([`StructuralSpec`]). Scoring samples each target's neighbourhood with the model's fanouts
+//! among edges no newer than the as-of time, computes every sampled node's base features as of
+//! that time, and runs the model on that small block.
+
+use serde::{Deserialize, Serialize};
+
+use argus_engine::{Error, Result, Snapshot};
+use argus_extensions::ml::backend::Backend;
+use argus_extensions::ml::cpu::Cpu;
+use argus_extensions::ml::gbdt::Gbdt;
+use argus_extensions::ml::matrix::Matrix;
+use argus_extensions::ml::relation::Relation;
+use argus_extensions::ml::sage::{Sage, SageConfig};
+
+use crate::features::{
+    label_indicators, neighbourhood_features, property_features, NodeFeatures, Structural,
+    StructuralSpec,
+};
+use crate::projection::{project, Projection};
+use crate::sampling::{sample_block, Block};
+
+/// The learned part of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ModelKind {
+    /// Heterogeneous GraphSAGE on standardised base features.
+    Gnn {
+        /// Shape.
+        config: SageConfig,
+        /// Parameters, in [`Sage::snapshot`] order.
+        params: Vec<Matrix>,
+    },
+    /// Boosted trees on base features plus neighbourhood aggregates over some relations.
+    Trees {
+        /// Projection relations whose neighbourhoods are aggregated.
+        relations: Vec<usize>,
+        /// The trees.
+        booster: Gbdt,
+    },
+}
+
+impl ModelKind {
+    /// `gnn` or `trees`.
+    pub fn family(&self) -> &'static str {
+        match self {
+            ModelKind::Gnn { .. } => "gnn",
+            ModelKind::Trees { .. } => "trees",
+        }
+    }
+}
+
+/// A trained model with everything needed to score from a later snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FraudModel {
+    /// Label of the scored nodes.
+    pub label: String,
+    /// The 0/1 property it predicts.
+    pub target: String,
+    /// Edge types of the projection (all when empty at training time, recorded explicitly).
+    pub edge_types: Vec<String>,
+    /// Relation names of the projection, in order (checked when scoring).
+    pub relations: Vec<String>,
+    /// Numeric properties of `label` used as features.
+    pub properties: Vec<String>,
+    /// Structural features.
+    pub structural: StructuralSpec,
+    /// Names of the base feature columns.
+    pub base_names: Vec<String>,
+    /// Names of the model's input columns (base, or base plus neighbourhood for trees).
+    pub input_names: Vec<String>,
+    /// (mean, std) per base column, fitted on the training projection (GNN input scaling).
+    pub scale: Vec<(f32, f32)>,
+    /// Neighbours drawn per relation and hop when scoring.
+    pub fanouts: Vec<usize>,
+    /// Seed of the neighbour draws.
+    pub sample_seed: u64,
+    /// The learned part.
+    pub kind: ModelKind,
+}
+
+/// A projection and the base features that do not depend on time, ready to score from.
+pub struct ScoringGraph {
+    /// The projection.
+    pub projection: Projection,
+    /// Properties and label indicators, by global index.
+    pub static_features: NodeFeatures,
+    /// Commit generation of the snapshot it was built from.
+    pub generation: u64,
+}
+
+impl ScoringGraph {
+    /// Project `edge_types` and read the static features of `label`.
+    pub fn build(
+        snapshot: &Snapshot,
+        label: &str,
+        edge_types: &[String],
+        properties: &[String],
+    ) -> Result<ScoringGraph> {
+        let projection = project(snapshot, edge_types, &[label.to_string()])?;
+        let mut static_features = property_features(snapshot, &projection, label, properties)?;
+        if projection.labels.len() > 1 {
+            static_features = static_features.join(&label_indicators(&projection));
+        }
+        Ok(ScoringGraph {
+            projection,
+            static_features,
+            generation: snapshot.generation(),
+        })
+    }
+
+    /// Base features of `nodes` (global indexes), each as of its time.
+    pub fn base(
+        &self,
+        spec: &StructuralSpec,
+        nodes: &[u32],
+        as_of: &[Option<i64>],
+    ) -> Result<Matrix> {
+        let structural = Structural::new(&self.projection, spec)?;
+        let width = self.static_features.matrix.cols + structural.names().len();
+        let mut data = Vec::with_capacity(nodes.len() * width);
+        for (&node, &t) in nodes.iter().zip(as_of) {
+            data.extend_from_slice(self.static_features.matrix.row(node as usize));
+            structural.node_into(node as usize, t, &mut data);
+        }
+        Ok(Matrix::from_vec(nodes.len(), width, data))
+    }
+
+    /// Base features of every node (all edges), with names.
+    pub fn base_all(&self, spec: &StructuralSpec) -> Result<NodeFeatures> {
+        let structural = Structural::new(&self.projection, spec)?;
+        Ok(self.static_features.join(&structural.all(None)))
+    }
+
+    /// The global index of `label`'s node `key`.
+    pub fn index_of_key(&self, snapshot: &Snapshot, label: &str, key: &str) -> Result<u32> {
+        let label_id = snapshot.catalog().label(label)?.id;
+        let id = snapshot
+            .node_id_in(label_id, key)?
+            .ok_or_else(|| Error::NotFound(format!("no {label} node with key {key:?}")))?;
+        self.projection
+            .index_of(label_id, id)
+            .map(|i| i as u32)
+            .ok_or_else(|| Error::NotFound(format!("{label} {key} is outside the projection")))
+    }
+}
+
+/// Scale columns by fitted (mean, std).
+pub fn apply_scale(x: &mut Matrix, scale: &[(f32, f32)]) {
+    for i in 0..x.rows {
+        for (v, &(mean, std)) in x.row_mut(i).iter_mut().zip(scale) {
+            *v = if std > 0.0 { (*v - mean) / std } else { 0.0 };
+        }
+    }
+}
+
+/// Neighbourhood inputs of the tree model: base plus aggregates over `relations` of `graphs`.
+pub fn tree_inputs(
+    base: &NodeFeatures,
+    graphs: &[&Relation],
+    relation_names: &[String],
+    relations: &[usize],
+) -> NodeFeatures {
+    let chosen: Vec<&Relation> = relations.iter().map(|&r| graphs[r]).collect();
+    let names: Vec<String> = relations
+        .iter()
+        .map(|&r| relation_names[r].clone())
+        .collect();
+    base.join(&neighbourhood_features(&chosen, &names, base))
+}
+
+/// One scored entity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    /// Probability of the positive class.
+    pub score: f32,
+    /// Logit.
+    pub logit: f32,
+}
+
+impl FraudModel {
+    /// Check that `graph` has the relations the model was trained on.
+    pub fn check_graph(&self, graph: &ScoringGraph) -> Result<()> {
+        let names: Vec<&str> = graph
+            .projection
+            .relations
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        if names
+            != self
+                .relations
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the graph's relations {names:?} differ from the model's {:?}",
+                self.relations
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sample the block of `targets` (global index, as-of time).
+    pub fn block(
+        &self,
+        graph: &ScoringGraph,
+        targets: &[(u32, Option<i64>)],
+        skip: &dyn Fn(usize, usize) -> bool,
+    ) -> Block {
+        let hops = match &self.kind {
+            ModelKind::Gnn { config, .. } => config.layers,
+            ModelKind::Trees { .. } => 2,
+        };
+        let fanouts: Vec<usize> = (0..hops)
+            .map(|h| self.fanouts.get(h).copied().unwrap_or(10))
+            .collect();
+        sample_block(&graph.projection, targets, &fanouts, self.sample_seed, skip)
+    }
+
+    /// Model inputs of a block's targets (tree models) or of all its nodes (GNN).
+    pub fn inputs(&self, graph: &ScoringGraph, block: &Block) -> Result<Matrix> {
+        let base = graph.base(&self.structural, &block.nodes, &block.as_of)?;
+        Ok(match &self.kind {
+            ModelKind::Gnn { .. } => {
+                let mut x = base;
+                apply_scale(&mut x, &self.scale);
+                x
+            }
+            ModelKind::Trees { relations, .. } => {
+                let names: Vec<String> = graph
+                    .projection
+                    .relations
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect();
+                let base = NodeFeatures {
+                    names: self.base_names.clone(),
+                    matrix: base,
+                };
+                let graphs: Vec<&Relation> = block.relations.iter().collect();
+                let all = tree_inputs(&base, &graphs, &names, relations);
+                let targets: Vec<u32> = (0..block.targets as u32).collect();
+                all.matrix.select_rows(&targets)
+            }
+        })
+    }
+}
+
+/// A model ready to score: its network is built once, not per call.
+pub struct LoadedModel {
+    /// The stored model.
+    pub model: FraudModel,
+    sage: Option<Sage<Cpu>>,
+}
+
+impl LoadedModel {
+    /// Build the model's network.
+    pub fn new(model: FraudModel) -> LoadedModel {
+        let sage = match &model.kind {
+            ModelKind::Gnn { config, params } => {
+                let mut sage = Sage::new(&Cpu, config.clone());
+                sage.restore(&Cpu, params);
+                Some(sage)
+            }
+            ModelKind::Trees { .. } => None,
+        };
+        LoadedModel { model, sage }
+    }
+
+    /// Scores (and, for the GNN, embeddings) of a block's targets from its inputs.
+    pub fn run(&self, block: &Block, inputs: &Matrix) -> (Vec<Scored>, Option<Matrix>) {
+        let scored = |logits: Vec<f32>| {
+            logits
+                .into_iter()
+                .map(|logit| Scored {
+                    score: 1.0 / (1.0 + (-logit).exp()),
+                    logit,
+                })
+                .collect()
+        };
+        match &self.model.kind {
+            ModelKind::Gnn { .. } => {
+                let sage = self
+                    .sage
+                    .as_ref()
+                    .expect("a GNN model is loaded with its network");
+                let (logits, cache) = sage.forward(&Cpu, &block.relations, inputs, false, 0);
+                let targets: Vec<u32> = (0..block.targets as u32).collect();
+                let logits = Cpu.download(&logits).data[..block.targets].to_vec();
+                let embedding = Cpu.download(&cache.embedding).select_rows(&targets);
+                (scored(logits), Some(embedding))
+            }
+            ModelKind::Trees { booster, .. } => {
+                let logits = (0..inputs.rows)
+                    .map(|i| booster.logit(inputs.row(i)))
+                    .collect();
+                (scored(logits), None)
+            }
+        }
+    }
+
+    /// Score `targets` (global index, as-of time) as one vectorised batch.
+    pub fn score(
+        &self,
+        graph: &ScoringGraph,
+        targets: &[(u32, Option<i64>)],
+    ) -> Result<(Vec<Scored>, Option<Matrix>)> {
+        self.model.check_graph(graph)?;
+        let block = self.model.block(graph, targets, &|_, _| false);
+        let inputs = self.model.inputs(graph, &block)?;
+        Ok(self.run(&block, &inputs))
+    }
+}

@@ -1,0 +1,245 @@
+//! The model registry: trained models live in the database itself (the store's meta keyspace,
+//! written in one durable transaction each), under a name with numbered versions. A version
+//! records its hyperparameters, feature definition, metrics, the snapshot it was trained on and
+//! when it was created. One version per name is deployed; deploying keeps a history, so
+//! `rollback` returns to the version deployed before. Scoring uses the deployed version unless
+//! a version is named.
+
+use serde::{Deserialize, Serialize};
+
+use argus_engine::keys::meta_key;
+use argus_engine::time::format_micros;
+use argus_engine::{Error, Result, Snapshot};
+use argus_extensions::ml::metrics::Scores;
+
+use crate::model::FraudModel;
+use crate::train::TrainSpec;
+use crate::Database;
+
+/// The data a version was trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainedOn {
+    /// Commit generation of the snapshot (within the process that trained it).
+    pub generation: u64,
+    /// Nodes in the projection.
+    pub nodes: usize,
+    /// Messages (edge directions) in the projection.
+    pub messages: usize,
+    /// Newest edge time seen (microseconds since the epoch).
+    pub newest_edge: Option<i64>,
+    /// Where the train/val/test parts came from.
+    pub split: String,
+    /// Training / validation / test node counts.
+    pub parts: [usize; 3],
+}
+
+/// One registered version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// Model name.
+    pub name: String,
+    /// Version, from 1.
+    pub version: u32,
+    /// Creation time (microseconds since the epoch).
+    pub created_at: i64,
+    /// The training settings (hyperparameters of every family tried).
+    pub spec: TrainSpec,
+    /// Validation ROC-AUC of the kept model.
+    pub val_auc: f64,
+    /// Its test metrics (NaN without test nodes).
+    pub test: Scores,
+    /// Training data.
+    pub trained_on: TrainedOn,
+    /// The model.
+    pub model: FraudModel,
+}
+
+/// Deployment state of a name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Deployment {
+    /// Deployed versions, oldest first; the last is live.
+    history: Vec<u32>,
+}
+
+/// A line of `models list`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionSummary {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: u32,
+    /// `gnn` or `trees`.
+    pub family: String,
+    /// `label.target`.
+    pub predicts: String,
+    /// Creation time, formatted.
+    pub created_at: String,
+    /// Validation ROC-AUC.
+    pub val_auc: f64,
+    /// Test ROC-AUC.
+    pub test_auc: f64,
+    /// Whether it is the deployed version of its name.
+    pub deployed: bool,
+}
+
+fn version_entry(name: &str, version: u32) -> String {
+    format!("model/{name}/v/{version:010}")
+}
+
+fn deployment_entry(name: &str) -> String {
+    format!("model/{name}/deployed")
+}
+
+fn version_key(name: &str, version: u32) -> Vec<u8> {
+    meta_key(version_entry(name, version).as_bytes())
+}
+
+fn deployment_key(name: &str) -> Vec<u8> {
+    meta_key(deployment_entry(name).as_bytes())
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::InvalidArgument(format!(
+            "model name {name:?} must be letters, digits, '_' or '-'"
+        )));
+    }
+    Ok(())
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Corrupt(format!("encoding a model: {e}")))
+}
+
+/// Every version of `name` (all names when `None`), in (name, version) order.
+fn versions(snapshot: &Snapshot, name: Option<&str>) -> Result<Vec<ModelVersion>> {
+    let prefix = match name {
+        Some(n) => format!("model/{n}/v/"),
+        None => "model/".to_string(),
+    };
+    let lower = meta_key(prefix.as_bytes());
+    let mut upper = lower.clone();
+    *upper.last_mut().expect("non-empty prefix") += 1;
+    let mut out = Vec::new();
+    for pair in snapshot.view().scan(&lower, &upper, false) {
+        let (key, value) = pair?;
+        if key.windows(3).any(|w| w == b"/v/") {
+            out.push(decode::<ModelVersion>(&value, "model version")?);
+        }
+    }
+    Ok(out)
+}
+
+fn deployment(snapshot: &Snapshot, name: &str) -> Result<Deployment> {
+    match snapshot.view().get(&deployment_key(name))? {
+        Some(bytes) => decode(&bytes, "model deployment"),
+        None => Ok(Deployment::default()),
+    }
+}
+
+impl Database {
+    /// Store `version` (its `version` field is assigned) as the next version of its name;
+    /// the first version of a name is deployed at once, later ones when `deploy` is true.
+    /// Returns the version number.
+    pub fn register_model(&self, mut version: ModelVersion, deploy: bool) -> Result<u32> {
+        check_name(&version.name)?;
+        let name = version.name.clone();
+        self.store().write(|txn| {
+            let snapshot = self.snapshot();
+            let existing = versions(&snapshot, Some(&name))?;
+            version.version = existing.last().map_or(1, |v| v.version + 1);
+            let mut deployed = deployment(&snapshot, &name)?;
+            txn.set_meta(
+                version_entry(&name, version.version).as_bytes(),
+                encode(&version)?,
+            );
+            if deploy || deployed.history.is_empty() {
+                deployed.history.push(version.version);
+                txn.set_meta(deployment_entry(&name).as_bytes(), encode(&deployed)?);
+            }
+            Ok(version.version)
+        })
+    }
+
+    /// Every registered version.
+    pub fn list_models(&self) -> Result<Vec<VersionSummary>> {
+        let snapshot = self.snapshot();
+        let mut out = Vec::new();
+        for v in versions(&snapshot, None)? {
+            let live = deployment(&snapshot, &v.name)?.history.last().copied();
+            out.push(VersionSummary {
+                family: v.model.kind.family().to_string(),
+                predicts: format!("{}.{}", v.model.label, v.model.target),
+                created_at: format_micros(v.created_at),
+                val_auc: v.val_auc,
+                test_auc: v.test.roc_auc,
+                deployed: live == Some(v.version),
+                name: v.name,
+                version: v.version,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Version `version` of `name`, or its deployed version.
+    pub fn model(&self, name: &str, version: Option<u32>) -> Result<ModelVersion> {
+        check_name(name)?;
+        let snapshot = self.snapshot();
+        let version = match version {
+            Some(v) => v,
+            None => *deployment(&snapshot, name)?
+                .history
+                .last()
+                .ok_or_else(|| Error::NotFound(format!("no model named {name}")))?,
+        };
+        let bytes = snapshot
+            .view()
+            .get(&version_key(name, version))?
+            .ok_or_else(|| Error::NotFound(format!("model {name} has no version {version}")))?;
+        decode(&bytes, "model version")
+    }
+
+    /// Make `version` the deployed version of `name`.
+    pub fn deploy_model(&self, name: &str, version: u32) -> Result<()> {
+        check_name(name)?;
+        self.store().write(|txn| {
+            let snapshot = self.snapshot();
+            if snapshot.view().get(&version_key(name, version))?.is_none() {
+                return Err(Error::NotFound(format!(
+                    "model {name} has no version {version}"
+                )));
+            }
+            let mut deployed = deployment(&snapshot, name)?;
+            if deployed.history.last() != Some(&version) {
+                deployed.history.push(version);
+            }
+            txn.set_meta(deployment_entry(name).as_bytes(), encode(&deployed)?);
+            Ok(())
+        })
+    }
+
+    /// Return `name` to the version deployed before the live one; returns that version.
+    pub fn rollback_model(&self, name: &str) -> Result<u32> {
+        check_name(name)?;
+        self.store().write(|txn| {
+            let mut deployed = deployment(&self.snapshot(), name)?;
+            if deployed.history.len() < 2 {
+                return Err(Error::InvalidArgument(format!(
+                    "model {name} has no earlier deployment to roll back to"
+                )));
+            }
+            deployed.history.pop();
+            let live = *deployed.history.last().expect("checked above");
+            txn.set_meta(deployment_entry(name).as_bytes(), encode(&deployed)?);
+            Ok(live)
+        })
+    }
+}

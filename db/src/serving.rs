@@ -1,0 +1,266 @@
+//! Serving registered models: a [`Scorer`] holds a loaded model and the in-memory projection it
+//! scores from, rebuilt when the store has committed since (so a score never reads a stale
+//! graph). Scores come in vectorised batches of keys, one entity at a time, or with an
+//! explanation: the features and the neighbours (with the edges to them) that moved the score.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use argus_engine::time::format_micros;
+use argus_engine::{Error, Result, Snapshot};
+
+use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
+use crate::registry::ModelVersion;
+use crate::Database;
+
+/// A model ready to score, with its graph.
+pub struct Scorer {
+    /// The registry entry.
+    pub version: ModelVersion,
+    loaded: LoadedModel,
+    graph: ScoringGraph,
+}
+
+/// Loaded scorers by (name, version), valid for one commit generation.
+#[derive(Default)]
+pub struct ScorerCache {
+    entries: Mutex<HashMap<(String, u32), Arc<Scorer>>>,
+}
+
+/// How much a feature moved a score.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FeatureEffect {
+    /// Feature name.
+    pub feature: String,
+    /// Its value for the entity.
+    pub value: f32,
+    /// Change of the logit it accounts for (trees: path attribution; GNN: the logit minus
+    /// the logit with the feature at its training mean).
+    pub contribution: f32,
+}
+
+/// How much a neighbour (and the edge to it) moved a score.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NeighbourEffect {
+    /// Relation the message came along (`type`, `type>` or `type<`).
+    pub relation: String,
+    /// Neighbour's label.
+    pub label: String,
+    /// Neighbour's key.
+    pub key: String,
+    /// The edge's time, if it has one.
+    pub edge_time: Option<String>,
+    /// The edge's numeric properties.
+    pub edge_properties: Vec<(String, f32)>,
+    /// Score minus the score without this edge (positive: it raised the risk).
+    pub contribution: f32,
+}
+
+/// A score and its evidence.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Model name and version.
+    pub model: String,
+    /// The scored entity, `label:key`.
+    pub entity: String,
+    /// As-of time used, if any.
+    pub as_of: Option<String>,
+    /// Probability.
+    pub score: f32,
+    /// The most influential features, strongest first.
+    pub features: Vec<FeatureEffect>,
+    /// The sampled neighbours, strongest effect first.
+    pub neighbours: Vec<NeighbourEffect>,
+}
+
+/// How many features an explanation lists.
+const EXPLAINED_FEATURES: usize = 10;
+
+impl Database {
+    /// The scorer of `name` (its deployed version unless `version`), loading the model and
+    /// building its graph when not cached for the current commit generation.
+    pub fn scorer(&self, name: &str, version: Option<u32>) -> Result<Arc<Scorer>> {
+        let entry = self.model(name, version)?;
+        let snapshot = self.snapshot();
+        let key = (entry.name.clone(), entry.version);
+        let cache = self.scorers();
+        if let Some(s) = cache.entries.lock().expect("scorer cache").get(&key) {
+            if s.graph.generation == snapshot.generation() {
+                return Ok(s.clone());
+            }
+        }
+        let scorer = Arc::new(Scorer::new(entry, &snapshot)?);
+        cache
+            .entries
+            .lock()
+            .expect("scorer cache")
+            .insert(key, scorer.clone());
+        Ok(scorer)
+    }
+}
+
+impl Scorer {
+    /// Load `version` over `snapshot`.
+    pub fn new(version: ModelVersion, snapshot: &Snapshot) -> Result<Scorer> {
+        let m = &version.model;
+        let graph = ScoringGraph::build(snapshot, &m.label, &m.edge_types, &m.properties)?;
+        m.check_graph(&graph)?;
+        Ok(Scorer {
+            loaded: LoadedModel::new(version.model.clone()),
+            version,
+            graph,
+        })
+    }
+
+    /// The label whose nodes it scores.
+    pub fn label(&self) -> &str {
+        &self.version.model.label
+    }
+
+    fn index(&self, snapshot: &Snapshot, key: &str) -> Result<u32> {
+        self.graph.index_of_key(snapshot, self.label(), key)
+    }
+
+    /// Score the nodes with `keys` as of `as_of` (every edge when `None`) in one batch; keys
+    /// that do not exist give `None`.
+    pub fn score_keys(
+        &self,
+        snapshot: &Snapshot,
+        keys: &[&str],
+        as_of: Option<i64>,
+    ) -> Result<Vec<Option<f32>>> {
+        let mut targets = Vec::with_capacity(keys.len());
+        let mut slots = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.index(snapshot, key) {
+                Ok(i) => {
+                    slots.push(Some(targets.len()));
+                    targets.push((i, as_of));
+                }
+                Err(Error::NotFound(_)) => slots.push(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let (scores, _) = self.loaded.score(&self.graph, &targets)?;
+        Ok(slots
+            .into_iter()
+            .map(|s| s.map(|i| scores[i].score))
+            .collect())
+    }
+
+    /// One entity's score.
+    pub fn score(&self, snapshot: &Snapshot, key: &str, as_of: Option<i64>) -> Result<Scored> {
+        let i = self.index(snapshot, key)?;
+        let (mut scores, _) = self.loaded.score(&self.graph, &[(i, as_of)])?;
+        Ok(scores.remove(0))
+    }
+
+    /// One entity's embedding (GNN models).
+    pub fn embedding(
+        &self,
+        snapshot: &Snapshot,
+        key: &str,
+        as_of: Option<i64>,
+    ) -> Result<Vec<f32>> {
+        let i = self.index(snapshot, key)?;
+        match self.loaded.score(&self.graph, &[(i, as_of)])? {
+            (_, Some(e)) => Ok(e.row(0).to_vec()),
+            (_, None) => Err(Error::InvalidArgument(format!(
+                "model {} is a {} model and has no embeddings",
+                self.version.name,
+                self.version.model.kind.family()
+            ))),
+        }
+    }
+
+    /// A score with the features and neighbours that drove it.
+    pub fn explain(
+        &self,
+        snapshot: &Snapshot,
+        key: &str,
+        as_of: Option<i64>,
+    ) -> Result<Explanation> {
+        let model = &self.version.model;
+        let i = self.index(snapshot, key)?;
+        let targets = [(i, as_of)];
+        let block = model.block(&self.graph, &targets, &|_, _| false);
+        let inputs = model.inputs(&self.graph, &block)?;
+        let (scored, _) = self.loaded.run(&block, &inputs);
+        let score = scored[0].score;
+
+        let mut features: Vec<FeatureEffect> = match &model.kind {
+            ModelKind::Trees { booster, .. } => booster
+                .contributions(inputs.row(0))
+                .into_iter()
+                .enumerate()
+                .map(|(j, c)| FeatureEffect {
+                    feature: model.input_names[j].clone(),
+                    value: inputs.row(0)[j],
+                    contribution: c,
+                })
+                .collect(),
+            ModelKind::Gnn { .. } => {
+                // Occlusion: the target's feature set to its training mean (0 once scaled).
+                let raw =
+                    self.graph
+                        .base(&model.structural, &block.nodes[..1], &block.as_of[..1])?;
+                (0..inputs.cols)
+                    .map(|j| {
+                        let mut x = inputs.clone();
+                        x.row_mut(0)[j] = 0.0;
+                        let (s, _) = self.loaded.run(&block, &x);
+                        FeatureEffect {
+                            feature: model.input_names[j].clone(),
+                            value: raw.row(0)[j],
+                            contribution: scored[0].logit - s[0].logit,
+                        }
+                    })
+                    .collect()
+            }
+        };
+        features.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        features.truncate(EXPLAINED_FEATURES);
+
+        // Each first-hop neighbour: the score without the edge that brought it in.
+        let catalog = snapshot.catalog();
+        let mut neighbours = Vec::new();
+        for parent in block.parent.iter().flatten().filter(|p| p.node == 0) {
+            let (r, m) = (parent.relation, parent.message);
+            let without = model.block(&self.graph, &targets, &|rr, mm| rr == r && mm == m);
+            let x = model.inputs(&self.graph, &without)?;
+            let (s, _) = self.loaded.run(&without, &x);
+            let rel = &self.graph.projection.relations[r];
+            let source = rel.relation.sources[m] as usize;
+            let (label_id, id) = self
+                .graph
+                .projection
+                .node_at(source)
+                .ok_or_else(|| Error::Corrupt("sampled node outside the projection".into()))?;
+            let edge = rel.relation.edge_ids[m] as usize;
+            let time = rel.relation.times[m];
+            neighbours.push(NeighbourEffect {
+                relation: rel.name.clone(),
+                label: catalog.label_by_id(label_id)?.name.clone(),
+                key: snapshot.node_key(label_id, id)?.unwrap_or_default(),
+                edge_time: (time != i64::MIN).then(|| format_micros(time)),
+                edge_properties: self.graph.projection.edge_types[rel.edge_type]
+                    .numeric
+                    .iter()
+                    .map(|(name, values)| (name.clone(), values[edge]))
+                    .collect(),
+                contribution: score - s[0].score,
+            });
+        }
+        neighbours.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        Ok(Explanation {
+            model: format!("{} v{}", self.version.name, self.version.version),
+            entity: format!("{}:{key}", self.label()),
+            as_of: as_of.map(format_micros),
+            score,
+            features,
+            neighbours,
+        })
+    }
+}

@@ -1,0 +1,559 @@
+//! Training fraud models on one split of a label's nodes: the GNN on the full projection, the
+//! boosted trees on base plus neighbourhood features, or both with the better one on
+//! validation kept. `eval` calls this once per split column; `train` once, then registers the
+//! result.
+
+use serde::{Deserialize, Serialize};
+
+use argus_engine::{Error, Result, Snapshot};
+use argus_extensions::ml::backend::{AdamW, Aggregation};
+use argus_extensions::ml::cpu::Cpu;
+use argus_extensions::ml::gbdt::{train_gbdt, GbdtConfig, RoundReport};
+use argus_extensions::ml::matrix::Matrix;
+use argus_extensions::ml::metrics::Scores;
+use argus_extensions::ml::relation::Relation;
+use argus_extensions::ml::sage::SageConfig;
+use argus_extensions::ml::train::{
+    subset, train_node_classifier, EpochReport, NodeSplit, NodeTask, TrainConfig,
+};
+
+use crate::eval::read_splits;
+use crate::features::{numeric_properties, property_values, NodeFeatures, StructuralSpec};
+use crate::model::{tree_inputs, FraudModel, ModelKind, ScoringGraph};
+use crate::registry::{ModelVersion, TrainedOn};
+use crate::Database;
+
+/// Which node features the models get.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FeatureChoice {
+    /// Numeric properties except the target, degrees, and edge aggregates when the label has
+    /// fewer than [`FEW_PROPERTIES`] numeric properties.
+    Auto,
+    /// Exactly these properties (plus degrees).
+    Properties(Vec<String>),
+}
+
+/// Below this many numeric properties, `auto` adds edge aggregates.
+pub const FEW_PROPERTIES: usize = 3;
+
+/// Model families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Family {
+    /// Heterogeneous GraphSAGE.
+    Gnn,
+    /// Boosted trees on graph features.
+    Trees,
+}
+
+impl Family {
+    /// Parse `gnn` or `trees`.
+    pub fn parse(s: &str) -> Option<Family> {
+        match s {
+            "gnn" => Some(Family::Gnn),
+            "trees" => Some(Family::Trees),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Gnn => "gnn",
+            Family::Trees => "trees",
+        }
+    }
+}
+
+/// GNN settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSettings {
+    /// Hidden width.
+    pub hidden: usize,
+    /// Message-passing layers.
+    pub layers: usize,
+    /// Dropout probability.
+    pub dropout: f32,
+    /// Neighbour aggregation.
+    pub aggregation: Aggregation,
+    /// Most epochs.
+    pub epochs: usize,
+    /// Early-stopping patience in epochs.
+    pub patience: usize,
+    /// Learning rate.
+    pub lr: f32,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Seed (each split adds its index).
+    pub seed: u64,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            hidden: 64,
+            layers: 2,
+            dropout: 0.2,
+            aggregation: Aggregation::Mean,
+            epochs: 500,
+            patience: 100,
+            lr: 3e-3,
+            weight_decay: 1e-4,
+            seed: 0,
+        }
+    }
+}
+
+/// Tree settings tuned for neighbourhood aggregates: shallow trees, strong column
+/// subsampling (the aggregates are many and correlated), several seeds averaged.
+pub fn default_tree_config() -> GbdtConfig {
+    GbdtConfig {
+        trees: 1000,
+        learning_rate: 0.02,
+        max_depth: 4,
+        min_child_weight: 3.0,
+        colsample: 0.3,
+        subsample: 0.8,
+        patience: 200,
+        ..GbdtConfig::default()
+    }
+}
+
+/// Everything a training run needs besides the split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// Label of the classified nodes.
+    pub label: String,
+    /// Its 0/1 property to predict.
+    pub target: String,
+    /// Edge types of the projection (all when empty).
+    pub edge_types: Vec<String>,
+    /// Node features.
+    pub features: FeatureChoice,
+    /// Families to train; the best on validation is kept.
+    pub families: Vec<Family>,
+    /// GNN settings.
+    pub gnn: ModelSettings,
+    /// Tree settings.
+    pub trees: GbdtConfig,
+    /// Neighbours per relation and hop when scoring one entity.
+    pub fanouts: Vec<usize>,
+}
+
+impl TrainSpec {
+    /// Defaults for predicting `label.target`.
+    pub fn new(label: &str, target: &str) -> TrainSpec {
+        TrainSpec {
+            label: label.into(),
+            target: target.into(),
+            edge_types: Vec::new(),
+            features: FeatureChoice::Auto,
+            families: vec![Family::Gnn, Family::Trees],
+            gnn: ModelSettings::default(),
+            trees: default_tree_config(),
+            fanouts: vec![10, 10],
+        }
+    }
+}
+
+/// The graph, features and labels shared by every split of a run.
+pub struct Prepared {
+    /// Projection and static features.
+    pub graph: ScoringGraph,
+    /// Feature properties of the label.
+    pub properties: Vec<String>,
+    /// Structural features.
+    pub structural: StructuralSpec,
+    /// Base features of every node.
+    pub base: NodeFeatures,
+    /// Label per global index (`None`: unlabelled or another label).
+    pub labelled: Vec<Option<bool>>,
+    /// Relations whose neighbours have the same label (the tree model aggregates over them).
+    pub tree_relations: Vec<usize>,
+}
+
+/// Project, read features and labels.
+pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
+    let properties = match &spec.features {
+        FeatureChoice::Auto => numeric_properties(snapshot, &spec.label, &[&spec.target])?,
+        FeatureChoice::Properties(p) => {
+            if p.iter().any(|x| x == &spec.target) {
+                return Err(Error::InvalidArgument(format!(
+                    "the feature list contains the target {}",
+                    spec.target
+                )));
+            }
+            p.clone()
+        }
+    };
+    let graph = ScoringGraph::build(snapshot, &spec.label, &spec.edge_types, &properties)?;
+    let structural = StructuralSpec {
+        degrees: true,
+        edge_aggregates: (spec.features == FeatureChoice::Auto
+            && properties.len() < FEW_PROPERTIES)
+            .then(|| spec.label.clone()),
+    };
+    let base = graph.base_all(&structural)?;
+    let targets = property_values(snapshot, &graph.projection, &spec.label, &spec.target)?;
+    let labelled = targets.iter().map(|v| v.map(|x| x != 0.0)).collect();
+    let label_id = snapshot.catalog().label(&spec.label)?.id;
+    let tree_relations = graph
+        .projection
+        .relations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.source_label == label_id && r.target_label == label_id)
+        .map(|(i, _)| i)
+        .collect();
+    Ok(Prepared {
+        graph,
+        properties,
+        structural,
+        base,
+        labelled,
+        tree_relations,
+    })
+}
+
+/// One trained family on one split.
+pub struct Trained {
+    /// The model.
+    pub model: FraudModel,
+    /// Validation ROC-AUC of the selected epoch or tree count.
+    pub val_auc: f64,
+    /// Test metrics (NaN without test nodes).
+    pub test: Scores,
+    /// Selected epoch (GNN) or number of trees.
+    pub selected: usize,
+    /// (step, training loss, validation ROC-AUC) per epoch or tree.
+    pub curve: Vec<(usize, f64, f64)>,
+    /// Probability per global index.
+    pub scores: Vec<f32>,
+}
+
+/// What training reports while it runs.
+pub enum TrainProgress<'a> {
+    /// A GNN epoch.
+    Epoch(&'a EpochReport),
+    /// A boosting round.
+    Round(&'a RoundReport),
+}
+
+/// Train `family` on `split`.
+pub fn train_family(
+    prepared: &Prepared,
+    spec: &TrainSpec,
+    family: Family,
+    split: &NodeSplit,
+    seed: u64,
+    progress: &mut dyn FnMut(TrainProgress<'_>),
+) -> Result<Trained> {
+    let p = &prepared.graph.projection;
+    let labels: Vec<bool> = prepared
+        .labelled
+        .iter()
+        .map(|l| l.unwrap_or(false))
+        .collect();
+    let relation_names: Vec<String> = p.relations.iter().map(|r| r.name.clone()).collect();
+    let mut edge_types = spec.edge_types.clone();
+    if edge_types.is_empty() {
+        edge_types = p.edge_types.iter().map(|t| t.name.clone()).collect();
+    }
+    let mut model = FraudModel {
+        label: spec.label.clone(),
+        target: spec.target.clone(),
+        edge_types,
+        relations: relation_names.clone(),
+        properties: prepared.properties.clone(),
+        structural: prepared.structural.clone(),
+        base_names: prepared.base.names.clone(),
+        input_names: prepared.base.names.clone(),
+        scale: Vec::new(),
+        fanouts: spec.fanouts.clone(),
+        sample_seed: seed,
+        kind: ModelKind::Trees {
+            relations: Vec::new(),
+            booster: Default::default(),
+        },
+    };
+    let graphs: Vec<&Relation> = p.relations.iter().map(|r| &r.relation).collect();
+    match family {
+        Family::Gnn => {
+            let mut x = prepared.base.matrix.clone();
+            model.scale = x.standardize(&[]);
+            let m = &spec.gnn;
+            let config = SageConfig {
+                input: x.cols,
+                hidden: m.hidden,
+                layers: m.layers,
+                relations: graphs.len(),
+                aggregation: m.aggregation,
+                dropout: m.dropout,
+                seed,
+            };
+            let train = TrainConfig {
+                epochs: m.epochs,
+                patience: m.patience,
+                adamw: AdamW {
+                    lr: m.lr,
+                    weight_decay: m.weight_decay,
+                    ..AdamW::default()
+                },
+                balance_classes: true,
+                seed,
+            };
+            // The model needs owned graphs; the projection keeps its own for scoring.
+            let owned: Vec<Relation> = graphs.iter().map(|&g| g.clone()).collect();
+            let out = train_node_classifier(
+                &Cpu,
+                &NodeTask {
+                    graphs: &owned,
+                    features: &x,
+                    labels: &labels,
+                    split,
+                },
+                config.clone(),
+                &train,
+                &mut |r| progress(TrainProgress::Epoch(r)),
+            );
+            model.kind = ModelKind::Gnn {
+                config,
+                params: out.params,
+            };
+            Ok(Trained {
+                model,
+                val_auc: out.val_auc,
+                test: out.test,
+                selected: out.best_epoch,
+                curve: out
+                    .curve
+                    .iter()
+                    .map(|r| (r.epoch, r.loss as f64, r.val_auc))
+                    .collect(),
+                scores: out.scores,
+            })
+        }
+        Family::Trees => {
+            let x = tree_inputs(
+                &prepared.base,
+                &graphs,
+                &relation_names,
+                &prepared.tree_relations,
+            );
+            let config = GbdtConfig {
+                seed,
+                ..spec.trees.clone()
+            };
+            let out = train_gbdt(
+                &x.matrix,
+                &labels,
+                &split.train,
+                &split.val,
+                &config,
+                &mut |r| progress(TrainProgress::Round(r)),
+            );
+            let scores = out.model.predict(&x.matrix);
+            let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
+            model.input_names = x.names;
+            let selected = out.model.trees.len();
+            model.kind = ModelKind::Trees {
+                relations: prepared.tree_relations.clone(),
+                booster: out.model,
+            };
+            Ok(Trained {
+                model,
+                val_auc: out.val_auc,
+                test: Scores::of(&test_scores, &test_labels),
+                selected,
+                curve: out
+                    .curve
+                    .iter()
+                    .map(|r| (r.trees, r.loss, r.val_auc))
+                    .collect(),
+                scores,
+            })
+        }
+    }
+}
+
+/// The no-graph baseline: trees on the label's own properties only (a constant column when it
+/// has none), the same split and selection.
+pub fn train_baseline(
+    prepared: &Prepared,
+    spec: &TrainSpec,
+    split: &NodeSplit,
+    seed: u64,
+) -> Scores {
+    let labels: Vec<bool> = prepared
+        .labelled
+        .iter()
+        .map(|l| l.unwrap_or(false))
+        .collect();
+    let own = prepared.properties.len();
+    let n = prepared.base.matrix.rows;
+    let x = if own == 0 {
+        Matrix::filled(n, 1, 1.0)
+    } else {
+        let mut m = Matrix::zeros(n, own);
+        for i in 0..n {
+            m.row_mut(i)
+                .copy_from_slice(&prepared.base.matrix.row(i)[..own]);
+        }
+        m
+    };
+    let config = GbdtConfig {
+        seed,
+        ..spec.trees.clone()
+    };
+    let out = train_gbdt(&x, &labels, &split.train, &split.val, &config, &mut |_| {});
+    let scores = out.model.predict(&x);
+    let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
+    Scores::of(&test_scores, &test_labels)
+}
+
+/// Where `train` takes its train/val/test parts from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SplitSource {
+    /// One column of a splits file (`id,split_0,...`).
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Column name (the first split column when `None`).
+        column: Option<String>,
+    },
+    /// A seeded 70/15/15 draw of the labelled nodes.
+    Random {
+        /// Seed.
+        seed: u64,
+    },
+}
+
+/// A registered training run.
+pub struct TrainRun {
+    /// The registered version (the better family on validation).
+    pub version: ModelVersion,
+    /// Every family tried: (family, validation ROC-AUC, test metrics).
+    pub tried: Vec<(Family, f64, Scores)>,
+    /// The kept family's curve: (step, loss, validation ROC-AUC).
+    pub curve: Vec<(usize, f64, f64)>,
+    /// The kept family's test (score, label) pairs.
+    pub test_scores: Vec<(f32, bool)>,
+}
+
+/// Train every family of `spec` on one split, keep the best on validation and register it
+/// under `name` (deployed when it is the first version or `deploy` is set).
+pub fn train_model(
+    db: &Database,
+    name: &str,
+    spec: &TrainSpec,
+    source: &SplitSource,
+    deploy: bool,
+    progress: &mut dyn FnMut(Family, TrainProgress<'_>),
+) -> Result<TrainRun> {
+    if spec.families.is_empty() {
+        return Err(Error::InvalidArgument("no model family to train".into()));
+    }
+    let snapshot = db.snapshot();
+    let prepared = prepare(&snapshot, spec)?;
+    let (split, described) = match source {
+        SplitSource::File { path, column } => {
+            let splits = read_splits(
+                path,
+                &snapshot,
+                &prepared.graph.projection,
+                &spec.label,
+                &prepared.labelled,
+            )?;
+            let at = match column {
+                Some(c) => splits.names.iter().position(|n| n == c).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "{} has no split column {c:?} (columns: {})",
+                        path.display(),
+                        splits.names.join(", ")
+                    ))
+                })?,
+                None => 0,
+            };
+            (
+                splits.parts[at].clone(),
+                format!("{}:{}", path.display(), splits.names[at]),
+            )
+        }
+        SplitSource::Random { seed } => {
+            let mut split = NodeSplit::default();
+            for (i, l) in prepared.labelled.iter().enumerate() {
+                if l.is_none() {
+                    continue;
+                }
+                let u = (crate::sampling::mix64(seed ^ i as u64) % 100) as u32;
+                match u {
+                    0..70 => split.train.push(i as u32),
+                    70..85 => split.val.push(i as u32),
+                    _ => split.test.push(i as u32),
+                }
+            }
+            if split.train.is_empty() || split.val.is_empty() {
+                return Err(Error::InvalidArgument(format!(
+                    "{}.{} has too few labelled nodes to train on",
+                    spec.label, spec.target
+                )));
+            }
+            (split, format!("random 70/15/15, seed {seed}"))
+        }
+    };
+    let labels: Vec<bool> = prepared
+        .labelled
+        .iter()
+        .map(|l| l.unwrap_or(false))
+        .collect();
+    let seed = spec.gnn.seed;
+    let mut best: Option<Trained> = None;
+    let mut tried = Vec::new();
+    for &family in &spec.families {
+        let trained = train_family(&prepared, spec, family, &split, seed, &mut |p| {
+            progress(family, p)
+        })?;
+        tried.push((family, trained.val_auc, trained.test));
+        if best.as_ref().is_none_or(|b| trained.val_auc > b.val_auc) {
+            best = Some(trained);
+        }
+    }
+    let best = best.expect("at least one family");
+    let p = &prepared.graph.projection;
+    let version = ModelVersion {
+        name: name.to_string(),
+        version: 0,
+        created_at: now_micros(),
+        spec: spec.clone(),
+        val_auc: best.val_auc,
+        test: best.test,
+        trained_on: TrainedOn {
+            generation: snapshot.generation(),
+            nodes: p.node_count,
+            messages: p.relations.iter().map(|r| r.relation.edge_count()).sum(),
+            newest_edge: (p.newest != i64::MIN).then_some(p.newest),
+            split: described,
+            parts: [split.train.len(), split.val.len(), split.test.len()],
+        },
+        model: best.model,
+    };
+    let number = db.register_model(version.clone(), deploy)?;
+    Ok(TrainRun {
+        version: ModelVersion {
+            version: number,
+            ..version
+        },
+        tried,
+        curve: best.curve,
+        test_scores: split
+            .test
+            .iter()
+            .map(|&i| (best.scores[i as usize], labels[i as usize]))
+            .collect(),
+    })
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}

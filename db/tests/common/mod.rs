@@ -1,0 +1,79 @@
+//! The planted test graph shared by the store-to-model tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+
+use argus_db::Database;
+use argus_engine::graph::prop_def;
+use argus_engine::{PropType, Value};
+
+/// 80 accounts in two groups of 40; edges only within a group; only group B is fraudulent;
+/// every account has the same (useless) property, so features alone cannot separate them.
+pub fn planted(dir: &std::path::Path) -> Database {
+    let db = Database::open(dir).unwrap();
+    db.store()
+        .write(|t| {
+            t.create_label(
+                "account",
+                "account_id",
+                vec![
+                    prop_def("noise", PropType::Float),
+                    prop_def("fraud", PropType::Int),
+                ],
+            )?;
+            t.create_edge_type(
+                "sends",
+                "account",
+                "account",
+                false,
+                vec![prop_def("amount", PropType::Float)],
+            )?;
+            for i in 0..80 {
+                t.upsert_node(
+                    "account",
+                    &format!("a{i}"),
+                    &[
+                        ("noise", Value::Float(1.0)),
+                        ("fraud", Value::Int(i64::from(i >= 40))),
+                    ],
+                )?;
+            }
+            for i in 0..80u32 {
+                let group = i / 40 * 40;
+                for step in [1, 3, 7] {
+                    let j = group + (i - group + step) % 40;
+                    let amount = if group == 0 { 10.0 } else { 900.0 };
+                    t.insert_edge(
+                        "sends",
+                        &format!("a{i}"),
+                        &format!("a{j}"),
+                        Some(i64::from(i) * 1_000_000),
+                        &[("amount", Value::Float(amount))],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    db
+}
+
+pub fn splits_file(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("splits.csv");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(body.as_bytes()).unwrap();
+    path
+}
+
+pub fn two_splits() -> String {
+    let mut s = String::from("id,split_0,split_1\n");
+    for i in 0..80 {
+        let part = |k: usize| match (i + k) % 4 {
+            0 | 1 => "train",
+            2 => "val",
+            _ => "test",
+        };
+        s.push_str(&format!("a{i},{},{}\n", part(0), part(1)));
+    }
+    s
+}

@@ -1,0 +1,188 @@
+//! Training, the registry and scoring on a real (temporary) data directory: versions, deploy
+//! and rollback, batch and single scores, as-of scoring that ignores edges from the future,
+//! and explanations.
+
+use argus_db::train::{train_model, Family, ModelSettings, SplitSource, TrainSpec};
+use argus_db::Database;
+use argus_engine::Value;
+use argus_extensions::ml::metrics::roc_auc;
+
+mod common;
+use common::planted;
+
+fn spec(family: Family) -> TrainSpec {
+    let mut spec = TrainSpec::new("account", "fraud");
+    spec.families = vec![family];
+    spec.gnn = ModelSettings {
+        hidden: 16,
+        epochs: 60,
+        patience: 60,
+        lr: 1e-2,
+        ..ModelSettings::default()
+    };
+    spec.trees.trees = 100;
+    spec
+}
+
+fn train(db: &Database, name: &str, family: Family, deploy: bool) -> u32 {
+    train_model(
+        db,
+        name,
+        &spec(family),
+        &SplitSource::Random { seed: 3 },
+        deploy,
+        &mut |_, _| {},
+    )
+    .unwrap()
+    .version
+    .version
+}
+
+#[test]
+fn versions_deploy_and_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    assert_eq!(train(&db, "fraud", Family::Trees, false), 1);
+    assert_eq!(train(&db, "fraud", Family::Gnn, false), 2);
+    let live = |db: &Database| db.model("fraud", None).unwrap().version;
+    // The first version deploys itself; later ones only when asked.
+    assert_eq!(live(&db), 1);
+    db.deploy_model("fraud", 2).unwrap();
+    assert_eq!(live(&db), 2);
+    assert_eq!(db.rollback_model("fraud").unwrap(), 1);
+    assert_eq!(live(&db), 1);
+    assert!(db.rollback_model("fraud").is_err());
+    assert!(db.deploy_model("fraud", 9).is_err());
+    let list = db.list_models().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list[0].deployed && !list[1].deployed);
+    assert_eq!(
+        (list[0].family.as_str(), list[1].family.as_str()),
+        ("trees", "gnn")
+    );
+    // The registry is in the database: it survives reopening.
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(live(&db), 1);
+    assert_eq!(
+        db.model("fraud", Some(2)).unwrap().trained_on.parts[0] > 0,
+        true
+    );
+}
+
+#[test]
+fn scores_separate_the_groups_in_batch_and_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    for (name, family) in [("trees", Family::Trees), ("gnn", Family::Gnn)] {
+        train(&db, name, family, true);
+        let scorer = db.scorer(name, None).unwrap();
+        let snap = db.snapshot();
+        let keys: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut batch = scorer.score_keys(&snap, &refs, None).unwrap();
+        batch.push(scorer.score_keys(&snap, &["nobody"], None).unwrap()[0]);
+        assert_eq!(batch[80], None);
+        let scores: Vec<f32> = batch[..80].iter().map(|s| s.unwrap()).collect();
+        let labels: Vec<bool> = (0..80).map(|i| i >= 40).collect();
+        let auc = roc_auc(&scores, &labels).unwrap();
+        assert!(auc > 0.95, "{name}: ROC-AUC {auc}");
+        // A batch scores each key exactly as scoring it alone does.
+        let one = scorer.score(&snap, "a45", None).unwrap();
+        assert!((one.score - batch[45].unwrap()).abs() < 1e-6);
+        if family == Family::Gnn {
+            assert_eq!(scorer.embedding(&snap, "a45", None).unwrap().len(), 16);
+        } else {
+            assert!(scorer.embedding(&snap, "a45", None).is_err());
+        }
+    }
+}
+
+#[test]
+fn an_edge_from_the_future_does_not_change_an_as_of_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    train(&db, "gnn", Family::Gnn, true);
+    train(&db, "trees", Family::Trees, true);
+    let as_of = Some(60 * 1_000_000);
+    let before: Vec<f32> = ["gnn", "trees"]
+        .iter()
+        .map(|m| {
+            db.scorer(m, None)
+                .unwrap()
+                .score(&db.snapshot(), "a5", as_of)
+                .unwrap()
+                .score
+        })
+        .collect();
+    let now_before = db
+        .scorer("gnn", None)
+        .unwrap()
+        .score(&db.snapshot(), "a5", None)
+        .unwrap();
+    // Plant edges at t = 1000 s: fraudsters paying a5 large amounts, and a5's neighbour a6
+    // paying one of them.
+    db.store()
+        .write(|t| {
+            for j in 40..50 {
+                t.insert_edge(
+                    "sends",
+                    &format!("a{j}"),
+                    "a5",
+                    Some(1_000 * 1_000_000),
+                    &[("amount", Value::Float(5_000.0))],
+                )?;
+            }
+            t.insert_edge("sends", "a6", "a41", Some(1_000 * 1_000_000), &[])?;
+            Ok(())
+        })
+        .unwrap();
+    for (m, b) in ["gnn", "trees"].iter().zip(&before) {
+        let after = db
+            .scorer(m, None)
+            .unwrap()
+            .score(&db.snapshot(), "a5", as_of)
+            .unwrap();
+        assert_eq!(after.score, *b, "{m}: the as-of score moved");
+    }
+    let now_after = db
+        .scorer("gnn", None)
+        .unwrap()
+        .score(&db.snapshot(), "a5", None)
+        .unwrap();
+    assert_ne!(
+        now_after.score, now_before.score,
+        "the planted edges are visible without as-of"
+    );
+}
+
+#[test]
+fn explanations_name_features_and_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    for (name, family) in [("trees", Family::Trees), ("gnn", Family::Gnn)] {
+        train(&db, name, family, true);
+        let e = db
+            .scorer(name, None)
+            .unwrap()
+            .explain(&db.snapshot(), "a45", None)
+            .unwrap();
+        assert_eq!(e.entity, "account:a45");
+        assert!(!e.features.is_empty() && e.features.len() <= 10);
+        // a45 receives from 3 accounts and sends to 3: six first-hop neighbours in its group.
+        assert_eq!(e.neighbours.len(), 6, "{name}: {e:?}");
+        assert!(e
+            .neighbours
+            .iter()
+            .all(|n| n.label == "account" && n.key.starts_with('a')));
+        assert!(e.neighbours.iter().any(|n| n.relation == "sends<"));
+        let amounts: Vec<f32> = e
+            .neighbours
+            .iter()
+            .map(|n| n.edge_properties[0].1)
+            .collect();
+        assert!(amounts.iter().all(|&a| a == 900.0), "{amounts:?}");
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains("\"neighbours\""));
+    }
+}
