@@ -45,6 +45,7 @@ pub struct ModelVersion {
     /// The training settings (hyperparameters of every family tried).
     pub spec: TrainSpec,
     /// Validation ROC-AUC of the kept model.
+    #[serde(deserialize_with = "argus_extensions::ml::metrics::nan_from_null")]
     pub val_auc: f64,
     /// Its test metrics (NaN without test nodes).
     pub test: Scores,

@@ -479,21 +479,34 @@ pub fn train_model(
             )
         }
         SplitSource::Random { seed } => {
+            // Stratified: each class is cut 70/15/15 on its own, so a rare positive class still
+            // reaches validation and test.
             let mut split = NodeSplit::default();
-            for (i, l) in prepared.labelled.iter().enumerate() {
-                if l.is_none() {
-                    continue;
-                }
-                let u = (crate::sampling::mix64(seed ^ i as u64) % 100) as u32;
-                match u {
-                    0..70 => split.train.push(i as u32),
-                    70..85 => split.val.push(i as u32),
-                    _ => split.test.push(i as u32),
-                }
+            for class in [true, false] {
+                let mut members: Vec<u32> = (0..prepared.labelled.len() as u32)
+                    .filter(|&i| prepared.labelled[i as usize] == Some(class))
+                    .collect();
+                members.sort_by_key(|&i| crate::sampling::mix64(seed ^ u64::from(i)));
+                let n = members.len();
+                let (train_end, val_end) = (n * 70 / 100, n * 85 / 100);
+                split.train.extend(&members[..train_end]);
+                split.val.extend(&members[train_end..val_end]);
+                split.test.extend(&members[val_end..]);
             }
-            if split.train.is_empty() || split.val.is_empty() {
+            for part in [&mut split.train, &mut split.val, &mut split.test] {
+                part.sort_unstable();
+            }
+            let has_both = |part: &[u32]| {
+                let positives = part
+                    .iter()
+                    .filter(|&&i| prepared.labelled[i as usize] == Some(true))
+                    .count();
+                positives > 0 && positives < part.len()
+            };
+            if !has_both(&split.train) || !has_both(&split.val) {
                 return Err(Error::InvalidArgument(format!(
-                    "{}.{} has too few labelled nodes to train on",
+                    "{}.{} needs labelled nodes of both classes in training and validation \
+                     (at least 7 of each)",
                     spec.label, spec.target
                 )));
             }

@@ -24,6 +24,7 @@ mod hash;
 pub mod k_hop;
 pub mod ml;
 pub mod pagerank;
+pub mod plot;
 pub mod shortest_path;
 
 pub use components::{component_sizes, connected_components, ComponentSize};

@@ -5,6 +5,7 @@
 
 pub mod algorithms;
 pub mod functions;
+pub mod ml_functions;
 pub mod optimizer;
 pub mod scan;
 pub mod session;

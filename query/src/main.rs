@@ -93,6 +93,18 @@ enum Command {
     /// Evaluate models on labelled data.
     #[command(subcommand)]
     Eval(ml_cli::Eval),
+    /// Train fraud models into the registry.
+    #[command(subcommand)]
+    Train(ml_cli::Train),
+    /// Score one entity with a registered model (optionally as of a time, with an explanation).
+    #[command(after_help = "Examples:
+  argus --db pay.db score user:u42
+  argus --db pay.db score user:u42 --as-of 2026-03-01T00:00:00Z --explain
+  argus --db pay.db score card:4000123412341234 --model card_fraud --version 2 --format json")]
+    Score(ml_cli::ScoreArgs),
+    /// The model registry: list versions, deploy one, roll back.
+    #[command(subcommand)]
+    Models(ml_cli::Models),
     /// Generate a payments graph, load it with progress, and query it.
     #[command(after_help = "Example:\n  argus demo --dir ./argus-demo --users 20000")]
     Demo(demo::DemoArgs),
@@ -260,6 +272,12 @@ fn open_store(cli: &Cli) -> Result<GraphStore> {
 }
 
 /// Open an existing data directory for reading; a missing one is an error, not a new store.
+fn open_database(cli: &Cli) -> Result<argus_db::Database> {
+    Ok(argus_db::Database::from_store(std::sync::Arc::new(
+        open_existing(cli)?,
+    )))
+}
+
 fn open_existing(cli: &Cli) -> Result<GraphStore> {
     if !cli.db.join("ARGUS").exists() {
         bail!(
@@ -310,10 +328,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo(args) => demo::run(args, store_options(&cli))?,
-        Command::Eval(eval) => {
-            let db = argus_db::Database::from_store(std::sync::Arc::new(open_existing(&cli)?));
-            ml_cli::run_eval(&db, eval, cli.format)?;
-        }
+        Command::Eval(eval) => ml_cli::run_eval(&open_database(&cli)?, eval, cli.format)?,
+        Command::Train(train) => ml_cli::run_train(&open_database(&cli)?, train, cli.format)?,
+        Command::Score(args) => ml_cli::run_score(&open_database(&cli)?, args, cli.format)?,
+        Command::Models(models) => ml_cli::run_models(&open_database(&cli)?, models, cli.format)?,
         Command::Sql(args) => {
             let store = std::sync::Arc::new(open_existing(&cli)?);
             run_sql(store, args, cli.format)?;

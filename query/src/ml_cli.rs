@@ -1,13 +1,18 @@
-//! `argus eval ...`: model evaluation from the command line.
+//! `argus eval`, `argus train`, `argus score` and `argus models`: fraud models from the command
+//! line — evaluation over split files, training into the registry, scoring with explanations,
+//! and deployment.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
-use argus_db::eval::{
-    eval_node_classification, EvalProgress, EvalReport, FeatureChoice, ModelSettings, NodeEvalSpec,
+use argus_db::eval::{eval_node_classification, EvalProgress, EvalReport, NodeEvalSpec};
+use argus_db::train::{
+    train_model, Family, FeatureChoice, ModelSettings, SplitSource, TrainProgress, TrainSpec,
 };
 use argus_db::Database;
 use argus_extensions::ml::backend::Aggregation;
+use argus_extensions::ml::metrics::{pr_curve, roc_curve};
+use argus_extensions::plot::{charts_to_png, LineChart, Series};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -15,73 +20,173 @@ use crate::output::{Format, Table};
 
 #[derive(Subcommand)]
 pub enum Eval {
-    /// Train and test a graph model and a no-graph baseline once per split column.
+    /// Train and test each model family and a no-graph baseline once per split column.
     #[command(
         after_help = "Splits file: `id,split_0,split_1,...`; ids are keys of LABEL, values train, val or test.
-Prints one row per split and the mean ± std of test ROC-AUC and PR-AUC; the epoch is chosen by
-validation ROC-AUC.
+Prints one row per split and the mean ± std of test ROC-AUC and PR-AUC per family; each model
+is selected on validation ROC-AUC, and the family with the best mean validation ROC-AUC is
+marked as the one picked for the data set.
 
 Examples:
   argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv
-  argus --db otc.db eval node-classification --label user.fraud --splits splits.csv --features auto
-  argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv --features f0,f1,f2 --hidden 128"
+  argus --db otc.db eval node-classification --label user.fraud --splits splits.csv --plot otc.png
+  argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv --models trees"
     )]
     NodeClassification(NodeEvalArgs),
 }
 
+/// Model and feature options shared by `eval` and `train`.
 #[derive(Args)]
-pub struct NodeEvalArgs {
+pub struct ModelArgs {
     /// What to predict, as LABEL.PROPERTY (a 0/1 or boolean property).
     #[arg(long)]
     label: String,
-    /// CSV of splits: `id,split_0,...` with train/val/test.
-    #[arg(long)]
-    splits: PathBuf,
-    /// `auto` (numeric properties except the target, plus structural features when there are
-    /// few) or a comma-separated property list.
+    /// `auto` (numeric properties except the target, degrees, and edge aggregates when there
+    /// are few properties) or a comma-separated property list.
     #[arg(long, default_value = "auto")]
     features: String,
-    /// Edge types to pass messages along, comma-separated (default: all).
+    /// Model families to train, comma-separated: gnn, trees.
+    #[arg(long, value_delimiter = ',', default_value = "gnn,trees")]
+    models: Vec<String>,
+    /// Edge types of the graph, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     edge_types: Vec<String>,
-    /// Hidden width.
+    /// GNN hidden width.
     #[arg(long, default_value_t = ModelSettings::default().hidden)]
     hidden: usize,
-    /// Message-passing layers.
+    /// GNN message-passing layers.
     #[arg(long, default_value_t = ModelSettings::default().layers)]
     layers: usize,
-    /// Dropout probability.
+    /// GNN dropout probability.
     #[arg(long, default_value_t = ModelSettings::default().dropout)]
     dropout: f32,
-    /// Neighbour aggregation: mean or sum.
+    /// GNN neighbour aggregation: mean or sum.
     #[arg(long, default_value = "mean")]
     aggregation: String,
-    /// Most training epochs per model.
+    /// GNN: most training epochs.
     #[arg(long, default_value_t = ModelSettings::default().epochs)]
     epochs: usize,
-    /// Stop after this many epochs without a better validation ROC-AUC.
+    /// GNN: stop after this many epochs without a better validation ROC-AUC.
     #[arg(long, default_value_t = ModelSettings::default().patience)]
     patience: usize,
-    /// Learning rate.
+    /// GNN learning rate.
     #[arg(long, default_value_t = ModelSettings::default().lr)]
     lr: f32,
-    /// AdamW weight decay.
+    /// GNN AdamW weight decay.
     #[arg(long, default_value_t = ModelSettings::default().weight_decay)]
     weight_decay: f32,
+    /// Trees: most boosting rounds.
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().trees)]
+    trees: usize,
+    /// Trees: depth.
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().max_depth)]
+    tree_depth: usize,
+    /// Trees: learning rate.
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().learning_rate)]
+    tree_lr: f32,
+    /// Neighbours sampled per relation and hop when scoring one entity.
+    #[arg(long, value_delimiter = ',', default_value = "10,10")]
+    fanouts: Vec<usize>,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Write the training curve and ROC / PR curves to this PNG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
-fn spec(args: &NodeEvalArgs) -> Result<NodeEvalSpec> {
+#[derive(Args)]
+pub struct NodeEvalArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// CSV of splits: `id,split_0,...` with train/val/test.
+    #[arg(long)]
+    splits: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum Train {
+    /// Train fraud models for a label, keep the best on validation and register it.
+    #[command(
+        after_help = "Without --split, a seeded 70/15/15 draw of the labelled nodes is used.
+The first version of a name is deployed; later ones only with --deploy.
+
+Examples:
+  argus --db pay.db train fraud --name user_fraud --label user.is_fraud
+  argus --db tolokers.db train fraud --name banned --label toloker.label --split splits.csv:split_0 --plot banned.png"
+    )]
+    Fraud(TrainArgs),
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Model name in the registry.
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// FILE:COLUMN of a splits file (`id,split_0,...`).
+    #[arg(long)]
+    split: Option<String>,
+    /// Deploy the new version even when the name already has a deployed one.
+    #[arg(long)]
+    deploy: bool,
+}
+
+#[derive(Args)]
+pub struct ScoreArgs {
+    /// The entity, LABEL:KEY.
+    entity: String,
+    /// Model name (default: the only model predicting LABEL).
+    #[arg(long)]
+    model: Option<String>,
+    /// Model version (default: the deployed one).
+    #[arg(long)]
+    version: Option<u32>,
+    /// Score as of this time (RFC 3339 or a date): later edges are ignored.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Show the features and neighbours that drove the score.
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Models {
+    /// Every version of every model.
+    List,
+    /// Make VERSION the deployed version of NAME.
+    Deploy {
+        /// Model name.
+        name: String,
+        /// Version number.
+        version: u32,
+    },
+    /// Return NAME to the version deployed before.
+    Rollback {
+        /// Model name.
+        name: String,
+    },
+}
+
+fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
     let (label, target) = args
         .label
         .split_once('.')
         .ok_or_else(|| anyhow!("--label must be LABEL.PROPERTY, got {:?}", args.label))?;
-    let features = match args.features.as_str() {
+    let mut spec = TrainSpec::new(label, target);
+    spec.features = match args.features.as_str() {
         "auto" => FeatureChoice::Auto,
         list => FeatureChoice::Properties(list.split(',').map(|s| s.trim().to_string()).collect()),
     };
+    spec.families = args
+        .models
+        .iter()
+        .map(|m| {
+            Family::parse(m.trim())
+                .ok_or_else(|| anyhow!("--models takes gnn and/or trees, got {m:?}"))
+        })
+        .collect::<Result<_>>()?;
     let aggregation = Aggregation::parse(&args.aggregation).ok_or_else(|| {
         anyhow!(
             "--aggregation must be mean or sum, got {:?}",
@@ -91,32 +196,54 @@ fn spec(args: &NodeEvalArgs) -> Result<NodeEvalSpec> {
     if !(0.0..1.0).contains(&args.dropout) {
         return Err(anyhow!("--dropout must be in [0, 1), got {}", args.dropout));
     }
-    if args.hidden == 0 || args.epochs == 0 {
-        return Err(anyhow!("--hidden and --epochs must be at least 1"));
+    if args.hidden == 0 || args.epochs == 0 || args.trees == 0 {
+        return Err(anyhow!("--hidden, --epochs and --trees must be at least 1"));
     }
-    Ok(NodeEvalSpec {
-        label: label.to_string(),
-        target: target.to_string(),
-        splits: args.splits.clone(),
-        features,
-        edge_types: args.edge_types.clone(),
-        model: ModelSettings {
-            hidden: args.hidden,
-            layers: args.layers,
-            dropout: args.dropout,
-            aggregation,
-            epochs: args.epochs,
-            patience: args.patience,
-            lr: args.lr,
-            weight_decay: args.weight_decay,
-            seed: args.seed,
-        },
-    })
+    spec.edge_types = args.edge_types.clone();
+    spec.gnn = ModelSettings {
+        hidden: args.hidden,
+        layers: args.layers,
+        dropout: args.dropout,
+        aggregation,
+        epochs: args.epochs,
+        patience: args.patience,
+        lr: args.lr,
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+    };
+    spec.trees.trees = args.trees;
+    spec.trees.max_depth = args.tree_depth;
+    spec.trees.learning_rate = args.tree_lr;
+    spec.fanouts = args.fanouts.clone();
+    Ok(spec)
+}
+
+/// A progress line every 50 epochs / 100 rounds.
+fn show_progress(what: &str, family: Family, p: &TrainProgress<'_>, started: std::time::Instant) {
+    let (step, loss, val, every) = match p {
+        TrainProgress::Epoch(r) => (r.epoch, r.loss as f64, r.val_auc, 50),
+        TrainProgress::Round(r) => (r.trees, r.loss, r.val_auc, 100),
+    };
+    if step % every == 0 {
+        let unit = if family == Family::Gnn {
+            "epoch"
+        } else {
+            "trees"
+        };
+        eprintln!(
+            "  {what} {}: {unit} {step} loss {loss:.4} val ROC-AUC {val:.4} ({:.0} s)",
+            family.name(),
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
     let Eval::NodeClassification(args) = eval;
-    let spec = spec(args)?;
+    let spec = NodeEvalSpec {
+        train: train_spec(&args.model)?,
+        splits: args.splits.clone(),
+    };
     let started = std::time::Instant::now();
     let report = eval_node_classification(db, &spec, &mut |p| match p {
         EvalProgress::Prepared {
@@ -134,27 +261,92 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
                 describe(features)
             );
         }
-        EvalProgress::Epoch {
+        EvalProgress::Step {
             split,
-            model,
-            report,
-        } => {
-            if report.epoch % 50 == 0 {
-                eprintln!(
-                    "  {split} {model}: epoch {} loss {:.4} val ROC-AUC {:.4} ({:.0} s)",
-                    report.epoch,
-                    report.loss,
-                    report.val_auc,
-                    started.elapsed().as_secs_f64()
-                );
-            }
+            family,
+            progress,
+        } => show_progress(split, family, &progress, started),
+        EvalProgress::Split(r) => {
+            let parts: Vec<String> = r
+                .families
+                .iter()
+                .map(|f| format!("{} {:.4}", f.family.name(), f.test.roc_auc))
+                .collect();
+            eprintln!(
+                "{}: test ROC-AUC {}, no-graph baseline {:.4} ({:.0} s)",
+                r.split,
+                parts.join(", "),
+                r.baseline.roc_auc,
+                started.elapsed().as_secs_f64()
+            );
         }
-        EvalProgress::Split(r) => eprintln!(
-            "{}: graph test ROC-AUC {:.4} (epoch {}), no-graph baseline {:.4}",
-            r.split, r.graph.roc_auc, r.best_epoch, r.baseline.roc_auc
-        ),
     })?;
     print_report(&report, format);
+    if let Some(path) = &args.model.plot {
+        let first = &report.splits[0];
+        let curves: Vec<(String, Vec<(usize, f64, f64)>, Vec<(f32, bool)>)> = first
+            .families
+            .iter()
+            .map(|f| {
+                (
+                    f.family.name().to_string(),
+                    f.curve.clone(),
+                    f.test_scores.clone(),
+                )
+            })
+            .collect();
+        write_plots(path, &format!("split {}", first.split), &curves)?;
+    }
+    Ok(())
+}
+
+/// Training curve (validation ROC-AUC per step), ROC and PR curves side by side.
+fn write_plots(
+    path: &Path,
+    title: &str,
+    models: &[(String, Vec<(usize, f64, f64)>, Vec<(f32, bool)>)],
+) -> Result<()> {
+    let mut training = LineChart {
+        title: format!("validation ROC-AUC ({title})"),
+        x_label: "epoch (gnn) / trees (trees)".into(),
+        y_label: "ROC-AUC".into(),
+        ..LineChart::default()
+    };
+    let mut roc = LineChart {
+        title: format!("ROC, test ({title})"),
+        x_label: "false-positive rate".into(),
+        y_label: "true-positive rate".into(),
+        x_range: Some((0.0, 1.0)),
+        y_range: Some((0.0, 1.0)),
+        diagonal: true,
+        ..LineChart::default()
+    };
+    let mut pr = LineChart {
+        title: format!("precision-recall, test ({title})"),
+        x_label: "recall".into(),
+        y_label: "precision".into(),
+        x_range: Some((0.0, 1.0)),
+        y_range: Some((0.0, 1.0)),
+        ..LineChart::default()
+    };
+    for (name, curve, test) in models {
+        training.series.push(Series {
+            name: name.clone(),
+            points: curve.iter().map(|&(s, _, v)| (s as f64, v)).collect(),
+        });
+        let (scores, labels): (Vec<f32>, Vec<bool>) = test.iter().copied().unzip();
+        roc.series.push(Series {
+            name: name.clone(),
+            points: roc_curve(&scores, &labels),
+        });
+        pr.series.push(Series {
+            name: name.clone(),
+            points: pr_curve(&scores, &labels),
+        });
+    }
+    std::fs::write(path, charts_to_png(&[training, roc, pr], 600, 450))
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+    eprintln!("plots written to {}", path.display());
     Ok(())
 }
 
@@ -177,44 +369,61 @@ fn pct(v: f64) -> String {
 }
 
 fn print_report(report: &EvalReport, format: Format) {
-    let mut table = Table::new(&[
-        "split",
-        "graph ROC-AUC",
-        "graph PR-AUC",
-        "graph recall@1%FPR",
-        "epoch",
-        "no-graph ROC-AUC",
-        "no-graph PR-AUC",
-    ]);
+    let families: Vec<Family> = report.splits[0].families.iter().map(|f| f.family).collect();
+    let mut columns = vec!["split".to_string()];
+    for f in &families {
+        let n = f.name();
+        columns.extend([
+            format!("{n} ROC-AUC"),
+            format!("{n} PR-AUC"),
+            format!("{n} recall@1%FPR"),
+            format!("{n} val"),
+        ]);
+    }
+    columns.extend(["no-graph ROC-AUC".into(), "no-graph PR-AUC".into()]);
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let mut table = Table::new(&names);
     for r in &report.splits {
-        table.rows.push(vec![
-            json!(r.split),
-            json!(pct(r.graph.roc_auc)),
-            json!(pct(r.graph.pr_auc)),
-            json!(pct(r.graph.recall_at_1pct_fpr)),
-            json!(r.best_epoch),
+        let mut row = vec![json!(r.split)];
+        for f in &r.families {
+            row.extend([
+                json!(pct(f.test.roc_auc)),
+                json!(pct(f.test.pr_auc)),
+                json!(pct(f.test.recall_at_1pct_fpr)),
+                json!(pct(f.val_auc)),
+            ]);
+        }
+        row.extend([
             json!(pct(r.baseline.roc_auc)),
             json!(pct(r.baseline.pr_auc)),
         ]);
+        table.rows.push(row);
     }
     let ms = |f: &dyn Fn(&argus_db::eval::SplitResult) -> f64| {
         let (m, s) = report.summary(f);
         format!("{:.2} ± {:.2}", m * 100.0, s * 100.0)
     };
-    table.rows.push(vec![
-        json!("mean ± std"),
-        json!(ms(&|r| r.graph.roc_auc)),
-        json!(ms(&|r| r.graph.pr_auc)),
-        json!(ms(&|r| r.graph.recall_at_1pct_fpr)),
-        json!(""),
+    let mut summary = vec![json!("mean ± std")];
+    for (k, _) in families.iter().enumerate() {
+        summary.extend([
+            json!(ms(&|r| r.families[k].test.roc_auc)),
+            json!(ms(&|r| r.families[k].test.pr_auc)),
+            json!(ms(&|r| r.families[k].test.recall_at_1pct_fpr)),
+            json!(ms(&|r| r.families[k].val_auc)),
+        ]);
+    }
+    summary.extend([
         json!(ms(&|r| r.baseline.roc_auc)),
         json!(ms(&|r| r.baseline.pr_auc)),
     ]);
+    table.rows.push(summary);
     match format {
         Format::Table => {
             println!("{}", table.render());
             println!(
-                "(metrics × 100 on each split's test nodes; graph model: {}; baseline: {})",
+                "(metrics × 100 on each split's test nodes; picked by mean validation ROC-AUC: {}; \
+                 features: {}; no-graph baseline: trees on {})",
+                report.selected.name(),
                 describe(&report.features),
                 describe(&report.baseline_features)
             );
@@ -222,4 +431,209 @@ fn print_report(report: &EvalReport, format: Format) {
         Format::Csv => print!("{}", table.to_csv()),
         Format::Json => println!("{}", table.to_json()),
     }
+}
+
+pub fn run_train(db: &Database, train: &Train, format: Format) -> Result<()> {
+    let Train::Fraud(args) = train;
+    let spec = train_spec(&args.model)?;
+    let source = match &args.split {
+        None => SplitSource::Random {
+            seed: args.model.seed,
+        },
+        Some(s) => {
+            let (file, column) = match s.rsplit_once(':') {
+                Some((f, c)) if !c.is_empty() && !c.contains('/') => {
+                    (f.to_string(), Some(c.to_string()))
+                }
+                _ => (s.clone(), None),
+            };
+            SplitSource::File {
+                path: PathBuf::from(file),
+                column,
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    let run = train_model(db, &args.name, &spec, &source, args.deploy, &mut |f, p| {
+        show_progress("train", f, &p, started)
+    })?;
+    let mut table = Table::new(&[
+        "family",
+        "val ROC-AUC",
+        "test ROC-AUC",
+        "test PR-AUC",
+        "kept",
+    ]);
+    let kept = run.version.model.kind.family();
+    for (family, val, test) in &run.tried {
+        table.rows.push(vec![
+            json!(family.name()),
+            json!(pct(*val)),
+            json!(pct(test.roc_auc)),
+            json!(pct(test.pr_auc)),
+            json!(if family.name() == kept { "yes" } else { "" }),
+        ]);
+    }
+    match format {
+        Format::Table => {
+            println!("{}", table.render());
+            let live = db.model(&args.name, None)?.version;
+            println!(
+                "registered {} version {} ({}; split {}; {} / {} / {} nodes); deployed version: {live}",
+                args.name,
+                run.version.version,
+                kept,
+                run.version.trained_on.split,
+                run.version.trained_on.parts[0],
+                run.version.trained_on.parts[1],
+                run.version.trained_on.parts[2],
+            );
+        }
+        Format::Csv => print!("{}", table.to_csv()),
+        Format::Json => println!("{}", table.to_json()),
+    }
+    if let Some(path) = &args.model.plot {
+        write_plots(
+            path,
+            &format!("{} v{}", args.name, run.version.version),
+            &[(kept.to_string(), run.curve, run.test_scores)],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run_score(db: &Database, args: &ScoreArgs, format: Format) -> Result<()> {
+    let (label, key) = args
+        .entity
+        .split_once(':')
+        .ok_or_else(|| anyhow!("expected LABEL:KEY, got {:?}", args.entity))?;
+    let name = match &args.model {
+        Some(n) => n.clone(),
+        None => {
+            let mut names: Vec<String> = db
+                .list_models()?
+                .into_iter()
+                .filter(|m| m.predicts.split('.').next() == Some(label))
+                .map(|m| m.name)
+                .collect();
+            names.dedup();
+            match names.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(anyhow!(
+                        "no model predicts {label}: train one with `argus train fraud`"
+                    ))
+                }
+                many => {
+                    return Err(anyhow!(
+                        "several models predict {label} ({}): choose one with --model",
+                        many.join(", ")
+                    ))
+                }
+            }
+        }
+    };
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(|t| argus_engine::time::parse_time(t).map_err(|e| anyhow!("--as-of: {e}")))
+        .transpose()?;
+    let scorer = db.scorer(&name, args.version)?;
+    if scorer.label() != label {
+        return Err(anyhow!(
+            "model {name} scores {} nodes, not {label}",
+            scorer.label()
+        ));
+    }
+    let snapshot = db.snapshot();
+    if args.explain {
+        let e = scorer.explain(&snapshot, key, as_of)?;
+        match format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+            _ => {
+                println!("{} score {:.4} ({})", e.entity, e.score, e.model);
+                let mut features = Table::new(&["feature", "value", "contribution (logit)"]);
+                for f in &e.features {
+                    features.rows.push(vec![
+                        json!(f.feature),
+                        json!(format!("{:.4}", f.value)),
+                        json!(format!("{:+.4}", f.contribution)),
+                    ]);
+                }
+                println!("{}", features.render());
+                let mut neighbours = Table::new(&[
+                    "relation",
+                    "neighbour",
+                    "edge time",
+                    "edge properties",
+                    "contribution (score)",
+                ]);
+                for n in &e.neighbours {
+                    let props: Vec<String> = n
+                        .edge_properties
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    neighbours.rows.push(vec![
+                        json!(n.relation),
+                        json!(format!("{}:{}", n.label, n.key)),
+                        json!(n.edge_time.clone().unwrap_or_default()),
+                        json!(props.join(" ")),
+                        json!(format!("{:+.4}", n.contribution)),
+                    ]);
+                }
+                println!("{}", neighbours.render());
+            }
+        }
+        return Ok(());
+    }
+    let scored = scorer.score(&snapshot, key, as_of)?;
+    let mut table = Table::new(&["entity", "score", "model", "version"]);
+    table.rows.push(vec![
+        json!(args.entity),
+        json!(scored.score),
+        json!(name),
+        json!(scorer.version.version),
+    ]);
+    println!("{}", table.render_as(format));
+    Ok(())
+}
+
+pub fn run_models(db: &Database, models: &Models, format: Format) -> Result<()> {
+    match models {
+        Models::List => {
+            let mut table = Table::new(&[
+                "name",
+                "version",
+                "family",
+                "predicts",
+                "created",
+                "val ROC-AUC",
+                "test ROC-AUC",
+                "deployed",
+            ]);
+            for m in db.list_models()? {
+                table.rows.push(vec![
+                    json!(m.name),
+                    json!(m.version),
+                    json!(m.family),
+                    json!(m.predicts),
+                    json!(m.created_at),
+                    json!(pct(m.val_auc)),
+                    json!(pct(m.test_auc)),
+                    json!(if m.deployed { "yes" } else { "" }),
+                ]);
+            }
+            println!("{}", table.render_as(format));
+        }
+        Models::Deploy { name, version } => {
+            db.deploy_model(name, *version)?;
+            println!("{name}: version {version} deployed");
+        }
+        Models::Rollback { name } => {
+            let live = db.rollback_model(name)?;
+            println!("{name}: rolled back to version {live}");
+        }
+    }
+    Ok(())
 }

@@ -39,6 +39,15 @@ impl Table {
         }
     }
 
+    /// The table in `format`, ready to print.
+    pub fn render_as(&self, format: Format) -> String {
+        match format {
+            Format::Table => self.render(),
+            Format::Csv => self.to_csv().trim_end().to_string(),
+            Format::Json => self.to_json().to_string(),
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut t = comfy_table::Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)

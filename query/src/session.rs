@@ -87,6 +87,11 @@ impl ArgusSession {
         };
         session.register_tables(&catalog)?;
         functions::register(&session.ctx, session.slot.clone());
+        crate::ml_functions::register(
+            &session.ctx,
+            argus_db::Database::from_store(session.store.clone()),
+            session.slot.clone(),
+        );
         Ok(session)
     }
 

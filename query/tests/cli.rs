@@ -199,6 +199,9 @@ fn every_command_has_help_with_an_example() {
         vec!["check", "--help"],
         vec!["demo", "--help"],
         vec!["sql", "--help"],
+        vec!["eval", "node-classification", "--help"],
+        vec!["train", "fraud", "--help"],
+        vec!["score", "--help"],
     ] {
         let out = ok(&cmd);
         assert!(
@@ -335,4 +338,175 @@ fn sql_one_shot_formats_outputs_and_errors() {
         s(&dir.path().join("x.txt")),
     ]);
     assert!(err.contains(".csv, .json or .parquet"), "{err}");
+}
+
+#[test]
+fn train_score_explain_and_deploy_from_the_command_line_and_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = dir.path().join("db");
+    ok(&[
+        "generate",
+        "payments",
+        "--users",
+        "1500",
+        "--merchants",
+        "150",
+        "--transactions",
+        "8000",
+        "--seed",
+        "5",
+        "--out",
+        s(&data),
+    ]);
+    let status = Command::new("bash")
+        .arg(data.join("load.sh"))
+        .arg(&db)
+        .env("ARGUS", env!("CARGO_BIN_EXE_argus"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let d = s(&db);
+    let trained = ok(&[
+        "--db",
+        d,
+        "train",
+        "fraud",
+        "--name",
+        "user_fraud",
+        "--label",
+        "user.is_fraud",
+        "--models",
+        "trees",
+        "--trees",
+        "60",
+    ]);
+    assert!(
+        trained.contains("registered user_fraud version 1"),
+        "{trained}"
+    );
+    let plot = dir.path().join("gnn.png");
+    let trained = ok(&[
+        "--db",
+        d,
+        "train",
+        "fraud",
+        "--name",
+        "user_fraud",
+        "--label",
+        "user.is_fraud",
+        "--models",
+        "gnn",
+        "--epochs",
+        "20",
+        "--hidden",
+        "16",
+        "--plot",
+        s(&plot),
+    ]);
+    assert!(
+        trained.contains("version 2") && trained.contains("deployed version: 1"),
+        "{trained}"
+    );
+    assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG"));
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&["--db", d, "models", "list", "--format", "json"])).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (list[0]["deployed"].as_str(), list[1]["family"].as_str()),
+        (Some("yes"), Some("gnn"))
+    );
+
+    // The riskiest users by SQL, then one of them explained.
+    let top: serde_json::Value = serde_json::from_str(&ok(&[
+        "--db",
+        d,
+        "sql",
+        "-c",
+        "SELECT user_id, fraud_score(user_id) AS s FROM user ORDER BY s DESC LIMIT 5",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let top = top.as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    let user = top[0]["user_id"].as_str().unwrap().to_string();
+    let first = top[0]["s"].as_f64().unwrap();
+    assert!(first >= top[4]["s"].as_f64().unwrap());
+    let scored: serde_json::Value = serde_json::from_str(&ok(&[
+        "--db",
+        d,
+        "score",
+        &format!("user:{user}"),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        (scored[0]["score"].as_f64().unwrap() - first).abs() < 1e-5,
+        "{scored} vs {first}"
+    );
+    let explained: serde_json::Value = serde_json::from_str(&ok(&[
+        "--db",
+        d,
+        "score",
+        &format!("user:{user}"),
+        "--explain",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        !explained["features"].as_array().unwrap().is_empty(),
+        "{explained}"
+    );
+    assert!(
+        !explained["neighbours"].as_array().unwrap().is_empty(),
+        "{explained}"
+    );
+    let sql_explained = ok(&[
+        "--db",
+        d,
+        "sql",
+        "-c",
+        &format!("SELECT explain_score('{user}') AS e"),
+        "--format",
+        "csv",
+    ]);
+    assert!(sql_explained.contains("neighbours"), "{sql_explained}");
+    // Trees have no embeddings; the GNN version has.
+    let err = fails(&[
+        "--db",
+        d,
+        "sql",
+        "-c",
+        &format!("SELECT embedding('{user}')"),
+    ]);
+    assert!(err.contains("no embeddings"), "{err}");
+    ok(&["--db", d, "models", "deploy", "user_fraud", "2"]);
+    let emb = ok(&[
+        "--db",
+        d,
+        "sql",
+        "-c",
+        &format!("SELECT embedding('{user}') AS e"),
+        "--format",
+        "json",
+    ]);
+    let emb: serde_json::Value = serde_json::from_str(&emb).unwrap();
+    assert_eq!(emb[0]["e"].as_array().unwrap().len(), 16, "{emb}");
+    // As of a time before any edge, and rollback.
+    ok(&[
+        "--db",
+        d,
+        "score",
+        &format!("user:{user}"),
+        "--as-of",
+        "2000-01-01",
+    ]);
+    let rolled = ok(&["--db", d, "models", "rollback", "user_fraud"]);
+    assert!(rolled.contains("version 1"), "{rolled}");
+    let err = fails(&["--db", d, "score", "user:nobody"]);
+    assert!(err.contains("nobody"), "{err}");
 }

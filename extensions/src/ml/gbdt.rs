@@ -537,13 +537,18 @@ pub fn train_gbdt(
             break;
         }
     }
-    let keep = best.0.max(1).min(model.trees.len());
+    // Without a defined validation AUC (one class only) nothing can be selected: keep all.
+    let keep = if best.0 == 0 {
+        model.trees.len()
+    } else {
+        best.0
+    };
     model.trees.truncate(keep);
     gains.truncate(keep);
     let importance = model.gain_importance(&gains);
     GbdtOutcome {
         model,
-        val_auc: best.1,
+        val_auc: if best.0 == 0 { f64::NAN } else { best.1 },
         curve,
         importance,
     }

@@ -103,15 +103,39 @@ pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
     points
 }
 
+/// Points `(recall, precision)` of the precision-recall curve, one per distinct score, from the
+/// highest score down.
+pub fn pr_curve(scores: &[f32], labels: &[bool]) -> Vec<(f64, f64)> {
+    let (pos, _) = class_counts(labels);
+    let (order, groups) = tie_groups(scores);
+    let mut points = Vec::with_capacity(groups.len());
+    let (mut tp, mut seen) = (0usize, 0usize);
+    for (start, end) in groups {
+        tp += order[start..end].iter().filter(|&&i| labels[i]).count();
+        seen += end - start;
+        points.push((tp as f64 / pos.max(1) as f64, tp as f64 / seen as f64));
+    }
+    points
+}
+
 /// Test-set summary of one model.
 #[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scores {
     /// ROC-AUC.
+    #[serde(deserialize_with = "nan_from_null")]
     pub roc_auc: f64,
     /// PR-AUC (average precision).
+    #[serde(deserialize_with = "nan_from_null")]
     pub pr_auc: f64,
     /// Recall at 1 % false-positive rate.
+    #[serde(deserialize_with = "nan_from_null")]
     pub recall_at_1pct_fpr: f64,
+}
+
+/// JSON has no NaN (an undefined metric is written as `null`): read `null` back as NaN.
+pub fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl Scores {
