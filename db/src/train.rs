@@ -6,13 +6,14 @@
 use serde::{Deserialize, Serialize};
 
 use argus_engine::{Error, Result, Snapshot};
+use argus_extensions::ml::backend::Backend;
 use argus_extensions::ml::backend::{AdamW, Aggregation};
 use argus_extensions::ml::cpu::Cpu;
 use argus_extensions::ml::gbdt::{train_gbdt, GbdtConfig, RoundReport};
 use argus_extensions::ml::matrix::Matrix;
-use argus_extensions::ml::metrics::Scores;
+use argus_extensions::ml::metrics::{roc_auc, Scores};
 use argus_extensions::ml::relation::Relation;
-use argus_extensions::ml::sage::SageConfig;
+use argus_extensions::ml::sage::{Sage, SageConfig};
 use argus_extensions::ml::train::{
     subset, train_node_classifier, EpochReport, NodeSplit, NodeTask, TrainConfig,
 };
@@ -21,6 +22,7 @@ use crate::eval::read_splits;
 use crate::features::{numeric_properties, property_values, NodeFeatures, StructuralSpec};
 use crate::model::{tree_inputs, FraudModel, ModelKind, ScoringGraph};
 use crate::registry::{ModelVersion, TrainedOn};
+use crate::sampling::{mix64, sample_block};
 use crate::Database;
 
 /// Which node features the models get.
@@ -85,6 +87,10 @@ pub struct ModelSettings {
     pub weight_decay: f32,
     /// Seed (each split adds its index).
     pub seed: u64,
+    /// Targets per mini-batch, each with its sampled neighbourhood (the scoring fanouts);
+    /// 0 trains on the full graph at once.
+    #[serde(default)]
+    pub batch_size: usize,
 }
 
 impl Default for ModelSettings {
@@ -99,6 +105,7 @@ impl Default for ModelSettings {
             lr: 3e-3,
             weight_decay: 1e-4,
             seed: 0,
+            batch_size: 0,
         }
     }
 }
@@ -301,6 +308,30 @@ pub fn train_family(
                 balance_classes: true,
                 seed,
             };
+            if m.batch_size > 0 {
+                let out = train_gnn_sampled(
+                    prepared,
+                    spec,
+                    &x,
+                    &labels,
+                    split,
+                    config.clone(),
+                    &train,
+                    progress,
+                );
+                model.kind = ModelKind::Gnn {
+                    config,
+                    params: out.params,
+                };
+                return Ok(Trained {
+                    model,
+                    val_auc: out.val_auc,
+                    test: out.test,
+                    selected: out.best_epoch,
+                    curve: out.curve,
+                    scores: out.scores,
+                });
+            }
             // The model needs owned graphs; the projection keeps its own for scoring.
             let owned: Vec<Relation> = graphs.iter().map(|&g| g.clone()).collect();
             let out = train_node_classifier(
@@ -569,4 +600,152 @@ fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// What sampled training returns.
+struct SampledOutcome {
+    params: Vec<Matrix>,
+    val_auc: f64,
+    test: Scores,
+    best_epoch: usize,
+    curve: Vec<(usize, f64, f64)>,
+    scores: Vec<f32>,
+}
+
+/// Scores of `nodes` from sampled blocks (the serving computation), in batches.
+fn sampled_scores(
+    sage: &Sage<Cpu>,
+    projection: &crate::projection::Projection,
+    x: &Matrix,
+    nodes: &[u32],
+    fanouts: &[usize],
+    seed: u64,
+    batch: usize,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for chunk in nodes.chunks(batch.max(1)) {
+        let targets: Vec<(u32, Option<i64>)> = chunk.iter().map(|&i| (i, None)).collect();
+        let block = sample_block(projection, &targets, fanouts, seed, &|_, _| false);
+        let inputs = x.select_rows(&block.nodes);
+        let (logits, _) = sage.forward(&Cpu, &block.relations, &inputs, false, 0);
+        out.extend(
+            logits.data[..chunk.len()]
+                .iter()
+                .map(|&z| 1.0 / (1.0 + (-z).exp())),
+        );
+    }
+    out
+}
+
+/// Mini-batch GNN training: each batch of training targets is scored on its sampled
+/// neighbourhood (the same fanouts and as-of rules as serving), so memory grows with the batch,
+/// not the graph. Validation scores come from the serving computation too.
+#[allow(clippy::too_many_arguments)]
+fn train_gnn_sampled(
+    prepared: &Prepared,
+    spec: &TrainSpec,
+    x: &Matrix,
+    labels: &[bool],
+    split: &NodeSplit,
+    config: SageConfig,
+    train: &TrainConfig,
+    progress: &mut dyn FnMut(TrainProgress<'_>),
+) -> SampledOutcome {
+    let projection = &prepared.graph.projection;
+    let fanouts: Vec<usize> = (0..config.layers)
+        .map(|h| spec.fanouts.get(h).copied().unwrap_or(10))
+        .collect();
+    let batch = spec.gnn.batch_size;
+    let positives = split.train.iter().filter(|&&i| labels[i as usize]).count();
+    let pos_weight = if train.balance_classes && positives > 0 {
+        (split.train.len() - positives) as f32 / positives as f32
+    } else {
+        1.0
+    };
+    let serving_seed = train.seed;
+    let mut sage = Sage::new(&Cpu, config);
+    let mut order = split.train.clone();
+    let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
+    let mut curve = Vec::new();
+    for epoch in 1..=train.epochs {
+        let epoch_seed = mix64(train.seed ^ mix64(epoch as u64));
+        order.sort_by_key(|&i| mix64(epoch_seed ^ u64::from(i)));
+        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
+        for (b, chunk) in order.chunks(batch).enumerate() {
+            let targets: Vec<(u32, Option<i64>)> = chunk.iter().map(|&i| (i, None)).collect();
+            let seed = mix64(epoch_seed ^ mix64(b as u64 + 1));
+            let block = sample_block(projection, &targets, &fanouts, seed, &|_, _| false);
+            let inputs = x.select_rows(&block.nodes);
+            let n = block.nodes.len();
+            let mut target = Matrix::zeros(n, 1);
+            let mut weight = Matrix::zeros(n, 1);
+            for (k, &i) in chunk.iter().enumerate() {
+                let positive = labels[i as usize];
+                target.data[k] = if positive { 1.0 } else { 0.0 };
+                weight.data[k] = if positive { pos_weight } else { 1.0 };
+            }
+            let (logits, cache) = sage.forward(&Cpu, &block.relations, &inputs, true, seed);
+            let (loss, dlogits) = Cpu.bce_with_logits(&logits, &target, &weight);
+            sage.backward(&Cpu, &block.relations, &cache, &dlogits);
+            sage.update(&Cpu, &train.adamw);
+            loss_sum += f64::from(loss);
+            batches += 1;
+        }
+        let val = sampled_scores(
+            &sage,
+            projection,
+            x,
+            &split.val,
+            &fanouts,
+            serving_seed,
+            4096,
+        );
+        let val_labels: Vec<bool> = split.val.iter().map(|&i| labels[i as usize]).collect();
+        let val_auc = roc_auc(&val, &val_labels).unwrap_or(f64::NAN);
+        let report = EpochReport {
+            epoch,
+            loss: (loss_sum / batches.max(1) as f64) as f32,
+            val_auc,
+        };
+        progress(TrainProgress::Epoch(&report));
+        curve.push((epoch, f64::from(report.loss), val_auc));
+        if best.as_ref().is_none_or(|(_, v, _)| val_auc > *v) {
+            best = Some((epoch, val_auc, sage.snapshot(&Cpu)));
+        } else if best
+            .as_ref()
+            .is_some_and(|(e, _, _)| epoch - e >= train.patience)
+        {
+            break;
+        }
+    }
+    let (best_epoch, val_auc, params) = best.expect("at least one epoch");
+    sage.restore(&Cpu, &params);
+    let mut scores = vec![0.0f32; labels.len()];
+    let scored: Vec<u32> = split
+        .train
+        .iter()
+        .chain(&split.val)
+        .chain(&split.test)
+        .copied()
+        .collect();
+    for (&i, s) in scored.iter().zip(sampled_scores(
+        &sage,
+        projection,
+        x,
+        &scored,
+        &fanouts,
+        serving_seed,
+        4096,
+    )) {
+        scores[i as usize] = s;
+    }
+    let (test_scores, test_labels) = subset(&scores, labels, &split.test);
+    SampledOutcome {
+        params,
+        val_auc,
+        test: Scores::of(&test_scores, &test_labels),
+        best_epoch,
+        curve,
+        scores,
+    }
 }

@@ -186,3 +186,33 @@ fn explanations_name_features_and_neighbours() {
         assert!(json.contains("\"neighbours\""));
     }
 }
+
+#[test]
+fn mini_batch_training_on_sampled_neighbourhoods_scores_like_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    let mut spec = spec(Family::Gnn);
+    spec.gnn.batch_size = 16;
+    spec.gnn.epochs = 40;
+    spec.fanouts = vec![2, 2];
+    let run = train_model(
+        &db,
+        "sampled",
+        &spec,
+        &SplitSource::Random { seed: 1 },
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(run.test_scores.len() >= 10);
+    let (scores, labels): (Vec<f32>, Vec<bool>) = run.test_scores.iter().copied().unzip();
+    assert!(roc_auc(&scores, &labels).unwrap() > 0.9);
+    // Fanout 2 of 6 neighbours: the registered model samples exactly as training scored.
+    let scorer = db.scorer("sampled", None).unwrap();
+    let snap = db.snapshot();
+    let all: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let served = scorer.score_keys(&snap, &refs, None).unwrap();
+    let one = scorer.score(&snap, "a7", None).unwrap().score;
+    assert!((served[7].unwrap() - one).abs() < 1e-6);
+}

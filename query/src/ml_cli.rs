@@ -75,6 +75,10 @@ pub struct ModelArgs {
     /// GNN AdamW weight decay.
     #[arg(long, default_value_t = ModelSettings::default().weight_decay)]
     weight_decay: f32,
+    /// GNN: targets per mini-batch, each on its sampled neighbourhood (the --fanouts); 0 trains
+    /// on the full graph at once.
+    #[arg(long, default_value_t = 0)]
+    batch_size: usize,
     /// Trees: most boosting rounds.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().trees)]
     trees: usize,
@@ -210,6 +214,7 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
         lr: args.lr,
         weight_decay: args.weight_decay,
         seed: args.seed,
+        batch_size: args.batch_size,
     };
     spec.trees.trees = args.trees;
     spec.trees.max_depth = args.tree_depth;

@@ -113,10 +113,12 @@ impl ModelFunction {
                 match names.as_slice() {
                     [one] => one.clone(),
                     [] => return exec_err!("{f}: no model is registered (argus train fraud ...)"),
-                    many => return exec_err!(
+                    many => {
+                        return exec_err!(
                         "{f}: several models are registered ({}): name one as the second argument",
                         many.join(", ")
-                    ),
+                    )
+                    }
                 }
             }
         };
