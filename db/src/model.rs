@@ -292,10 +292,14 @@ impl LoadedModel {
                     .sage
                     .as_ref()
                     .expect("a GNN model is loaded with its network");
-                let (logits, cache) = sage.forward(&Cpu, &block.relations, inputs, false, 0);
-                let targets: Vec<u32> = (0..block.targets as u32).collect();
+                // Layer l is needed only for the hops that later layers still read.
+                let layers = sage.config.layers;
+                let active: Vec<usize> = (0..layers)
+                    .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
+                    .collect();
+                let (logits, embedding) = sage.infer(&Cpu, &block.relations, inputs, &active);
                 let logits = Cpu.download(&logits).data[..block.targets].to_vec();
-                let embedding = Cpu.download(&cache.embedding).select_rows(&targets);
+                let embedding = Cpu.download(&embedding);
                 (scored(logits), Some(embedding))
             }
             ModelKind::Trees { booster, .. } => {

@@ -26,6 +26,8 @@ pub struct Block {
     pub relations: Vec<Relation>,
     /// Number of targets.
     pub targets: usize,
+    /// Local nodes are ordered by hop: hop `h` ends at `hop_ends[h]` (hop 0 = the targets).
+    pub hop_ends: Vec<usize>,
 }
 
 /// Where a sampled node attaches.
@@ -83,6 +85,7 @@ pub fn sample_block(
     let mut parent: Vec<Option<Parent>> = vec![None; targets.len()];
     let mut edges: Vec<Vec<(u32, u32)>> = vec![Vec::new(); projection.relations.len()];
     let mut frontier = 0..nodes.len();
+    let mut hop_ends = vec![nodes.len()];
     for &fanout in fanouts {
         let start = nodes.len();
         for local in frontier.clone() {
@@ -105,6 +108,7 @@ pub fn sample_block(
             }
         }
         frontier = start..nodes.len();
+        hop_ends.push(nodes.len());
     }
     let n = nodes.len();
     Block {
@@ -116,6 +120,7 @@ pub fn sample_block(
         as_of,
         parent,
         targets: targets.len(),
+        hop_ends,
     }
 }
 

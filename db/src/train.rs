@@ -121,6 +121,7 @@ pub fn default_tree_config() -> GbdtConfig {
         colsample: 0.3,
         subsample: 0.8,
         patience: 200,
+        bags: 3,
         ..GbdtConfig::default()
     }
 }
@@ -735,7 +736,7 @@ fn train_gnn_sampled(
         &scored,
         &fanouts,
         serving_seed,
-        4096,
+        512,
     )) {
         scores[i as usize] = s;
     }

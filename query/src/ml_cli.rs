@@ -88,6 +88,9 @@ pub struct ModelArgs {
     /// Trees: learning rate.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().learning_rate)]
     tree_lr: f32,
+    /// Trees: boosters of different seeds averaged.
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().bags)]
+    tree_bags: usize,
     /// Neighbours sampled per relation and hop when scoring one entity.
     #[arg(long, value_delimiter = ',', default_value = "10,10")]
     fanouts: Vec<usize>,
@@ -219,6 +222,7 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
     spec.trees.trees = args.trees;
     spec.trees.max_depth = args.tree_depth;
     spec.trees.learning_rate = args.tree_lr;
+    spec.trees.bags = args.tree_bags.max(1);
     spec.fanouts = args.fanouts.clone();
     Ok(spec)
 }
@@ -300,7 +304,7 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
                 )
             })
             .collect();
-        write_plots(path, &format!("split {}", first.split), &curves)?;
+        write_plots(path, &first.split, &curves)?;
     }
     Ok(())
 }

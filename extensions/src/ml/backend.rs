@@ -105,6 +105,12 @@ pub trait Backend: Sync {
     fn column_sums(&self, x: &Self::Tensor) -> Self::Tensor;
     /// `a += b`.
     fn add_assign(&self, a: &mut Self::Tensor, b: &Self::Tensor);
+    /// The first `rows` rows of `x`.
+    fn head_rows(&self, x: &Self::Tensor, rows: usize) -> Self::Tensor;
+    /// `a[..b.rows] += b`: add `b` into the first rows of `a`.
+    fn add_assign_head(&self, a: &mut Self::Tensor, b: &Self::Tensor);
+    /// Number of messages of a graph (empty relations are skipped at inference).
+    fn message_count(&self, g: &Self::Graph) -> usize;
     /// `max(x, 0)`.
     fn relu(&self, x: &Self::Tensor) -> Self::Tensor;
     /// Gradient of ReLU given its output `y`.

@@ -148,6 +148,26 @@ impl Backend for Cpu {
             .for_each(|(x, y)| *x += y);
     }
 
+    fn head_rows(&self, x: &Matrix, rows: usize) -> Matrix {
+        assert!(rows <= x.rows, "head_rows beyond the tensor");
+        Matrix::from_vec(rows, x.cols, x.data[..rows * x.cols].to_vec())
+    }
+
+    fn add_assign_head(&self, a: &mut Matrix, b: &Matrix) {
+        assert!(
+            a.cols == b.cols && b.rows <= a.rows,
+            "add_assign_head shapes"
+        );
+        a.data[..b.data.len()]
+            .par_iter_mut()
+            .zip(b.data.par_iter())
+            .for_each(|(x, y)| *x += y);
+    }
+
+    fn message_count(&self, g: &Relation) -> usize {
+        g.edge_count()
+    }
+
     fn relu(&self, x: &Matrix) -> Matrix {
         let data = x.data.par_iter().map(|&v| v.max(0.0)).collect();
         Matrix::from_vec(x.rows, x.cols, data)

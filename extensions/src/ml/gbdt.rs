@@ -42,6 +42,14 @@ pub struct GbdtConfig {
     pub balance_classes: bool,
     /// Seed of the row and column draws.
     pub seed: u64,
+    /// Boosters trained with different seeds and averaged (on the logit scale); each selects
+    /// its own number of trees on validation.
+    #[serde(default = "one")]
+    pub bags: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for GbdtConfig {
@@ -58,6 +66,7 @@ impl Default for GbdtConfig {
             patience: 100,
             balance_classes: true,
             seed: 0,
+            bags: 1,
         }
     }
 }
@@ -436,8 +445,50 @@ pub struct GbdtOutcome {
     pub importance: Vec<f64>,
 }
 
-/// Boost on rows `train` of `x` (labels per row), select the number of trees on `val`.
+/// Boost on rows `train` of `x` (labels per row), select the number of trees on `val`; with
+/// `bags > 1`, average that many boosters of different seeds. The progress and curve are the
+/// first booster's.
 pub fn train_gbdt(
+    x: &Matrix,
+    labels: &[bool],
+    train: &[u32],
+    val: &[u32],
+    config: &GbdtConfig,
+    progress: &mut dyn FnMut(&RoundReport),
+) -> GbdtOutcome {
+    let first = boost(x, labels, train, val, config, progress);
+    if config.bags <= 1 {
+        return first;
+    }
+    let bags = config.bags as f32;
+    let mut combined = first;
+    for tree in &mut combined.model.trees {
+        tree.nodes.iter_mut().for_each(|n| n.value /= bags);
+    }
+    for bag in 1..config.bags {
+        let seeded = GbdtConfig {
+            seed: mix64(config.seed ^ mix64(bag as u64 + 1_000)),
+            ..config.clone()
+        };
+        let out = boost(x, labels, train, val, &seeded, &mut |_| {});
+        for mut tree in out.model.trees {
+            tree.nodes.iter_mut().for_each(|n| n.value /= bags);
+            combined.model.trees.push(tree);
+        }
+        for (total, g) in combined.importance.iter_mut().zip(out.importance) {
+            *total += g;
+        }
+    }
+    let val_labels: Vec<bool> = val.iter().map(|&i| labels[i as usize]).collect();
+    let val_scores: Vec<f32> = val
+        .iter()
+        .map(|&i| combined.model.logit(x.row(i as usize)))
+        .collect();
+    combined.val_auc = roc_auc(&val_scores, &val_labels).unwrap_or(f64::NAN);
+    combined
+}
+
+fn boost(
     x: &Matrix,
     labels: &[bool],
     train: &[u32],

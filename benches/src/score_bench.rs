@@ -1,0 +1,177 @@
+//! Scoring benchmark: single-entity fraud scores from the store on the generated payments graph
+//! (5 M payments by default, the store `sql_bench` builds), with a 2-layer GNN sampling 10 × 10
+//! neighbours per relation, as of now and as of a past time; plus a vectorised batch and an
+//! explanation. Trains and registers the model first when the store has none (mini-batch
+//! training, so memory follows the batch, not the graph).
+//!
+//! `cargo run --release -p argus-benches --bin score_bench -- --db bench-out/sql/argus`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use argus_benches::{load_average, ms, percentile, text_table};
+use argus_db::train::{train_model, Family, SplitSource, TrainProgress, TrainSpec};
+use argus_db::Database;
+use clap::Parser;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Command-line options.
+#[derive(Parser, Debug)]
+#[command(about = "Single-entity fraud-score latency from the store")]
+struct Args {
+    /// A loaded payments store (e.g. the one `sql_bench` builds).
+    #[arg(long, default_value = "bench-out/sql/argus")]
+    db: PathBuf,
+    /// Registered model to score with (trained when missing).
+    #[arg(long, default_value = "bench_user_fraud")]
+    model: String,
+    /// Entities scored one at a time.
+    #[arg(long, default_value_t = 2000)]
+    entities: usize,
+    /// Keys in the vectorised batch.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Users in the training sample when the model is missing (2/3 train, 1/6 val, 1/6 test).
+    #[arg(long, default_value_t = 12_000)]
+    train_users: usize,
+    /// Training epochs when the model is missing.
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if !args.db.exists() {
+        bail!(
+            "{} does not exist: build it with `cargo run --release -p argus-benches --bin sql_bench`",
+            args.db.display()
+        );
+    }
+    let db = Database::open(&args.db)?;
+    if db.model(&args.model, None).is_err() {
+        let mut spec = TrainSpec::new("user", "is_fraud");
+        spec.families = vec![Family::Gnn];
+        spec.gnn.epochs = args.epochs;
+        spec.gnn.batch_size = 1024;
+        spec.fanouts = vec![10, 10];
+        eprintln!(
+            "training {} (2-layer GNN, hidden {}, mini-batches of 1024 with 10 × 10 sampled neighbours, {} epochs)",
+            args.model, spec.gnn.hidden, args.epochs
+        );
+        let started = Instant::now();
+        // Training on every user would take an hour on two cores: a fixed sample of users is
+        // enough for a latency benchmark (the model's quality is not what is measured here).
+        let splits = args.db.with_extension("score-splits.csv");
+        let mut text = String::from("id,split\n");
+        let users = db
+            .snapshot()
+            .node_count(db.snapshot().catalog().label("user")?.id)?;
+        for k in 0..args.train_users.min(users as usize) {
+            let id = (k * 24_989) % users as usize;
+            let part = ["train", "train", "train", "train", "val", "test"][k % 6];
+            text.push_str(&format!("{id},{part}\n"));
+        }
+        std::fs::write(&splits, text)?;
+        let run = train_model(
+            &db,
+            &args.model,
+            &spec,
+            &SplitSource::File {
+                path: splits,
+                column: None,
+            },
+            true,
+            &mut |_, p| {
+                if let TrainProgress::Epoch(r) = p {
+                    eprintln!(
+                        "  epoch {} loss {:.4} val ROC-AUC {:.4} ({:.0} s)",
+                        r.epoch,
+                        r.loss,
+                        r.val_auc,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            },
+        )?;
+        eprintln!(
+            "trained in {:.0} s: val ROC-AUC {:.4}, test ROC-AUC {:.4}",
+            started.elapsed().as_secs_f64(),
+            run.version.val_auc,
+            run.version.test.roc_auc
+        );
+    }
+    let started = Instant::now();
+    let scorer = db.scorer(&args.model, None)?;
+    let load = started.elapsed();
+    let snapshot = db.snapshot();
+    let users = snapshot.node_count(snapshot.catalog().label("user")?.id)? as usize;
+    // Keys of the generator: 0 .. n-1, drawn with a fixed stride so the run is repeatable.
+    let keys: Vec<String> = (0..args.entities.max(args.batch))
+        .map(|i| ((i * 7_919) % users).to_string())
+        .collect();
+    let newest = scorer.version.trained_on.newest_edge.unwrap_or(0);
+    let month_before = newest - 30 * 86_400 * 1_000_000;
+    let mut rows = Vec::new();
+    for (what, as_of) in [("now", None), ("as of 30 days before", Some(month_before))] {
+        // Warm the caches the way a serving process is warm.
+        for key in keys.iter().take(100) {
+            scorer.score(&snapshot, key, as_of)?;
+        }
+        let mut times = Vec::with_capacity(args.entities);
+        for key in keys.iter().take(args.entities) {
+            let t = Instant::now();
+            scorer.score(&snapshot, key, as_of)?;
+            times.push(ms(t.elapsed()));
+        }
+        rows.push(vec![
+            format!("one entity, {what}"),
+            format!("{:.3}", percentile(&times, 0.5)),
+            format!("{:.3}", percentile(&times, 0.99)),
+            args.entities.to_string(),
+        ]);
+    }
+    let batch: Vec<&str> = keys.iter().take(args.batch).map(String::as_str).collect();
+    let t = Instant::now();
+    let scores = scorer.score_keys(&snapshot, &batch, None)?;
+    let batch_ms = ms(t.elapsed());
+    assert_eq!(scores.len(), batch.len());
+    rows.push(vec![
+        format!("batch of {} keys (per key)", batch.len()),
+        format!("{:.4}", batch_ms / batch.len() as f64),
+        "–".into(),
+        "1".into(),
+    ]);
+    let mut times = Vec::new();
+    for key in keys.iter().take(50) {
+        let t = Instant::now();
+        scorer.explain(&snapshot, key, None)?;
+        times.push(ms(t.elapsed()));
+    }
+    rows.push(vec![
+        "explanation (features + every first-hop neighbour)".into(),
+        format!("{:.2}", percentile(&times, 0.5)),
+        format!("{:.2}", percentile(&times, 0.99)),
+        "50".into(),
+    ]);
+    println!(
+        "model {} v{} ({}), {} users; scorer loaded (projection + features) in {:.1} s; load average {}",
+        scorer.version.name,
+        scorer.version.version,
+        scorer.version.model.kind.family(),
+        users,
+        load.as_secs_f64(),
+        load_average()
+    );
+    println!(
+        "{}",
+        text_table(
+            &["what", "median ms", "p99 ms", "runs"],
+            &rows,
+            &[false, true, true, true]
+        )
+    );
+    Ok(())
+}
