@@ -26,7 +26,7 @@ struct Args {
     #[arg(long, default_value = "bench-out/sql/argus")]
     db: PathBuf,
     /// Registered model to score with (trained when missing).
-    #[arg(long, default_value = "bench_user_fraud")]
+    #[arg(long, default_value = "bench_user_gnn")]
     model: String,
     /// Entities scored one at a time.
     #[arg(long, default_value_t = 2000)]

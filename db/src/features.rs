@@ -194,11 +194,15 @@ impl Moments {
 
 const MICROS_PER_DAY: f64 = 86_400e6;
 
+/// `mean_neighbour_log_degree` averages over at most this many of the most recent neighbours.
+pub const RECENT_NEIGHBOURS: usize = 64;
+
 /// Which structural features a node gets, computed from the projection as of a time: the same
 /// definition serves full-graph training and scoring one entity, so the two cannot drift.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StructuralSpec {
-    /// Per relation: log(1 + messages received as of t) and the mean of that over the senders.
+    /// Per relation: log(1 + messages received as of t) and the mean of that over the (at most
+    /// [`RECENT_NEIGHBOURS`] most recent) senders.
     pub degrees: bool,
     /// For nodes of this label, per relation they receive along: the count of incident edges,
     /// sum/mean/std/min/max of each numeric edge property, days since the last and the first
@@ -293,14 +297,17 @@ impl<'a> Structural<'a> {
                 let known = r.messages_as_of(node, as_of);
                 let n = known.len();
                 out.push((n as f32).ln_1p());
+                // The most recent neighbours only: a merchant with 10^5 payments must not cost
+                // 10^5 lookups each time it appears in a sampled neighbourhood.
+                let recent = known.end - n.min(RECENT_NEIGHBOURS)..known.end;
                 let mean = if n == 0 {
                     0.0
                 } else {
-                    r.sources[known]
+                    r.sources[recent.clone()]
                         .iter()
                         .map(|&s| (r.messages_as_of(s as usize, as_of).len() as f32).ln_1p())
                         .sum::<f32>()
-                        / n as f32
+                        / recent.len() as f32
                 };
                 out.push(mean);
             }

@@ -109,6 +109,14 @@ pub trait Backend: Sync {
     fn head_rows(&self, x: &Self::Tensor, rows: usize) -> Self::Tensor;
     /// `a[..b.rows] += b`: add `b` into the first rows of `a`.
     fn add_assign_head(&self, a: &mut Self::Tensor, b: &Self::Tensor);
+    /// [`Backend::aggregate`] for the first `rows` targets only.
+    fn aggregate_rows(
+        &self,
+        graph: &Self::Graph,
+        x: &Self::Tensor,
+        how: Aggregation,
+        rows: usize,
+    ) -> Self::Tensor;
     /// Number of messages of a graph (empty relations are skipped at inference).
     fn message_count(&self, g: &Self::Graph) -> usize;
     /// `max(x, 0)`.

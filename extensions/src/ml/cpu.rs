@@ -269,11 +269,25 @@ impl Backend for Cpu {
     }
 
     fn aggregate(&self, graph: &Relation, x: &Matrix, how: Aggregation) -> Matrix {
+        self.aggregate_rows(graph, x, how, graph.target_count)
+    }
+
+    fn aggregate_rows(
+        &self,
+        graph: &Relation,
+        x: &Matrix,
+        how: Aggregation,
+        rows: usize,
+    ) -> Matrix {
         assert_eq!(x.rows, graph.source_count, "aggregate input rows");
+        assert!(
+            rows <= graph.target_count,
+            "aggregate rows beyond the targets"
+        );
         let cols = x.cols;
-        let mut out = Matrix::zeros(graph.target_count, cols);
+        let mut out = Matrix::zeros(rows, cols);
         out.data
-            .par_chunks_mut(cols)
+            .par_chunks_mut(cols.max(1))
             .enumerate()
             .for_each(|(t, row)| {
                 let sources = graph.sources_of(t);
