@@ -66,7 +66,7 @@ pub(crate) fn write_transactions<R: Rng>(
     let mut out = CsvOut::create(
         dir,
         "transactions.csv",
-        "txn_id,card_id,merchant_id,amount,time,channel",
+        "txn_id,card_id,merchant_id,amount,time,channel,is_fraud",
     )?;
     progress(Progress {
         phase: PHASE,
@@ -94,7 +94,9 @@ pub(crate) fn write_transactions<R: Rng>(
                 .c()
                 .i64(f.time)
                 .c()
-                .text(CHANNELS[f.channel as usize]);
+                .text(CHANNELS[f.channel as usize])
+                .c()
+                .text("1");
         } else {
             let time = next_background.expect("rows left imply background left");
             next_background = clock.next(rng);
@@ -109,7 +111,9 @@ pub(crate) fn write_transactions<R: Rng>(
                 .c()
                 .i64(time)
                 .c()
-                .text(CHANNELS[channel(cat, rng) as usize]);
+                .text(CHANNELS[channel(cat, rng) as usize])
+                .c()
+                .text("0");
         }
         out.end_row()?;
         out.tick(PHASE, total, progress);

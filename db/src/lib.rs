@@ -14,6 +14,7 @@ pub mod registry;
 pub mod sampling;
 pub mod serving;
 pub mod train;
+pub mod transactions;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -44,14 +44,17 @@ pub enum ModelKind {
         /// The trees.
         booster: Gbdt,
     },
+    /// A transaction model (the model's `label` is then the edge type it scores).
+    Transaction(Box<crate::transactions::TransactionModel>),
 }
 
 impl ModelKind {
-    /// `gnn` or `trees`.
+    /// `gnn`, `trees` or `transaction`.
     pub fn family(&self) -> &'static str {
         match self {
             ModelKind::Gnn { .. } => "gnn",
             ModelKind::Trees { .. } => "trees",
+            ModelKind::Transaction(_) => "transaction",
         }
     }
 }
@@ -218,6 +221,7 @@ impl FraudModel {
         let hops = match &self.kind {
             ModelKind::Gnn { config, .. } => config.layers,
             ModelKind::Trees { .. } => 2,
+            ModelKind::Transaction(_) => 0,
         };
         let fanouts: Vec<usize> = (0..hops)
             .map(|h| self.fanouts.get(h).copied().unwrap_or(10))
@@ -227,6 +231,11 @@ impl FraudModel {
 
     /// Model inputs of a block's targets (tree models) or of all its nodes (GNN).
     pub fn inputs(&self, graph: &ScoringGraph, block: &Block) -> Result<Matrix> {
+        if let ModelKind::Transaction(_) = self.kind {
+            return Err(Error::InvalidArgument(
+                "a transaction model scores transactions, not nodes".into(),
+            ));
+        }
         let base = graph.base(&self.structural, &block.nodes, &block.as_of)?;
         Ok(match &self.kind {
             ModelKind::Gnn { .. } => {
@@ -250,6 +259,7 @@ impl FraudModel {
                 let targets: Vec<u32> = (0..block.targets as u32).collect();
                 all.matrix.select_rows(&targets)
             }
+            ModelKind::Transaction(_) => Matrix::default(),
         })
     }
 }
@@ -270,7 +280,7 @@ impl LoadedModel {
                 sage.restore(&Cpu, params);
                 Some(sage)
             }
-            ModelKind::Trees { .. } => None,
+            ModelKind::Trees { .. } | ModelKind::Transaction(_) => None,
         };
         LoadedModel { model, sage }
     }
@@ -308,6 +318,7 @@ impl LoadedModel {
                     .collect();
                 (scored(logits), None)
             }
+            ModelKind::Transaction(_) => (Vec::new(), None),
         }
     }
 

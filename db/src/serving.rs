@@ -13,6 +13,7 @@ use argus_engine::{Error, Result, Snapshot};
 
 use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
 use crate::registry::ModelVersion;
+use crate::transactions::{TransactionInput, TransactionScorer};
 use crate::Database;
 
 /// A model ready to score, with its graph.
@@ -27,6 +28,7 @@ pub struct Scorer {
 #[derive(Default)]
 pub struct ScorerCache {
     entries: Mutex<HashMap<(String, u32), Arc<Scorer>>>,
+    transactions: Mutex<HashMap<(String, u32), Arc<TransactionScorer>>>,
 }
 
 /// How much a feature moved a score.
@@ -101,10 +103,54 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The transaction scorer of `name` (deployed version unless `version`), cached per commit
+    /// generation like [`Database::scorer`].
+    pub fn transaction_scorer(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Arc<TransactionScorer>> {
+        let entry = self.model(name, version)?;
+        let ModelKind::Transaction(model) = entry.model.kind else {
+            return Err(Error::InvalidArgument(format!(
+                "model {name} scores {} nodes, not transactions",
+                entry.model.label
+            )));
+        };
+        let snapshot = self.snapshot();
+        let key = (entry.name.clone(), entry.version);
+        let cache = &self.scorers().transactions;
+        if let Some(s) = cache.lock().expect("scorer cache").get(&key) {
+            if s.generation() == snapshot.generation() {
+                return Ok(s.clone());
+            }
+        }
+        let scorer = Arc::new(TransactionScorer::new(*model, &snapshot)?);
+        cache
+            .lock()
+            .expect("scorer cache")
+            .insert(key, scorer.clone());
+        Ok(scorer)
+    }
+
+    /// Score a transaction that may not be stored yet with model `name`.
+    pub fn score_transaction(&self, name: &str, input: &TransactionInput) -> Result<f32> {
+        self.transaction_scorer(name, None)?
+            .score(&self.snapshot(), input)
+    }
+}
+
 impl Scorer {
     /// Load `version` over `snapshot`.
     pub fn new(version: ModelVersion, snapshot: &Snapshot) -> Result<Scorer> {
         let m = &version.model;
+        if let ModelKind::Transaction(_) = m.kind {
+            return Err(Error::InvalidArgument(format!(
+                "model {} scores {} transactions, not nodes",
+                version.name, m.label
+            )));
+        }
         let graph = ScoringGraph::build(snapshot, &m.label, &m.edge_types, &m.properties)?;
         m.check_graph(&graph)?;
         Ok(Scorer {
@@ -201,6 +247,7 @@ impl Scorer {
                     contribution: c,
                 })
                 .collect(),
+            ModelKind::Transaction(_) => Vec::new(),
             ModelKind::Gnn { .. } => {
                 // Occlusion: the target's feature set to its training mean (0 once scaled).
                 let raw =

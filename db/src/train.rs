@@ -469,6 +469,8 @@ pub struct TrainRun {
     pub curve: Vec<(usize, f64, f64)>,
     /// The kept family's test (score, label) pairs.
     pub test_scores: Vec<(f32, bool)>,
+    /// Test metrics of the no-graph baseline, where the run trains one (transactions).
+    pub baseline: Option<Scores>,
 }
 
 /// Train every family of `spec` on one split, keep the best on validation and register it
@@ -485,6 +487,10 @@ pub fn train_model(
         return Err(Error::InvalidArgument("no model family to train".into()));
     }
     let snapshot = db.snapshot();
+    let catalog = snapshot.catalog();
+    if catalog.label(&spec.label).is_err() && catalog.edge_type(&spec.label).is_ok() {
+        return train_transactions(db, name, spec, deploy, &snapshot, progress);
+    }
     let prepared = prepare(&snapshot, spec)?;
     let (split, described) = match source {
         SplitSource::File { path, column } => {
@@ -594,6 +600,73 @@ pub fn train_model(
             .iter()
             .map(|&i| (best.scores[i as usize], labels[i as usize]))
             .collect(),
+        baseline: None,
+    })
+}
+
+/// `train_model` for an edge type: a transaction model on its labelled edges, split by time.
+fn train_transactions(
+    db: &Database,
+    name: &str,
+    spec: &TrainSpec,
+    deploy: bool,
+    snapshot: &Snapshot,
+    progress: &mut dyn FnMut(Family, TrainProgress<'_>),
+) -> Result<TrainRun> {
+    let mut curve = Vec::new();
+    let run = crate::transactions::train_transaction_model(
+        snapshot,
+        &spec.label,
+        &spec.target,
+        &spec.trees,
+        &mut |r| {
+            curve.push((r.trees, r.loss, r.val_auc));
+            progress(Family::Trees, TrainProgress::Round(r))
+        },
+    )?;
+    let version = ModelVersion {
+        name: name.to_string(),
+        version: 0,
+        created_at: now_micros(),
+        spec: spec.clone(),
+        val_auc: run.val_auc,
+        test: run.test,
+        trained_on: TrainedOn {
+            generation: snapshot.generation(),
+            nodes: 0,
+            messages: run.parts.iter().sum(),
+            newest_edge: None,
+            split: "by time: oldest 70 % train, next 15 % validation, newest 15 % test".into(),
+            parts: run.parts,
+        },
+        model: FraudModel {
+            label: spec.label.clone(),
+            target: spec.target.clone(),
+            edge_types: Vec::new(),
+            relations: run.model.relations.clone(),
+            properties: run.model.edge_properties.clone(),
+            structural: StructuralSpec {
+                degrees: true,
+                edge_aggregates: None,
+            },
+            base_names: Vec::new(),
+            input_names: run.model.input_names.clone(),
+            scale: Vec::new(),
+            fanouts: Vec::new(),
+            sample_seed: 0,
+            kind: ModelKind::Transaction(Box::new(run.model)),
+        },
+    };
+    let number = db.register_model(version.clone(), deploy)?;
+    Ok(TrainRun {
+        version: ModelVersion {
+            version: number,
+            ..version
+        },
+        tried: vec![(Family::Trees, run.val_auc, run.test)],
+        curve,
+        test_scores: Vec::new(),
+        baseline: Some(run.baseline),
     })
 }
 

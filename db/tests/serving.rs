@@ -216,3 +216,88 @@ fn mini_batch_training_on_sampled_neighbourhoods_scores_like_serving() {
     let one = scorer.score(&snap, "a7", None).unwrap().score;
     assert!((served[7].unwrap() - one).abs() < 1e-6);
 }
+
+#[test]
+fn transactions_are_scored_before_they_are_stored() {
+    use argus_db::transactions::TransactionInput;
+    use argus_engine::graph::prop_def;
+    use argus_engine::PropType;
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    // Payments of one amount: only the payer's history (its `sends` amounts) tells fraud apart.
+    db.store()
+        .write(|t| {
+            t.create_edge_type(
+                "pays",
+                "account",
+                "account",
+                false,
+                vec![
+                    prop_def("amount", PropType::Float),
+                    prop_def("is_fraud", PropType::Int),
+                ],
+            )?;
+            for k in 0..600i64 {
+                let src = (k * 7) % 80;
+                let dst = (k * 13 + 5) % 80;
+                t.insert_edge(
+                    "pays",
+                    &format!("a{src}"),
+                    &format!("a{dst}"),
+                    Some((100 + k) * 1_000_000),
+                    &[
+                        ("amount", Value::Float(1.0)),
+                        ("is_fraud", Value::Int(i64::from(src >= 40))),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut spec = TrainSpec::new("pays", "is_fraud");
+    spec.trees.trees = 200;
+    spec.trees.learning_rate = 0.1;
+    let run = train_model(
+        &db,
+        "txn",
+        &spec,
+        &SplitSource::Random { seed: 0 },
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(run.version.model.kind.family(), "transaction");
+    assert_eq!(run.version.trained_on.parts, [420, 90, 90]);
+    assert!(run.version.test.roc_auc > 0.99, "{:?}", run.version.test);
+    let baseline = run.baseline.unwrap();
+    assert!((baseline.roc_auc - 0.5).abs() < 1e-9, "{baseline:?}");
+    let payment = |src: &str| TransactionInput {
+        src: src.into(),
+        dst: "a1".into(),
+        time: 5_000 * 1_000_000,
+        properties: vec![("amount".into(), 1.0)],
+    };
+    let fraud = db.score_transaction("txn", &payment("a45")).unwrap();
+    let honest = db.score_transaction("txn", &payment("a5")).unwrap();
+    assert!(fraud > 0.8 && honest < 0.2, "{fraud} {honest}");
+    // Nothing was stored by scoring.
+    assert_eq!(
+        db.snapshot()
+            .edge_count(db.snapshot().catalog().edge_type("pays").unwrap().id)
+            .unwrap(),
+        600
+    );
+    let mut bad = payment("a45");
+    bad.properties = vec![("amount_usd".into(), 1.0)];
+    let err = db.score_transaction("txn", &bad).unwrap_err().to_string();
+    assert!(err.contains("amount_usd"), "{err}");
+    let err = db
+        .score_transaction("txn", &payment("zz"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("zz"), "{err}");
+    assert!(
+        db.scorer("txn", None).is_err(),
+        "a transaction model does not score nodes"
+    );
+}

@@ -102,6 +102,10 @@ enum Command {
   argus --db pay.db score user:u42 --as-of 2026-03-01T00:00:00Z --explain
   argus --db pay.db score card:4000123412341234 --model card_fraud --version 2 --format json")]
     Score(ml_cli::ScoreArgs),
+    /// Score a transaction that is not stored (authorisation time) with a transaction model.
+    #[command(after_help = "Example:
+  argus --db pay.db score-transaction --model txn_fraud --src 4000123412341234 --dst 17 --time 2026-03-01T12:00:00Z --prop amount=950")]
+    ScoreTransaction(ml_cli::ScoreTransactionArgs),
     /// The model registry: list versions, deploy one, roll back.
     #[command(subcommand)]
     Models(ml_cli::Models),
@@ -331,6 +335,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(eval) => ml_cli::run_eval(&open_database(&cli)?, eval, cli.format)?,
         Command::Train(train) => ml_cli::run_train(&open_database(&cli)?, train, cli.format)?,
         Command::Score(args) => ml_cli::run_score(&open_database(&cli)?, args, cli.format)?,
+        Command::ScoreTransaction(args) => {
+            ml_cli::run_score_transaction(&open_database(&cli)?, args, cli.format)?
+        }
         Command::Models(models) => ml_cli::run_models(&open_database(&cli)?, models, cli.format)?,
         Command::Sql(args) => {
             let store = std::sync::Arc::new(open_existing(&cli)?);

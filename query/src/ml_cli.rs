@@ -158,6 +158,25 @@ pub struct ScoreArgs {
     explain: bool,
 }
 
+#[derive(Args)]
+pub struct ScoreTransactionArgs {
+    /// Model name (a model trained with `--label EDGE_TYPE.PROPERTY`).
+    #[arg(long)]
+    model: String,
+    /// Source node key.
+    #[arg(long)]
+    src: String,
+    /// Destination node key.
+    #[arg(long)]
+    dst: String,
+    /// When the transaction happens (RFC 3339 or a date); features see only earlier edges.
+    #[arg(long)]
+    time: String,
+    /// A numeric edge property, NAME=VALUE (repeatable).
+    #[arg(long = "prop")]
+    props: Vec<String>,
+}
+
 #[derive(Subcommand)]
 pub enum Models {
     /// Every version of every model.
@@ -475,12 +494,30 @@ pub fn run_train(db: &Database, train: &Train, format: Format) -> Result<()> {
     ]);
     let kept = run.version.model.kind.family();
     for (family, val, test) in &run.tried {
+        let name = if kept == "transaction" {
+            "transaction trees"
+        } else {
+            family.name()
+        };
         table.rows.push(vec![
-            json!(family.name()),
+            json!(name),
             json!(pct(*val)),
             json!(pct(test.roc_auc)),
             json!(pct(test.pr_auc)),
-            json!(if family.name() == kept { "yes" } else { "" }),
+            json!(if family.name() == kept || kept == "transaction" {
+                "yes"
+            } else {
+                ""
+            }),
+        ]);
+    }
+    if let Some(b) = &run.baseline {
+        table.rows.push(vec![
+            json!("no-graph baseline (edge properties)"),
+            json!(""),
+            json!(pct(b.roc_auc)),
+            json!(pct(b.pr_auc)),
+            json!(""),
         ]);
     }
     match format {
@@ -603,6 +640,45 @@ pub fn run_score(db: &Database, args: &ScoreArgs, format: Format) -> Result<()> 
         json!(scored.score),
         json!(name),
         json!(scorer.version.version),
+    ]);
+    println!("{}", table.render_as(format));
+    Ok(())
+}
+
+pub fn run_score_transaction(
+    db: &Database,
+    args: &ScoreTransactionArgs,
+    format: Format,
+) -> Result<()> {
+    let time = argus_engine::time::parse_time(&args.time).map_err(|e| anyhow!("--time: {e}"))?;
+    let properties = args
+        .props
+        .iter()
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--prop must be NAME=VALUE, got {p:?}"))?;
+            let v: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("--prop {k}: {v:?} is not a number"))?;
+            Ok((k.trim().to_string(), v))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let input = argus_db::transactions::TransactionInput {
+        src: args.src.clone(),
+        dst: args.dst.clone(),
+        time,
+        properties,
+    };
+    let score = db.score_transaction(&args.model, &input)?;
+    let mut table = Table::new(&["src", "dst", "time", "score", "model"]);
+    table.rows.push(vec![
+        json!(args.src),
+        json!(args.dst),
+        json!(args.time),
+        json!(score),
+        json!(args.model),
     ]);
     println!("{}", table.render_as(format));
     Ok(())

@@ -202,6 +202,7 @@ fn every_command_has_help_with_an_example() {
         vec!["eval", "node-classification", "--help"],
         vec!["train", "fraud", "--help"],
         vec!["score", "--help"],
+        vec!["score-transaction", "--help"],
     ] {
         let out = ok(&cmd);
         assert!(
@@ -509,4 +510,57 @@ fn train_score_explain_and_deploy_from_the_command_line_and_sql() {
     assert!(rolled.contains("version 1"), "{rolled}");
     let err = fails(&["--db", d, "score", "user:nobody"]);
     assert!(err.contains("nobody"), "{err}");
+
+    // Payments: a transaction model, then a payment scored before it is stored.
+    let trained = ok(&[
+        "--db",
+        d,
+        "train",
+        "fraud",
+        "--name",
+        "txn_fraud",
+        "--label",
+        "paid.is_fraud",
+        "--trees",
+        "60",
+    ]);
+    assert!(trained.contains("no-graph baseline"), "{trained}");
+    let payment = std::fs::read_to_string(data.join("transactions.csv")).unwrap();
+    let row: Vec<&str> = payment.lines().nth(1).unwrap().split(',').collect();
+    let scored: serde_json::Value = serde_json::from_str(&ok(&[
+        "--db",
+        d,
+        "score-transaction",
+        "--model",
+        "txn_fraud",
+        "--src",
+        row[1],
+        "--dst",
+        row[2],
+        "--time",
+        "2030-01-01",
+        "--prop",
+        "amount=12.5",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let s = scored[0]["score"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&s), "{scored}");
+    let err = fails(&[
+        "--db",
+        d,
+        "score-transaction",
+        "--model",
+        "txn_fraud",
+        "--src",
+        row[1],
+        "--dst",
+        row[2],
+        "--time",
+        "2030-01-01",
+        "--prop",
+        "amount=lots",
+    ]);
+    assert!(err.contains("amount"), "{err}");
 }

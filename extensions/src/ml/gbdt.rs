@@ -582,7 +582,8 @@ fn boost(
         };
         progress(&report);
         curve.push(report);
-        if val_auc > best.1 {
+        // Ties go to the larger model: a plateau of perfect ranking still sharpens the scores.
+        if val_auc >= best.1 {
             best = (round + 1, val_auc);
         } else if round + 1 - best.0 >= config.patience {
             break;
