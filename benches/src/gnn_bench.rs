@@ -6,7 +6,6 @@
 //! Argus reads the graph from a store (loaded once into `WORK/tolokers.db` from the CSVs)
 //! through the `argus-db` projection; PyG reads the CSVs (`pyg_bench.py`).
 
-use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -16,7 +15,6 @@ use argus_benches::{fmt_num, load_average, ms, peer_python, percentile, python_h
 use argus_db::features::{numeric_properties, property_features};
 use argus_db::projection::project;
 use argus_db::Database;
-use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, NodeLoad};
 use argus_extensions::ml::backend::{AdamW, Aggregation, Backend};
 use argus_extensions::ml::cpu::Cpu;
 use argus_extensions::ml::matrix::Matrix;
@@ -66,29 +64,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let load_at_start = load_average();
-    let db_dir = args.work.join("tolokers.db");
-    if !db_dir.join("ARGUS").exists() {
-        fs::create_dir_all(&args.work)?;
-        let db = Database::open(&db_dir)?;
-        let nodes = NodeLoad {
-            label: "toloker".into(),
-            file: args.data.join("nodes.csv"),
-            key: "id".into(),
-            options: LoadOptions::default(),
-        };
-        load_nodes(db.store(), &nodes, &mut |_| {})?;
-        let mut edges = EdgeLoad::new(
-            "worked_with",
-            args.data.join("edges.csv"),
-            ("toloker", "src"),
-            ("toloker", "dst"),
-            "",
-        );
-        edges.time_column = None;
-        edges.undirected = true;
-        load_edges(db.store(), &edges, &mut |_| {})?;
-        progress!("loaded tolokers into {}", db_dir.display());
-    }
+    let db_dir = argus_benches::tolokers_store(&args.data, &args.work)?;
     let db = Database::open(&db_dir)?;
     let snapshot = db.snapshot();
     let started = Instant::now();

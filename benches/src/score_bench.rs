@@ -128,8 +128,8 @@ fn main() -> Result<()> {
         }
         rows.push(vec![
             format!("one entity, {what}"),
-            format!("{:.3}", percentile(&times, 0.5)),
-            format!("{:.3}", percentile(&times, 0.99)),
+            format!("{:.3}", percentile(&times, 50.0)),
+            format!("{:.3}", percentile(&times, 99.0)),
             args.entities.to_string(),
         ]);
     }
@@ -152,8 +152,8 @@ fn main() -> Result<()> {
     }
     rows.push(vec![
         "explanation (features + every first-hop neighbour)".into(),
-        format!("{:.2}", percentile(&times, 0.5)),
-        format!("{:.2}", percentile(&times, 0.99)),
+        format!("{:.2}", percentile(&times, 50.0)),
+        format!("{:.2}", percentile(&times, 99.0)),
         "50".into(),
     ]);
     println!(

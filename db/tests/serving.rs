@@ -64,10 +64,7 @@ fn versions_deploy_and_roll_back() {
     drop(db);
     let db = Database::open(dir.path()).unwrap();
     assert_eq!(live(&db), 1);
-    assert_eq!(
-        db.model("fraud", Some(2)).unwrap().trained_on.parts[0] > 0,
-        true
-    );
+    assert!(db.model("fraud", Some(2)).unwrap().trained_on.parts[0] > 0);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `argus demo`: the main job end to end — generate a payments graph, load it with progress,
-//! print its statistics, run neighbourhood and time-window queries on planted fraud, and check
-//! the store.
+//! print its statistics, run neighbourhood and time-window queries on planted fraud, train fraud
+//! models and explain the riskiest users, and check the store.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -313,12 +313,111 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
         );
     }
 
-    heading("6. consistency check");
+    heading("6. train fraud models and explain the riskiest users");
+    let db_handle = argus_db::Database::from_store(store.clone());
+    let mut spec = argus_db::train::TrainSpec::new("user", "is_fraud");
+    // Mini-batches on sampled neighbourhoods keep the demo to seconds per epoch.
+    spec.gnn.epochs = 30;
+    spec.gnn.patience = 10;
+    spec.gnn.batch_size = 512;
+    println!("argus --db {} train fraud --name user_fraud --label user.is_fraud --epochs 30 --batch-size 512", db.display());
+    let started = std::time::Instant::now();
+    let run = argus_db::train::train_model(
+        &db_handle,
+        "user_fraud",
+        &spec,
+        &argus_db::train::SplitSource::Random { seed: args.seed },
+        true,
+        &mut |family, p| {
+            if let argus_db::train::TrainProgress::Epoch(r) = p {
+                if r.epoch % 10 == 0 {
+                    println!(
+                        "  {} epoch {}: loss {:.4}, validation ROC-AUC {:.4} ({:.0} s)",
+                        family.name(),
+                        r.epoch,
+                        r.loss,
+                        r.val_auc,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        },
+    )?;
+    for (family, val, test) in &run.tried {
+        println!(
+            "  {}: validation ROC-AUC {:.4}, test ROC-AUC {:.4}, test PR-AUC {:.4}",
+            family.name(),
+            val,
+            test.roc_auc,
+            test.pr_auc
+        );
+    }
+    println!(
+        "  kept: {} (better on validation), registered as user_fraud version {}",
+        run.version.model.kind.family(),
+        run.version.version
+    );
+    let top_sql =
+        "SELECT user_id, fraud_score(user_id) AS score, is_fraud, fraud_reason FROM user \
+                   ORDER BY score DESC LIMIT 10";
+    println!("\n-- the riskiest users\nargus> {top_sql};");
+    let batches = runtime.block_on(async { session.sql(top_sql).await?.collect().await })?;
+    println!(
+        "{}",
+        argus_query::shell::render(&batches, argus_query::shell::OutputMode::Table)?
+    );
+    let scorer = db_handle.scorer("user_fraud", None)?;
+    let snapshot = db_handle.snapshot();
+    let top: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let keys = datafusion::arrow::compute::cast(
+                b.column(0),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .expect("keys cast to text");
+            let keys = keys
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>()
+                .expect("a string column")
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>();
+            keys
+        })
+        .take(3)
+        .collect();
+    for user in top {
+        let e = scorer.explain(&snapshot, &user, None)?;
+        println!(
+            "\n-- why user {user} scores {:.3} (argus score user:{user} --explain)",
+            e.score
+        );
+        for f in e.features.iter().take(4) {
+            println!(
+                "  feature {:<50} = {:>10.3}  moves the logit by {:+.3}",
+                f.feature, f.value, f.contribution
+            );
+        }
+        for n in e.neighbours.iter().take(4) {
+            println!(
+                "  neighbour {}:{} via {} ({}) changes the score by {:+.3}",
+                n.label,
+                n.key,
+                n.relation,
+                n.edge_time.as_deref().unwrap_or("untimed"),
+                n.contribution
+            );
+        }
+    }
+
+    heading("7. consistency check");
     let report = argus_engine::check::check(&store.snapshot())?;
     output::print_check(&report, Format::Table);
     if !report.is_ok() {
         bail!("the consistency check found problems");
     }
-    println!("\nThe store is in {}; try:\n  argus --db {} stats\n  argus --db {} neighbors user:0 --direction both", db.display(), db.display(), db.display());
+    println!("\nThe store is in {}; try:\n  argus --db {} stats\n  argus --db {} neighbors user:0 --direction both\n  argus --db {} models list\n  argus --db {} score user:0 --explain", db.display(), db.display(), db.display(), db.display(), db.display());
     Ok(())
 }

@@ -312,7 +312,7 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
     print_report(&report, format);
     if let Some(path) = &args.model.plot {
         let first = &report.splits[0];
-        let curves: Vec<(String, Vec<(usize, f64, f64)>, Vec<(f32, bool)>)> = first
+        let curves: Vec<PlottedModel> = first
             .families
             .iter()
             .map(|f| {
@@ -328,12 +328,11 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
     Ok(())
 }
 
+/// A model in a plot: name, (step, loss, validation ROC-AUC) curve, test (score, label) pairs.
+type PlottedModel = (String, Vec<(usize, f64, f64)>, Vec<(f32, bool)>);
+
 /// Training curve (validation ROC-AUC per step), ROC and PR curves side by side.
-fn write_plots(
-    path: &Path,
-    title: &str,
-    models: &[(String, Vec<(usize, f64, f64)>, Vec<(f32, bool)>)],
-) -> Result<()> {
+fn write_plots(path: &Path, title: &str, models: &[PlottedModel]) -> Result<()> {
     let mut training = LineChart {
         title: format!("validation ROC-AUC ({title})"),
         x_label: "epoch (gnn) / trees (trees)".into(),

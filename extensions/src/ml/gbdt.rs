@@ -318,9 +318,9 @@ impl Grower<'_> {
                 let mut best: Option<Split> = None;
                 let (mut lg, mut lh) = (0.0, 0.0);
                 // A split after the last bin sends nothing right: stop one short.
-                for bin in 0..bins.saturating_sub(1) {
-                    lg += hist[bin][0];
-                    lh += hist[bin][1];
+                for (bin, &[g_bin, h_bin]) in hist.iter().enumerate().take(bins.saturating_sub(1)) {
+                    lg += g_bin;
+                    lh += h_bin;
                     for missing_left in [false, true] {
                         let (sg, sh) = if missing_left {
                             (lg + mg, lh + mh)
