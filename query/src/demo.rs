@@ -316,11 +316,13 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
     heading("6. train fraud models and explain the riskiest users");
     let db_handle = argus_db::Database::from_store(store.clone());
     let mut spec = argus_db::train::TrainSpec::new("user", "is_fraud");
-    // Mini-batches on sampled neighbourhoods keep the demo to seconds per epoch.
-    spec.gnn.epochs = 30;
+    // A short full-graph run keeps the demo to a minute or two.
+    spec.gnn.epochs = 40;
     spec.gnn.patience = 10;
-    spec.gnn.batch_size = 512;
-    println!("argus --db {} train fraud --name user_fraud --label user.is_fraud --epochs 30 --batch-size 512", db.display());
+    println!(
+        "argus --db {} train fraud --name user_fraud --label user.is_fraud --epochs 40 --patience 10",
+        db.display()
+    );
     let started = std::time::Instant::now();
     let run = argus_db::train::train_model(
         &db_handle,

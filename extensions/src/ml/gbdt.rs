@@ -282,8 +282,11 @@ struct Split {
 
 impl Grower<'_> {
     fn histograms(&self, rows: &[u32]) -> Vec<Histogram> {
+        // Small nodes: several features per task, or the scheduling costs more than the work.
+        let per_task = (16_384 / rows.len().max(1)).max(1);
         self.features
             .par_iter()
+            .with_min_len(per_task)
             .map(|&f| {
                 let column = self.binned.column(f);
                 let mut h = vec![[0.0; 2]; MISSING as usize + 1];
@@ -310,6 +313,7 @@ impl Grower<'_> {
         let min_child = self.config.min_child_weight;
         hists
             .par_iter()
+            .with_min_len(8)
             .enumerate()
             .filter_map(|(k, hist)| {
                 let f = self.features[k];
@@ -569,9 +573,13 @@ fn boost(
             nodes: grower.nodes,
         };
         gains.push(grower.gains);
-        logits.par_iter_mut().enumerate().for_each(|(i, l)| {
-            *l += tree.nodes[tree.leaf_of(x.row(i))].value;
-        });
+        logits
+            .par_iter_mut()
+            .with_min_len(1024)
+            .enumerate()
+            .for_each(|(i, l)| {
+                *l += tree.nodes[tree.leaf_of(x.row(i))].value;
+            });
         model.trees.push(tree);
         let val_scores: Vec<f32> = val.iter().map(|&i| logits[i as usize]).collect();
         let val_auc = roc_auc(&val_scores, &val_labels).unwrap_or(f64::NAN);
