@@ -246,6 +246,7 @@ fn transactions_are_ordered_in_window_and_reference_existing_nodes() {
             "amount",
             "time",
             "channel",
+            "is_fraud",
         ],
     );
     let mut last = cfg.start_time;
@@ -262,8 +263,14 @@ fn transactions_are_ordered_in_window_and_reference_existing_nodes() {
         last = time;
         assert!(["pos", "ecom", "atm", "moto"].contains(&t[5].as_str()));
         channels.insert(t[5].clone());
+        assert!(t[6] == "0" || t[6] == "1", "is_fraud {}", t[6]);
     }
     assert_eq!(channels.len(), 4);
+    // The per-payment label agrees with labels.csv.
+    let planted = labels(d, "transaction");
+    for t in &txns {
+        assert_eq!(t[6] == "1", planted.contains_key(&t[0]), "is_fraud of {}", t[0]);
+    }
     // Zipf-like popularity: the busiest merchant sees far more than an average one.
     let max = *per_merchant.iter().max().unwrap();
     assert!(max > 10 * cfg.transactions / cfg.merchants, "max {max}");
@@ -303,6 +310,7 @@ fn card_testing_bursts_hit_many_merchants_within_minutes() {
             "amount",
             "time",
             "channel",
+            "is_fraud",
         ],
     );
     let mut bursts = 0;
@@ -467,6 +475,7 @@ fn takeovers_start_with_a_new_device_and_spend_big() {
             "amount",
             "time",
             "channel",
+            "is_fraud",
         ],
     );
     for victim in &victims {
@@ -542,6 +551,7 @@ fn labels_reference_existing_entities_and_agree_with_label_files() {
             "amount",
             "time",
             "channel",
+            "is_fraud",
         ],
     )
     .into_iter()
@@ -715,6 +725,7 @@ fn tiny_configs_work() {
                 "amount",
                 "time",
                 "channel",
+                "is_fraud",
             ],
         );
         assert_eq!(txns.len() as u64, transactions);
