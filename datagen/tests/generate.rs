@@ -269,7 +269,12 @@ fn transactions_are_ordered_in_window_and_reference_existing_nodes() {
     // The per-payment label agrees with labels.csv.
     let planted = labels(d, "transaction");
     for t in &txns {
-        assert_eq!(t[6] == "1", planted.contains_key(&t[0]), "is_fraud of {}", t[0]);
+        assert_eq!(
+            t[6] == "1",
+            planted.contains_key(&t[0]),
+            "is_fraud of {}",
+            t[0]
+        );
     }
     // Zipf-like popularity: the busiest merchant sees far more than an average one.
     let max = *per_merchant.iter().max().unwrap();
