@@ -557,18 +557,32 @@ pub fn train_model(
         .map(|l| l.unwrap_or(false))
         .collect();
     let seed = spec.gnn.seed;
-    let mut best: Option<Trained> = None;
+    let mut best: Option<(Trained, (f64, f64, f64))> = None;
     let mut tried = Vec::new();
     for &family in &spec.families {
         let trained = train_family(&prepared, spec, family, &split, seed, &mut |p| {
             progress(family, p)
         })?;
         tried.push((family, trained.val_auc, trained.test));
-        if best.as_ref().is_none_or(|b| trained.val_auc > b.val_auc) {
-            best = Some(trained);
+        // Validation ROC-AUC decides; PR-AUC, then log-loss break ties (small validation parts
+        // often rank perfectly with more than one family).
+        let (s, l) = subset(&trained.scores, &labels, &split.val);
+        let val_pr = argus_extensions::ml::metrics::pr_auc(&s, &l).unwrap_or(f64::NAN);
+        let val_log_loss = s
+            .iter()
+            .zip(&l)
+            .map(|(&p, &y)| {
+                let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+                -if y { p.ln() } else { (1.0 - p).ln() }
+            })
+            .sum::<f64>()
+            / s.len().max(1) as f64;
+        let key = (trained.val_auc, val_pr, -val_log_loss);
+        if best.as_ref().is_none_or(|(_, b)| key > *b) {
+            best = Some((trained, key));
         }
     }
-    let best = best.expect("at least one family");
+    let (best, _) = best.expect("at least one family");
     let p = &prepared.graph.projection;
     let version = ModelVersion {
         name: name.to_string(),
