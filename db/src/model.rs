@@ -329,8 +329,30 @@ impl LoadedModel {
         targets: &[(u32, Option<i64>)],
     ) -> Result<(Vec<Scored>, Option<Matrix>)> {
         self.model.check_graph(graph)?;
-        let block = self.model.block(graph, targets, &|_, _| false);
-        let inputs = self.model.inputs(graph, &block)?;
-        Ok(self.run(&block, &inputs))
+        let work = || {
+            let block = self.model.block(graph, targets, &|_, _| false);
+            let inputs = self.model.inputs(graph, &block)?;
+            Ok(self.run(&block, &inputs))
+        };
+        // A few entities are too little work to share: waking other threads would cost more
+        // than the work and make the latency tail long.
+        if targets.len() <= SMALL_BATCH {
+            single_thread().install(work)
+        } else {
+            work()
+        }
     }
+}
+
+/// Up to this many targets are scored on the calling thread alone.
+const SMALL_BATCH: usize = 16;
+
+fn single_thread() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a one-thread pool")
+    })
 }
