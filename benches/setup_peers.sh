@@ -6,15 +6,21 @@
 # Usage: benches/setup_peers.sh            (venv at $HOME/.cache/argus-bench-venv)
 #        benches/setup_peers.sh --gnn      (also torch + torch-geometric for gnn_bench: a large
 #                                           download, several GB with torch's CUDA libraries)
+#        benches/setup_peers.sh --trees    (also XGBoost and scikit-learn for trees_bench)
 #        ARGUS_BENCH_VENV=/some/dir benches/setup_peers.sh
 set -euo pipefail
 
 VENV="${ARGUS_BENCH_VENV:-$HOME/.cache/argus-bench-venv}"
 PYTHON="${PYTHON:-python3}"
+# Entries are IMPORT_NAME or IMPORT_NAME:PIP_NAME.
 PACKAGES=(kuzu duckdb)
-if [[ "${1:-}" == "--gnn" ]]; then
-  PACKAGES+=(torch torch_geometric)
-fi
+for option in "$@"; do
+  case "$option" in
+    --gnn) PACKAGES+=(torch torch_geometric:torch-geometric) ;;
+    --trees) PACKAGES+=(xgboost:xgboost-cpu sklearn:scikit-learn) ;;
+    *) echo "unknown option $option (expected --gnn or --trees)" >&2; exit 2 ;;
+  esac
+done
 
 if [[ -x "$VENV/bin/python" ]]; then
   echo "venv: $VENV already exists"
@@ -24,12 +30,14 @@ else
   "$PYTHON" -m venv "$VENV"
 fi
 
-for pkg in "${PACKAGES[@]}"; do
+for entry in "${PACKAGES[@]}"; do
+  pkg="${entry%%:*}"
+  pip_name="${entry#*:}"
   if "$VENV/bin/python" -c "import $pkg" >/dev/null 2>&1; then
     echo "$pkg: already installed ($("$VENV/bin/python" -c "import $pkg; print($pkg.__version__)"))"
   else
     echo "$pkg: installing with pip"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${pkg//_/-}"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$pip_name"
     echo "$pkg: installed ($("$VENV/bin/python" -c "import $pkg; print($pkg.__version__)"))"
   fi
 done
