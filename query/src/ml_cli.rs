@@ -524,7 +524,7 @@ pub fn run_train(db: &Database, train: &Train, format: Format) -> Result<()> {
             println!("{}", table.render());
             let live = db.model(&args.name, None)?.version;
             println!(
-                "registered {} version {} ({}; split {}; {} / {} / {} nodes); deployed version: {live}",
+                "registered {} version {} ({}; split {}; {} / {} / {} {}); deployed version: {live}",
                 args.name,
                 run.version.version,
                 kept,
@@ -532,6 +532,7 @@ pub fn run_train(db: &Database, train: &Train, format: Format) -> Result<()> {
                 run.version.trained_on.parts[0],
                 run.version.trained_on.parts[1],
                 run.version.trained_on.parts[2],
+                if kept == "transaction" { "transactions" } else { "nodes" },
             );
         }
         Format::Csv => print!("{}", table.to_csv()),
