@@ -154,6 +154,25 @@ impl ScoringGraph {
     }
 }
 
+/// A model scores only the graph shape it was trained on: the same relations, in order.
+pub fn check_relations(projection: &Projection, expected: &[String]) -> Result<()> {
+    let names: Vec<&str> = projection
+        .relations
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    if names
+        .iter()
+        .copied()
+        .ne(expected.iter().map(String::as_str))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "the graph's relations {names:?} differ from the model's {expected:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Scale columns by fitted (mean, std).
 pub fn apply_scale(x: &mut Matrix, scale: &[(f32, f32)]) {
     for i in 0..x.rows {
@@ -190,25 +209,7 @@ pub struct Scored {
 impl FraudModel {
     /// Check that `graph` has the relations the model was trained on.
     pub fn check_graph(&self, graph: &ScoringGraph) -> Result<()> {
-        let names: Vec<&str> = graph
-            .projection
-            .relations
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
-        if names
-            != self
-                .relations
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-        {
-            return Err(Error::InvalidArgument(format!(
-                "the graph's relations {names:?} differ from the model's {:?}",
-                self.relations
-            )));
-        }
-        Ok(())
+        check_relations(&graph.projection, &self.relations)
     }
 
     /// Sample the block of `targets` (global index, as-of time).

@@ -277,18 +277,7 @@ impl TransactionScorer {
     /// Load `model` over `snapshot`.
     pub fn new(model: TransactionModel, snapshot: &Snapshot) -> Result<TransactionScorer> {
         let graph = TransactionGraph::build(snapshot, &model.labels, &model.endpoint_properties)?;
-        let names: Vec<String> = graph
-            .projection
-            .relations
-            .iter()
-            .map(|r| r.name.clone())
-            .collect();
-        if names != model.relations {
-            return Err(Error::InvalidArgument(format!(
-                "the graph's relations {names:?} differ from the model's {:?}",
-                model.relations
-            )));
-        }
+        crate::model::check_relations(&graph.projection, &model.relations)?;
         Ok(TransactionScorer { model, graph })
     }
 

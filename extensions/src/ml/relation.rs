@@ -87,20 +87,12 @@ impl Relation {
         times: &[i64],
     ) -> Relation {
         assert_eq!(edges.len(), times.len(), "one time per edge");
-        let mut offsets = vec![0u32; target_count + 1];
-        for &(_, t) in edges {
-            offsets[t as usize + 1] += 1;
-        }
-        for i in 0..target_count {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut order = vec![0u32; edges.len()];
-        for (e, &(_, t)) in edges.iter().enumerate() {
-            let slot = &mut fill[t as usize];
-            order[*slot as usize] = e as u32;
-            *slot += 1;
-        }
+        let by_target: Vec<(u32, u32)> = edges
+            .iter()
+            .enumerate()
+            .map(|(e, &(_, t))| (t, e as u32))
+            .collect();
+        let (offsets, mut order) = group(target_count, &by_target);
         for t in 0..target_count {
             order[offsets[t] as usize..offsets[t + 1] as usize]
                 .sort_unstable_by_key(|&e| (times[e as usize], edges[e as usize].0, e));

@@ -164,6 +164,13 @@ impl<B: Backend> Sage<B> {
             .sum()
     }
 
+    /// `relu(x·W_in + b_in)`.
+    fn input_layer(&self, backend: &B, x: &B::Tensor) -> B::Tensor {
+        let mut u0 = backend.matmul(x, false, self.p(0), false);
+        backend.add_row(&mut u0, self.p(1));
+        backend.relu(&u0)
+    }
+
     /// Logits (`n × 1`) for every node of `x`; `train` enables dropout with `seed`.
     pub fn forward(
         &self,
@@ -178,9 +185,7 @@ impl<B: Backend> Sage<B> {
             self.config.relations,
             "one graph per relation"
         );
-        let mut u0 = backend.matmul(x, false, self.p(0), false);
-        backend.add_row(&mut u0, self.p(1));
-        let h0 = backend.relu(&u0);
+        let h0 = self.input_layer(backend, x);
         let mut h = h0.clone();
         let mut layers = Vec::with_capacity(self.config.layers);
         for l in 0..self.config.layers {
@@ -251,9 +256,7 @@ impl<B: Backend> Sage<B> {
             self.config.relations,
             "one graph per relation"
         );
-        let mut u0 = backend.matmul(x, false, self.p(0), false);
-        backend.add_row(&mut u0, self.p(1));
-        let mut h = backend.relu(&u0);
+        let mut h = self.input_layer(backend, x);
         for (l, &rows) in active.iter().enumerate() {
             let base = self.layer_base(l);
             let (z, _) = backend.layer_norm(&h, self.p(base), self.p(base + 1));
