@@ -13,12 +13,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use argus_benches::{load_average, peer_python, python_has, text_table, tolokers_store};
-use argus_db::model::tree_inputs;
 use argus_db::train::{prepare, TrainSpec};
 use argus_db::Database;
 use argus_extensions::ml::gbdt::{train_gbdt, GbdtConfig};
 use argus_extensions::ml::metrics::roc_auc;
-use argus_extensions::ml::relation::Relation;
 use clap::Parser;
 use serde_json::Value as Json;
 
@@ -53,9 +51,7 @@ fn main() -> Result<()> {
     let spec = TrainSpec::new("toloker", "label");
     let prepared = prepare(&snapshot, &spec)?;
     let p = &prepared.graph.projection;
-    let graphs: Vec<&Relation> = p.relations.iter().map(|r| &r.relation).collect();
-    let names: Vec<String> = p.relations.iter().map(|r| r.name.clone()).collect();
-    let x = tree_inputs(&prepared.base, &graphs, &names, &prepared.tree_relations).matrix;
+    let x = &prepared.tree_inputs().matrix;
     let labels: Vec<bool> = prepared
         .labelled
         .iter()
@@ -114,7 +110,7 @@ fn main() -> Result<()> {
         };
         let (train, val, test) = (pick("train"), pick("val"), pick("test"));
         let started = Instant::now();
-        let out = train_gbdt(&x, &labels, &train, &val, &config, &mut |_| {});
+        let out = train_gbdt(x, &labels, &train, &val, &config, &mut |_| {});
         let seconds = started.elapsed().as_secs_f64();
         let scores: Vec<f32> = test
             .iter()

@@ -182,9 +182,9 @@ impl Moments {
     }
 
     /// sum, mean, std, min, max (zeros without values).
-    fn summary(&self) -> [f64; 5] {
+    fn summary(&self) -> [f64; STATS.len()] {
         if self.count == 0.0 {
-            return [0.0; 5];
+            return [0.0; STATS.len()];
         }
         let mean = self.sum / self.count;
         let var = (self.sum_sq / self.count - mean * mean).max(0.0);
@@ -210,28 +210,30 @@ pub struct StructuralSpec {
     pub edge_aggregates: Option<String>,
 }
 
-/// Evaluates a [`StructuralSpec`] over one projection.
+/// Evaluates a [`StructuralSpec`] over one projection. Cheap to create (no names are built),
+/// so scoring can make one per request.
 pub struct Structural<'a> {
     projection: &'a Projection,
     degrees: bool,
     /// Relations whose receivers have the aggregated label.
     aggregated: Vec<usize>,
     aggregated_label: Option<LabelRange>,
-    /// Recency is measured from here when no as-of time is given: the newest edge.
-    newest: i64,
-    names: Vec<String>,
 }
+
+/// Per-relation recency columns, after the count and the edge-property statistics.
+const RECENCY: [&str; 4] = [
+    "log_days_since_last",
+    "log_days_since_first",
+    "log_mean_gap_days",
+    "log_std_gap_days",
+];
+
+/// Statistics of each numeric edge property, in [`Moments::summary`] order.
+const STATS: [&str; 5] = ["sum", "mean", "std", "min", "max"];
 
 impl<'a> Structural<'a> {
     /// Prepare `spec` over `projection`.
     pub fn new(projection: &'a Projection, spec: &StructuralSpec) -> Result<Structural<'a>> {
-        let mut names = Vec::new();
-        if spec.degrees {
-            for rel in &projection.relations {
-                names.push(format!("log_degree[{}]", rel.name));
-                names.push(format!("mean_neighbour_log_degree[{}]", rel.name));
-            }
-        }
         let mut aggregated = Vec::new();
         let mut aggregated_label = None;
         if let Some(label) = &spec.edge_aggregates {
@@ -243,48 +245,60 @@ impl<'a> Structural<'a> {
                     Error::InvalidArgument(format!("label {label} is not in the projection"))
                 })?
                 .clone();
-            for (r, rel) in projection.relations.iter().enumerate() {
-                if rel.target_label != range.label {
-                    continue;
-                }
-                aggregated.push(r);
-                let tag = &rel.name;
-                names.push(format!("log_count[{tag}]"));
-                for (prop, _) in &projection.edge_types[rel.edge_type].numeric {
-                    for stat in ["sum", "mean", "std", "min", "max"] {
-                        names.push(format!("{stat}_{prop}[{tag}]"));
-                    }
-                }
-                for stat in [
-                    "log_days_since_last",
-                    "log_days_since_first",
-                    "log_mean_gap_days",
-                    "log_std_gap_days",
-                ] {
-                    names.push(format!("{stat}[{tag}]"));
-                }
-            }
+            aggregated = (0..projection.relations.len())
+                .filter(|&r| projection.relations[r].target_label == range.label)
+                .collect();
             aggregated_label = Some(range);
         }
-        let newest = projection.newest;
         Ok(Structural {
             projection,
             degrees: spec.degrees,
             aggregated,
             aggregated_label,
-            newest,
-            names,
         })
     }
 
-    /// Column names.
-    pub fn names(&self) -> &[String] {
-        &self.names
+    /// Columns of one aggregated relation: count, statistics per numeric property, recency.
+    fn aggregate_width(&self, relation: usize) -> usize {
+        let numeric =
+            &self.projection.edge_types[self.projection.relations[relation].edge_type].numeric;
+        1 + STATS.len() * numeric.len() + RECENCY.len()
     }
 
-    /// The newest edge time of the projection (the default "now").
-    pub fn newest(&self) -> i64 {
-        self.newest
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        let degrees = if self.degrees {
+            2 * self.projection.relations.len()
+        } else {
+            0
+        };
+        degrees
+            + self
+                .aggregated
+                .iter()
+                .map(|&r| self.aggregate_width(r))
+                .sum::<usize>()
+    }
+
+    /// Column names.
+    pub fn names(&self) -> Vec<String> {
+        let p = self.projection;
+        let mut names = Vec::with_capacity(self.width());
+        if self.degrees {
+            for rel in &p.relations {
+                names.push(format!("log_degree[{}]", rel.name));
+                names.push(format!("mean_neighbour_log_degree[{}]", rel.name));
+            }
+        }
+        for &r in &self.aggregated {
+            let tag = &p.relations[r].name;
+            names.push(format!("log_count[{tag}]"));
+            for (prop, _) in &p.edge_types[p.relations[r].edge_type].numeric {
+                names.extend(STATS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
+            }
+            names.extend(RECENCY.iter().map(|stat| format!("{stat}[{tag}]")));
+        }
+        names
     }
 
     /// The features of node `node` counting only edges with time ≤ `as_of` (all edges when
@@ -316,13 +330,13 @@ impl<'a> Structural<'a> {
             return;
         };
         let own = node >= range.offset && node < range.offset + range.len;
-        let reference = as_of.unwrap_or(self.newest);
+        // Recency is measured from the newest edge when no as-of time is given.
+        let reference = as_of.unwrap_or(p.newest);
         for &r in &self.aggregated {
             let rel = &p.relations[r];
             let numeric = &p.edge_types[rel.edge_type].numeric;
-            let width = 1 + 5 * numeric.len() + 4;
             if !own {
-                out.extend(std::iter::repeat_n(0.0, width));
+                out.extend(std::iter::repeat_n(0.0, self.aggregate_width(r)));
                 continue;
             }
             let known = rel.relation.messages_as_of(node, as_of);
@@ -370,7 +384,7 @@ impl<'a> Structural<'a> {
 
     /// The features of every node as of `as_of`, in parallel.
     pub fn all(&self, as_of: Option<i64>) -> NodeFeatures {
-        let width = self.names.len();
+        let width = self.width();
         let rows: Vec<Vec<f32>> = (0..self.projection.node_count)
             .into_par_iter()
             .map(|i| {
@@ -380,21 +394,10 @@ impl<'a> Structural<'a> {
             })
             .collect();
         NodeFeatures {
-            names: self.names.clone(),
+            names: self.names(),
             matrix: Matrix::from_vec(rows.len(), width, rows.concat()),
         }
     }
-}
-
-/// Per relation: log(1 + messages received) and the mean of that over the senders.
-pub fn degree_features(projection: &Projection) -> NodeFeatures {
-    let spec = StructuralSpec {
-        degrees: true,
-        edge_aggregates: None,
-    };
-    Structural::new(projection, &spec)
-        .expect("degrees need no label")
-        .all(None)
 }
 
 /// The edge aggregates of [`StructuralSpec::edge_aggregates`] for nodes of `label`, counting
@@ -421,42 +424,56 @@ pub fn neighbourhood_features(
     relation_names: &[String],
     base: &NodeFeatures,
 ) -> NodeFeatures {
-    let rows = base.matrix.rows;
-    let mut all = NodeFeatures {
-        names: Vec::new(),
-        matrix: Matrix::zeros(rows, 0),
-    };
-    for (relation, name) in graphs.iter().zip(relation_names) {
-        let mean = Cpu.aggregate(relation, &base.matrix, Aggregation::Mean);
+    NodeFeatures {
+        names: neighbourhood_names(relation_names, &base.names),
+        matrix: neighbourhood_matrix(graphs, &base.matrix),
+    }
+}
+
+/// The statistics of [`neighbourhood_features`], in column order per relation.
+const NEIGHBOURHOOD_STATS: [&str; 6] = ["mean", "mean_2hop", "std", "min", "max", "sum"];
+
+/// Column names of [`neighbourhood_features`].
+pub fn neighbourhood_names(relation_names: &[String], base_names: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    for name in relation_names {
+        for stat in NEIGHBOURHOOD_STATS {
+            names.extend(
+                base_names
+                    .iter()
+                    .map(|n| format!("neighbours_{stat}[{name}]:{n}")),
+            );
+        }
+    }
+    names
+}
+
+/// The values of [`neighbourhood_features`] (scoring needs no names).
+pub fn neighbourhood_matrix(graphs: &[&Relation], base: &Matrix) -> Matrix {
+    let mut blocks = Vec::with_capacity(graphs.len() * NEIGHBOURHOOD_STATS.len());
+    for relation in graphs {
+        let mean = Cpu.aggregate(relation, base, Aggregation::Mean);
         let two_hop = Cpu.aggregate(relation, &mean, Aggregation::Mean);
-        let sum = Cpu.aggregate(relation, &base.matrix, Aggregation::Sum);
-        let mut squares = base.matrix.clone();
+        let sum = Cpu.aggregate(relation, base, Aggregation::Sum);
+        let mut squares = base.clone();
         squares.data.iter_mut().for_each(|v| *v *= *v);
         let mut std = Cpu.aggregate(relation, &squares, Aggregation::Mean);
         for (s, m) in std.data.iter_mut().zip(&mean.data) {
             *s = (*s - m * m).max(0.0).sqrt();
         }
-        let max = neighbour_max(relation, &base.matrix, 1.0);
-        let min = neighbour_max(relation, &base.matrix, -1.0);
-        for (stat, matrix) in [
-            ("mean", mean),
-            ("mean_2hop", two_hop),
-            ("std", std),
-            ("min", min),
-            ("max", max),
-            ("sum", sum),
-        ] {
-            all = all.join(&NodeFeatures {
-                names: base
-                    .names
-                    .iter()
-                    .map(|n| format!("neighbours_{stat}[{name}]:{n}"))
-                    .collect(),
-                matrix,
-            });
+        let max = neighbour_max(relation, base, 1.0);
+        let min = neighbour_max(relation, base, -1.0);
+        // In NEIGHBOURHOOD_STATS order.
+        blocks.extend([mean, two_hop, std, min, max, sum]);
+    }
+    let cols: usize = blocks.iter().map(|b| b.cols).sum();
+    let mut data = Vec::with_capacity(base.rows * cols);
+    for i in 0..base.rows {
+        for b in &blocks {
+            data.extend_from_slice(b.row(i));
         }
     }
-    all
+    Matrix::from_vec(base.rows, cols, data)
 }
 
 /// Column-wise maximum (`sign` 1) or minimum (`sign` -1) over each target's sources; NaN

@@ -21,8 +21,8 @@ use argus_extensions::ml::relation::Relation;
 use argus_extensions::ml::sage::{Sage, SageConfig};
 
 use crate::features::{
-    label_indicators, neighbourhood_features, property_features, NodeFeatures, Structural,
-    StructuralSpec,
+    label_indicators, neighbourhood_features, neighbourhood_matrix, property_features,
+    NodeFeatures, Structural, StructuralSpec,
 };
 use crate::projection::{project, Projection};
 use crate::sampling::{sample_block, Block};
@@ -94,8 +94,6 @@ pub struct ScoringGraph {
     pub projection: Projection,
     /// Properties and label indicators, by global index.
     pub static_features: NodeFeatures,
-    /// Commit generation of the snapshot it was built from.
-    pub generation: u64,
 }
 
 impl ScoringGraph {
@@ -114,7 +112,6 @@ impl ScoringGraph {
         Ok(ScoringGraph {
             projection,
             static_features,
-            generation: snapshot.generation(),
         })
     }
 
@@ -126,7 +123,7 @@ impl ScoringGraph {
         as_of: &[Option<i64>],
     ) -> Result<Matrix> {
         let structural = Structural::new(&self.projection, spec)?;
-        let width = self.static_features.matrix.cols + structural.names().len();
+        let width = self.static_features.matrix.cols + structural.width();
         let mut data = Vec::with_capacity(nodes.len() * width);
         for (&node, &t) in nodes.iter().zip(as_of) {
             data.extend_from_slice(self.static_features.matrix.row(node as usize));
@@ -197,6 +194,12 @@ pub fn tree_inputs(
     base.join(&neighbourhood_features(&chosen, &names, base))
 }
 
+/// The values of [`tree_inputs`] alone: scoring has the names in the model.
+fn tree_input_matrix(base: &Matrix, graphs: &[Relation], relations: &[usize]) -> Matrix {
+    let chosen: Vec<&Relation> = relations.iter().map(|&r| &graphs[r]).collect();
+    base.hconcat(&neighbourhood_matrix(&chosen, base))
+}
+
 /// One scored entity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scored {
@@ -245,20 +248,9 @@ impl FraudModel {
                 x
             }
             ModelKind::Trees { relations, .. } => {
-                let names: Vec<String> = graph
-                    .projection
-                    .relations
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect();
-                let base = NodeFeatures {
-                    names: self.base_names.clone(),
-                    matrix: base,
-                };
-                let graphs: Vec<&Relation> = block.relations.iter().collect();
-                let all = tree_inputs(&base, &graphs, &names, relations);
+                let all = tree_input_matrix(&base, &block.relations, relations);
                 let targets: Vec<u32> = (0..block.targets as u32).collect();
-                all.matrix.select_rows(&targets)
+                all.select_rows(&targets)
             }
             ModelKind::Transaction(_) => Matrix::default(),
         })

@@ -146,6 +146,23 @@ fn deployment(snapshot: &Snapshot, name: &str) -> Result<Deployment> {
     }
 }
 
+/// `version`, or the deployed version of `name` (reads only the small deployment record).
+pub(crate) fn resolve_version(
+    snapshot: &Snapshot,
+    name: &str,
+    version: Option<u32>,
+) -> Result<u32> {
+    check_name(name)?;
+    match version {
+        Some(v) => Ok(v),
+        None => deployment(snapshot, name)?
+            .history
+            .last()
+            .copied()
+            .ok_or_else(|| Error::NotFound(format!("no model named {name}"))),
+    }
+}
+
 impl Database {
     /// Store `version` (its `version` field is assigned) as the next version of its name;
     /// the first version of a name is deployed at once, later ones when `deploy` is true.
@@ -190,17 +207,35 @@ impl Database {
         Ok(out)
     }
 
+    /// The name to use when none is given: the only registered model (predicting nodes of
+    /// `label`, when given); an error naming the choices when there are several.
+    pub fn default_model(&self, label: Option<&str>) -> Result<String> {
+        let mut names: Vec<String> = self
+            .list_models()?
+            .into_iter()
+            .filter(|m| label.is_none_or(|l| m.predicts.split('.').next() == Some(l)))
+            .map(|m| m.name)
+            .collect();
+        names.dedup();
+        let what = label.map_or("no model is registered".to_string(), |l| {
+            format!("no model predicts {l}")
+        });
+        match names.len() {
+            1 => Ok(names.remove(0)),
+            0 => Err(Error::NotFound(format!(
+                "{what}: train one with `argus train fraud`"
+            ))),
+            _ => Err(Error::InvalidArgument(format!(
+                "several models are registered ({}): name one",
+                names.join(", ")
+            ))),
+        }
+    }
+
     /// Version `version` of `name`, or its deployed version.
     pub fn model(&self, name: &str, version: Option<u32>) -> Result<ModelVersion> {
-        check_name(name)?;
         let snapshot = self.snapshot();
-        let version = match version {
-            Some(v) => v,
-            None => *deployment(&snapshot, name)?
-                .history
-                .last()
-                .ok_or_else(|| Error::NotFound(format!("no model named {name}")))?,
-        };
+        let version = resolve_version(&snapshot, name, version)?;
         let bytes = snapshot
             .view()
             .get(&version_key(name, version))?

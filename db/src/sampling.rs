@@ -8,6 +8,7 @@
 //! Draws are a deterministic function of (seed, node, relation, as-of prefix), so the same
 //! entity scored twice at the same time sees the same neighbours.
 
+use argus_extensions::ml::cpu::mix64;
 use argus_extensions::ml::relation::Relation;
 
 use crate::projection::Projection;
@@ -39,16 +40,6 @@ pub struct Parent {
     pub relation: usize,
     /// Message position in that relation (index into its `sources`, `times`, `edge_ids`).
     pub message: usize,
-}
-
-/// Fanout meaning "every neighbour".
-pub const ALL: usize = usize::MAX;
-
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Up to `k` distinct positions of `0..n`, a deterministic function of `seed` (all of them, in

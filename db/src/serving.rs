@@ -12,7 +12,7 @@ use argus_engine::time::format_micros;
 use argus_engine::{Error, Result, Snapshot};
 
 use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
-use crate::registry::ModelVersion;
+use crate::registry::{resolve_version, ModelVersion};
 use crate::transactions::{TransactionInput, TransactionScorer};
 use crate::Database;
 
@@ -24,11 +24,38 @@ pub struct Scorer {
     graph: ScoringGraph,
 }
 
-/// Loaded scorers by (name, version), valid for one commit generation.
+/// Loaded scorers by (name, version), each with the commit generation it was built at.
 #[derive(Default)]
 pub struct ScorerCache {
-    entries: Mutex<HashMap<(String, u32), Arc<Scorer>>>,
-    transactions: Mutex<HashMap<(String, u32), Arc<TransactionScorer>>>,
+    nodes: Mutex<Scorers<Scorer>>,
+    transactions: Mutex<Scorers<TransactionScorer>>,
+}
+
+type Scorers<T> = HashMap<(String, u32), (u64, Arc<T>)>;
+
+/// The cached scorer of `name` (deployed version unless `version`) when it was built at the
+/// current generation; else `build` it from the registry entry and cache it. A hit reads only
+/// the deployment record, not the model.
+fn cached<T>(
+    db: &Database,
+    cache: &Mutex<Scorers<T>>,
+    name: &str,
+    version: Option<u32>,
+    build: impl FnOnce(ModelVersion, &Snapshot) -> Result<T>,
+) -> Result<Arc<T>> {
+    let snapshot = db.snapshot();
+    let key = (name.to_string(), resolve_version(&snapshot, name, version)?);
+    if let Some((generation, s)) = cache.lock().expect("scorer cache").get(&key) {
+        if *generation == snapshot.generation() {
+            return Ok(s.clone());
+        }
+    }
+    let scorer = Arc::new(build(db.model(name, Some(key.1))?, &snapshot)?);
+    cache
+        .lock()
+        .expect("scorer cache")
+        .insert(key, (snapshot.generation(), scorer.clone()));
+    Ok(scorer)
 }
 
 /// How much a feature moved a score.
@@ -84,22 +111,7 @@ impl Database {
     /// The scorer of `name` (its deployed version unless `version`), loading the model and
     /// building its graph when not cached for the current commit generation.
     pub fn scorer(&self, name: &str, version: Option<u32>) -> Result<Arc<Scorer>> {
-        let entry = self.model(name, version)?;
-        let snapshot = self.snapshot();
-        let key = (entry.name.clone(), entry.version);
-        let cache = self.scorers();
-        if let Some(s) = cache.entries.lock().expect("scorer cache").get(&key) {
-            if s.graph.generation == snapshot.generation() {
-                return Ok(s.clone());
-            }
-        }
-        let scorer = Arc::new(Scorer::new(entry, &snapshot)?);
-        cache
-            .entries
-            .lock()
-            .expect("scorer cache")
-            .insert(key, scorer.clone());
-        Ok(scorer)
+        cached(self, &self.scorers().nodes, name, version, Scorer::new)
     }
 }
 
@@ -111,27 +123,21 @@ impl Database {
         name: &str,
         version: Option<u32>,
     ) -> Result<Arc<TransactionScorer>> {
-        let entry = self.model(name, version)?;
-        let ModelKind::Transaction(model) = entry.model.kind else {
-            return Err(Error::InvalidArgument(format!(
-                "model {name} scores {} nodes, not transactions",
-                entry.model.label
-            )));
-        };
-        let snapshot = self.snapshot();
-        let key = (entry.name.clone(), entry.version);
-        let cache = &self.scorers().transactions;
-        if let Some(s) = cache.lock().expect("scorer cache").get(&key) {
-            if s.generation() == snapshot.generation() {
-                return Ok(s.clone());
-            }
-        }
-        let scorer = Arc::new(TransactionScorer::new(*model, &snapshot)?);
-        cache
-            .lock()
-            .expect("scorer cache")
-            .insert(key, scorer.clone());
-        Ok(scorer)
+        cached(
+            self,
+            &self.scorers().transactions,
+            name,
+            version,
+            |entry, snapshot| {
+                let ModelKind::Transaction(model) = entry.model.kind else {
+                    return Err(Error::InvalidArgument(format!(
+                        "model {name} scores {} nodes, not transactions",
+                        entry.model.label
+                    )));
+                };
+                TransactionScorer::new(*model, snapshot)
+            },
+        )
     }
 
     /// Score a transaction that may not be stored yet with model `name`.

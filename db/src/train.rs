@@ -3,12 +3,14 @@
 //! validation kept. `eval` calls this once per split column; `train` once, then registers the
 //! result.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use argus_engine::{Error, Result, Snapshot};
 use argus_extensions::ml::backend::Backend;
 use argus_extensions::ml::backend::{AdamW, Aggregation};
-use argus_extensions::ml::cpu::Cpu;
+use argus_extensions::ml::cpu::{mix64, Cpu};
 use argus_extensions::ml::gbdt::{train_gbdt, GbdtConfig, RoundReport};
 use argus_extensions::ml::matrix::Matrix;
 use argus_extensions::ml::metrics::{roc_auc, Scores};
@@ -22,7 +24,7 @@ use crate::eval::read_splits;
 use crate::features::{numeric_properties, property_values, NodeFeatures, StructuralSpec};
 use crate::model::{tree_inputs, FraudModel, ModelKind, ScoringGraph};
 use crate::registry::{ModelVersion, TrainedOn};
-use crate::sampling::{mix64, sample_block};
+use crate::sampling::sample_block;
 use crate::Database;
 
 /// Which node features the models get.
@@ -177,6 +179,62 @@ pub struct Prepared {
     pub labelled: Vec<Option<bool>>,
     /// Relations whose neighbours have the same label (the tree model aggregates over them).
     pub tree_relations: Vec<usize>,
+    /// Split-independent model inputs, built on first use and shared by every split.
+    gnn_features: OnceLock<(Matrix, Vec<(f32, f32)>)>,
+    gnn_graphs: OnceLock<Vec<Relation>>,
+    tree_inputs: OnceLock<NodeFeatures>,
+}
+
+impl Prepared {
+    fn relation_names(&self) -> Vec<String> {
+        self.graph
+            .projection
+            .relations
+            .iter()
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    /// Standardised base features and their (mean, std) per column.
+    fn gnn_features(&self) -> &(Matrix, Vec<(f32, f32)>) {
+        self.gnn_features.get_or_init(|| {
+            let mut x = self.base.matrix.clone();
+            let scale = x.standardize(&[]);
+            (x, scale)
+        })
+    }
+
+    /// Owned graphs for full-graph training (the projection keeps its own for scoring;
+    /// sampled training reads those and never builds this copy).
+    fn gnn_graphs(&self) -> &[Relation] {
+        self.gnn_graphs.get_or_init(|| {
+            self.graph
+                .projection
+                .relations
+                .iter()
+                .map(|r| r.relation.clone())
+                .collect()
+        })
+    }
+
+    /// Base features plus neighbourhood aggregates over the tree relations.
+    pub fn tree_inputs(&self) -> &NodeFeatures {
+        self.tree_inputs.get_or_init(|| {
+            let graphs: Vec<&Relation> = self
+                .graph
+                .projection
+                .relations
+                .iter()
+                .map(|r| &r.relation)
+                .collect();
+            tree_inputs(
+                &self.base,
+                &graphs,
+                &self.relation_names(),
+                &self.tree_relations,
+            )
+        })
+    }
 }
 
 /// Project, read features and labels.
@@ -219,6 +277,9 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         base,
         labelled,
         tree_relations,
+        gnn_features: OnceLock::new(),
+        gnn_graphs: OnceLock::new(),
+        tree_inputs: OnceLock::new(),
     })
 }
 
@@ -261,7 +322,7 @@ pub fn train_family(
         .iter()
         .map(|l| l.unwrap_or(false))
         .collect();
-    let relation_names: Vec<String> = p.relations.iter().map(|r| r.name.clone()).collect();
+    let relation_names = prepared.relation_names();
     let mut edge_types = spec.edge_types.clone();
     if edge_types.is_empty() {
         edge_types = p.edge_types.iter().map(|t| t.name.clone()).collect();
@@ -283,17 +344,17 @@ pub fn train_family(
             booster: Default::default(),
         },
     };
-    let graphs: Vec<&Relation> = p.relations.iter().map(|r| &r.relation).collect();
     match family {
         Family::Gnn => {
-            let mut x = prepared.base.matrix.clone();
-            model.scale = x.standardize(&[]);
+            let (x, scale) = prepared.gnn_features();
+            model.scale = scale.clone();
+            let relations = p.relations.len();
             let m = &spec.gnn;
             let config = SageConfig {
                 input: x.cols,
                 hidden: m.hidden,
                 layers: m.layers,
-                relations: graphs.len(),
+                relations,
                 aggregation: m.aggregation,
                 dropout: m.dropout,
                 seed,
@@ -313,7 +374,7 @@ pub fn train_family(
                 let out = train_gnn_sampled(
                     prepared,
                     spec,
-                    &x,
+                    x,
                     &labels,
                     split,
                     config.clone(),
@@ -333,13 +394,11 @@ pub fn train_family(
                     scores: out.scores,
                 });
             }
-            // The model needs owned graphs; the projection keeps its own for scoring.
-            let owned: Vec<Relation> = graphs.iter().map(|&g| g.clone()).collect();
             let out = train_node_classifier(
                 &Cpu,
                 &NodeTask {
-                    graphs: &owned,
-                    features: &x,
+                    graphs: prepared.gnn_graphs(),
+                    features: x,
                     labels: &labels,
                     split,
                 },
@@ -365,12 +424,7 @@ pub fn train_family(
             })
         }
         Family::Trees => {
-            let x = tree_inputs(
-                &prepared.base,
-                &graphs,
-                &relation_names,
-                &prepared.tree_relations,
-            );
+            let x = prepared.tree_inputs();
             let config = GbdtConfig {
                 seed,
                 ..spec.trees.clone()
@@ -385,7 +439,7 @@ pub fn train_family(
             );
             let scores = out.model.predict(&x.matrix);
             let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
-            model.input_names = x.names;
+            model.input_names = x.names.clone();
             let selected = out.model.trees.len();
             model.kind = ModelKind::Trees {
                 relations: prepared.tree_relations.clone(),
@@ -524,7 +578,7 @@ pub fn train_model(
                 let mut members: Vec<u32> = (0..prepared.labelled.len() as u32)
                     .filter(|&i| prepared.labelled[i as usize] == Some(class))
                     .collect();
-                members.sort_by_key(|&i| crate::sampling::mix64(seed ^ u64::from(i)));
+                members.sort_by_key(|&i| mix64(seed ^ u64::from(i)));
                 let n = members.len();
                 let (train_end, val_end) = (n * 70 / 100, n * 85 / 100);
                 split.train.extend(&members[..train_end]);

@@ -60,8 +60,6 @@ pub struct TransactionGraph {
     /// Static features of source and destination labels, by global index.
     statics: [NodeFeatures; 2],
     specs: [StructuralSpec; 2],
-    /// Commit generation it was built from.
-    pub generation: u64,
 }
 
 impl TransactionGraph {
@@ -84,7 +82,6 @@ impl TransactionGraph {
             projection,
             statics,
             specs,
-            generation: snapshot.generation(),
         })
     }
 
@@ -92,7 +89,7 @@ impl TransactionGraph {
         let mut names = Vec::new();
         for (e, side) in ["src", "dst"].iter().enumerate() {
             let structural = Structural::new(&self.projection, &self.specs[e])?;
-            for n in self.statics[e].names.iter().chain(structural.names()) {
+            for n in self.statics[e].names.iter().chain(&structural.names()) {
                 names.push(format!("{side}.{n}"));
             }
         }
@@ -279,11 +276,6 @@ impl TransactionScorer {
         let graph = TransactionGraph::build(snapshot, &model.labels, &model.endpoint_properties)?;
         crate::model::check_relations(&graph.projection, &model.relations)?;
         Ok(TransactionScorer { model, graph })
-    }
-
-    /// Commit generation of the graph.
-    pub fn generation(&self) -> u64 {
-        self.graph.generation
     }
 
     /// The fraud probability of `input`, from the graph as it was just before `input.time`.

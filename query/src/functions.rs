@@ -341,7 +341,8 @@ impl std::hash::Hash for DegreeFunction {
     }
 }
 
-fn string_column(v: &ColumnarValue, rows: usize) -> Result<StringArray> {
+/// A string argument column (any string type or castable value), one entry per row.
+pub(crate) fn string_column(v: &ColumnarValue, rows: usize) -> Result<StringArray> {
     let array = v.to_array(rows)?;
     let utf8 = cast(&array, &DataType::Utf8)?;
     Ok(utf8

@@ -555,29 +555,9 @@ pub fn run_score(db: &Database, args: &ScoreArgs, format: Format) -> Result<()> 
         .ok_or_else(|| anyhow!("expected LABEL:KEY, got {:?}", args.entity))?;
     let name = match &args.model {
         Some(n) => n.clone(),
-        None => {
-            let mut names: Vec<String> = db
-                .list_models()?
-                .into_iter()
-                .filter(|m| m.predicts.split('.').next() == Some(label))
-                .map(|m| m.name)
-                .collect();
-            names.dedup();
-            match names.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    return Err(anyhow!(
-                        "no model predicts {label}: train one with `argus train fraud`"
-                    ))
-                }
-                many => {
-                    return Err(anyhow!(
-                        "several models predict {label} ({}): choose one with --model",
-                        many.join(", ")
-                    ))
-                }
-            }
-        }
+        None => db
+            .default_model(Some(label))
+            .map_err(|e| anyhow!("{e} (with --model)"))?,
     };
     let as_of = args
         .as_of

@@ -17,15 +17,15 @@ use argus_db::Database;
 use datafusion::arrow::array::{
     Array, ArrayRef, Float32Builder, Float64Builder, ListBuilder, StringArray, StringBuilder,
 };
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{exec_err, Result};
+use datafusion::common::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
 
+use crate::functions::string_column;
 use crate::table::SnapshotSlot;
 use crate::to_df;
 
@@ -86,43 +86,41 @@ impl std::hash::Hash for ModelFunction {
     }
 }
 
-fn strings(v: &ColumnarValue, rows: usize) -> Result<StringArray> {
-    let utf8 = cast(&v.to_array(rows)?, &DataType::Utf8)?;
-    Ok(utf8
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("cast to Utf8")
-        .clone())
-}
-
 impl ModelFunction {
     /// The scorer of `name`, or of the only registered model.
     fn scorer(&self, name: Option<&str>) -> Result<Arc<Scorer>> {
-        let f = self.kind.name();
         let name = match name {
             Some(n) => n.to_string(),
-            None => {
-                let mut names: Vec<String> = self
-                    .db
-                    .list_models()
-                    .map_err(to_df)?
-                    .into_iter()
-                    .map(|m| m.name)
-                    .collect();
-                names.dedup();
-                match names.as_slice() {
-                    [one] => one.clone(),
-                    [] => return exec_err!("{f}: no model is registered (argus train fraud ...)"),
-                    many => {
-                        return exec_err!(
-                        "{f}: several models are registered ({}): name one as the second argument",
-                        many.join(", ")
-                    )
-                    }
-                }
-            }
+            None => self.db.default_model(None).map_err(|e| {
+                datafusion::error::DataFusionError::Execution(format!(
+                    "{}: {e} (as the second argument)",
+                    self.kind.name()
+                ))
+            })?,
         };
         self.db.scorer(&name, None).map_err(to_df)
+    }
+
+    /// `per_key(key)` for every non-null key, grouped by model; missing keys give `None`.
+    fn per_key<T>(
+        &self,
+        groups: &[(Option<String>, Vec<usize>)],
+        keys: &StringArray,
+        rows: usize,
+        per_key: impl Fn(&Scorer, &str) -> argus_engine::Result<T>,
+    ) -> Result<Vec<Option<T>>> {
+        let mut values: Vec<Option<T>> = (0..rows).map(|_| None).collect();
+        for (model, members) in groups {
+            let scorer = self.scorer(model.as_deref())?;
+            for &i in members {
+                values[i] = match per_key(&scorer, keys.value(i)) {
+                    Ok(v) => Some(v),
+                    Err(argus_engine::Error::NotFound(_)) => None,
+                    Err(e) => return Err(to_df(e)),
+                };
+            }
+        }
+        Ok(values)
     }
 }
 
@@ -144,8 +142,12 @@ impl ScalarUDFImpl for ModelFunction {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let keys = strings(&args.args[0], rows)?;
-        let models = args.args.get(1).map(|m| strings(m, rows)).transpose()?;
+        let keys = string_column(&args.args[0], rows)?;
+        let models = args
+            .args
+            .get(1)
+            .map(|m| string_column(m, rows))
+            .transpose()?;
         let snapshot = self.slot.read().clone();
         // Rows are grouped by model so each model scores its keys as one batch.
         let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
@@ -178,35 +180,23 @@ impl ScalarUDFImpl for ModelFunction {
                 Arc::new(out.finish())
             }
             Kind::Explain => {
-                let mut values: Vec<Option<String>> = vec![None; rows];
-                for (model, members) in &groups {
-                    let scorer = self.scorer(model.as_deref())?;
-                    for &i in members {
-                        values[i] = match scorer.explain(&snapshot, keys.value(i), None) {
-                            Ok(e) => Some(serde_json::to_string(&e).map_err(|e| {
-                                datafusion::error::DataFusionError::External(Box::new(e))
-                            })?),
-                            Err(argus_engine::Error::NotFound(_)) => None,
-                            Err(e) => return Err(to_df(e)),
-                        };
-                    }
-                }
+                let explained = self.per_key(&groups, &keys, rows, |scorer, key| {
+                    scorer.explain(&snapshot, key, None)
+                })?;
                 let mut out = StringBuilder::new();
-                values.into_iter().for_each(|v| out.append_option(v));
+                for e in explained {
+                    let json = e
+                        .map(|e| serde_json::to_string(&e))
+                        .transpose()
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                    out.append_option(json);
+                }
                 Arc::new(out.finish())
             }
             Kind::Embedding => {
-                let mut values: Vec<Option<Vec<f32>>> = vec![None; rows];
-                for (model, members) in &groups {
-                    let scorer = self.scorer(model.as_deref())?;
-                    for &i in members {
-                        values[i] = match scorer.embedding(&snapshot, keys.value(i), None) {
-                            Ok(e) => Some(e),
-                            Err(argus_engine::Error::NotFound(_)) => None,
-                            Err(e) => return Err(to_df(e)),
-                        };
-                    }
-                }
+                let values = self.per_key(&groups, &keys, rows, |scorer, key| {
+                    scorer.embedding(&snapshot, key, None)
+                })?;
                 let mut out = ListBuilder::new(Float32Builder::new());
                 for v in values {
                     match v {

@@ -23,7 +23,7 @@ fn view(m: &Matrix) -> ArrayView2<'_, f32> {
 
 /// A stateless 64-bit mix (SplitMix64's finaliser): a reproducible random stream that any
 /// thread can index into.
-pub(crate) fn mix64(mut z: u64) -> u64 {
+pub fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -185,17 +185,6 @@ impl Gbdt {
     pub fn expected_logit(&self) -> f32 {
         self.base + self.trees.iter().map(|t| t.nodes[0].value).sum::<f32>()
     }
-
-    /// Total split gain per feature (importance).
-    pub fn gain_importance(&self, gains: &[Vec<f64>]) -> Vec<f64> {
-        let mut out = vec![0.0; self.features];
-        for tree_gains in gains {
-            for (f, g) in tree_gains.iter().enumerate() {
-                out[f] += g;
-            }
-        }
-        out
-    }
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -605,7 +594,12 @@ fn boost(
     };
     model.trees.truncate(keep);
     gains.truncate(keep);
-    let importance = model.gain_importance(&gains);
+    let mut importance = vec![0.0; x.cols];
+    for tree_gains in &gains {
+        for (total, g) in importance.iter_mut().zip(tree_gains) {
+            *total += g;
+        }
+    }
     GbdtOutcome {
         model,
         val_auc: if best.0 == 0 { f64::NAN } else { best.1 },

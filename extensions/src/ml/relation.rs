@@ -47,6 +47,22 @@ fn group(count: usize, pairs: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
     (offsets, values)
 }
 
+/// Each edge in both directions (a self-loop once), with the index of the edge each pair
+/// came from.
+fn both_directions(edges: &[(u32, u32)]) -> (Vec<(u32, u32)>, Vec<u32>) {
+    let mut both = Vec::with_capacity(edges.len() * 2);
+    let mut ids = Vec::with_capacity(edges.len() * 2);
+    for (e, &(a, b)) in edges.iter().enumerate() {
+        both.push((a, b));
+        ids.push(e as u32);
+        if a != b {
+            both.push((b, a));
+            ids.push(e as u32);
+        }
+    }
+    (both, ids)
+}
+
 impl Relation {
     /// From `(source, target)` edges: each target aggregates its sources.
     pub fn from_edges(source_count: usize, target_count: usize, edges: &[(u32, u32)]) -> Relation {
@@ -67,13 +83,7 @@ impl Relation {
 
     /// Undirected edges over one node set: each endpoint aggregates the other.
     pub fn undirected(node_count: usize, edges: &[(u32, u32)]) -> Relation {
-        let mut both = Vec::with_capacity(edges.len() * 2);
-        for &(a, b) in edges {
-            both.push((a, b));
-            if a != b {
-                both.push((b, a));
-            }
-        }
+        let (both, _) = both_directions(edges);
         Relation::from_edges(node_count, node_count, &both)
     }
 
@@ -115,19 +125,8 @@ impl Relation {
     /// Undirected timed edges over one node set: each endpoint receives the other's message,
     /// both carrying the edge's index and time.
     pub fn undirected_timed(node_count: usize, edges: &[(u32, u32)], times: &[i64]) -> Relation {
-        let mut both = Vec::with_capacity(edges.len() * 2);
-        let mut both_times = Vec::with_capacity(edges.len() * 2);
-        let mut ids = Vec::with_capacity(edges.len() * 2);
-        for (e, (&(a, b), &t)) in edges.iter().zip(times).enumerate() {
-            both.push((a, b));
-            both_times.push(t);
-            ids.push(e as u32);
-            if a != b {
-                both.push((b, a));
-                both_times.push(t);
-                ids.push(e as u32);
-            }
-        }
+        let (both, ids) = both_directions(edges);
+        let both_times: Vec<i64> = ids.iter().map(|&e| times[e as usize]).collect();
         let mut relation = Relation::from_timed_edges(node_count, node_count, &both, &both_times);
         // Positions in `both` map back to the caller's edges.
         for id in &mut relation.edge_ids {
