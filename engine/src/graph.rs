@@ -15,7 +15,10 @@ use parking_lot::{Mutex, RwLock};
 use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
-use crate::record::{normalize_props, EdgeRecord, NodeRecord, Props};
+use crate::record::{
+    adjacency_other, adjacency_props_section, decode_props, encode_adjacency_value,
+    normalize_props, EdgeRecord, NodeRecord, Props, EDGE_PROPS_OFFSET,
+};
 use crate::storage::{
     open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch,
 };
@@ -619,14 +622,13 @@ impl WriteTxn<'_> {
             None => NO_TIME,
         };
         let id = self.allocate_edge_id(edge_type)?;
-        let rec = EdgeRecord {
+        let record = EdgeRecord {
             src,
             dst,
             time,
             props,
-        };
-        self.fresh
-            .push((keys::edge_key(edge_type, id).to_vec(), rec.encode()));
+        }
+        .encode();
         for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
             let k = AdjKey {
                 label,
@@ -637,10 +639,12 @@ impl WriteTxn<'_> {
                 edge: id,
             }
             .encode();
-            self.fresh
-                .push((k.to_vec(), keys::encode_u64(other).to_vec()));
+            let value = encode_adjacency_value(other, &record[EDGE_PROPS_OFFSET..]);
+            self.fresh.push((k.to_vec(), value));
             self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
+        self.fresh
+            .push((keys::edge_key(edge_type, id).to_vec(), record));
         self.add(keys::edge_count_key(edge_type), 1);
         Ok(id)
     }
@@ -698,7 +702,7 @@ impl WriteTxn<'_> {
         let entries = self.scan_merged(&prefix, &keys::prefix_successor(&prefix))?;
         let mut deleted = 0;
         for (k, v) in entries {
-            if keys::decode_u64(&v)? == dst
+            if adjacency_other(&v)? == dst
                 && self.delete_edge_by_id(tid, AdjKey::decode(&k)?.edge)?
             {
                 deleted += 1;
@@ -738,14 +742,18 @@ impl WriteTxn<'_> {
                 None => batch.delete(k),
             }
         }
-        // Disjoint from `pending`: fresh keys were never read, deleted or written before.
-        for (k, v) in self.fresh {
+        // Disjoint from `pending`: fresh keys were never read, deleted or written before. Sorted
+        // because a memtable insert next to the previous one is several times cheaper than one
+        // at a random place (the skip list keeps its last position).
+        let mut fresh = self.fresh;
+        fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in fresh {
             batch.put(k, v);
         }
-        for (k, d) in self.degrees {
-            if d != 0 {
-                batch.add(k.to_vec(), d);
-            }
+        let mut degrees: Vec<_> = self.degrees.into_iter().filter(|(_, d)| *d != 0).collect();
+        degrees.sort_unstable_by_key(|(k, _)| *k);
+        for (k, d) in degrees {
+            batch.add(k.to_vec(), d);
         }
         let mut counters: Vec<_> = self.counters.into_iter().filter(|(_, d)| *d != 0).collect();
         counters.sort();
@@ -1014,14 +1022,66 @@ impl Snapshot {
         node: NodeId,
         q: &NeighborQuery,
     ) -> Result<Vec<Neighbor>> {
+        self.scan_adjacency(label, node, q, |_, _| Ok(()))
+            .map(|found| found.into_iter().map(|(n, ())| n).collect())
+    }
+
+    /// Edges of a node (by key) matching `q` with each edge's properties (indexes into the edge
+    /// type's catalog entry), newest first unless `q.oldest_first`.
+    pub fn neighbor_edges(
+        &self,
+        label: &str,
+        key: &str,
+        q: &NeighborQuery,
+    ) -> Result<Vec<(Neighbor, Props)>> {
+        let lid = self.catalog.label(label)?.id;
+        let id = self
+            .node_id_in(lid, key)?
+            .ok_or_else(|| Error::NotFound(format!("no node {label}:{key}")))?;
+        self.neighbor_edges_by_id(lid, id, q)
+    }
+
+    /// [`Snapshot::neighbor_edges`] by node id. The properties come with the adjacency entries,
+    /// so this is the same range scans as [`Snapshot::neighbors_by_id`], with no lookup per edge.
+    pub fn neighbor_edges_by_id(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        q: &NeighborQuery,
+    ) -> Result<Vec<(Neighbor, Props)>> {
+        self.scan_adjacency(label, node, q, |n, value| {
+            match adjacency_props_section(value) {
+                Some(section) => decode_props(section),
+                // An entry from before adjacency values carried properties.
+                None => Ok(self
+                    .view
+                    .get(&keys::edge_key(n.edge_type, n.edge_id))?
+                    .map(|bytes| EdgeRecord::decode(&bytes))
+                    .transpose()?
+                    .map(|rec| rec.props)
+                    .unwrap_or_default()),
+            }
+        })
+    }
+
+    /// One range scan per (edge type, direction) slot of the node, `extract` reading what the
+    /// caller wants from each entry's value; merged across slots in time order.
+    fn scan_adjacency<T>(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        q: &NeighborQuery,
+        mut extract: impl FnMut(&Neighbor, &[u8]) -> Result<T>,
+    ) -> Result<Vec<(Neighbor, T)>> {
         let since = q.since.unwrap_or(NO_TIME);
         let until = q.until.unwrap_or(i64::MAX);
         if since > until {
             return Ok(Vec::new());
         }
         let limit = q.limit.unwrap_or(usize::MAX);
+        let slots = self.adjacency_slots(label, q)?;
         let mut out = Vec::new();
-        for (edge_type, dir) in self.adjacency_slots(label, q)? {
+        for &(edge_type, dir) in &slots {
             let def = self.catalog.edge_type_by_id(edge_type)?;
             let other_label = match (def.undirected, dir) {
                 (true, _) => {
@@ -1038,24 +1098,29 @@ impl Snapshot {
             for item in self.view.scan(&lo, &hi, !q.oldest_first).take(limit) {
                 let (k, v) = item?;
                 let adj = AdjKey::decode(&k)?;
-                out.push(Neighbor {
+                let neighbor = Neighbor {
                     edge_type,
                     edge_id: adj.edge,
                     dir,
                     time: opt_time(adj.time),
                     label: other_label,
-                    node: keys::decode_u64(&v)?,
-                });
+                    node: adjacency_other(&v)?,
+                };
+                let extracted = extract(&neighbor, &v)?;
+                out.push((neighbor, extracted));
             }
         }
-        if q.oldest_first {
-            out.sort_by_key(|n| (n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id));
-        } else {
-            out.sort_by_key(|n| {
-                std::cmp::Reverse((n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id))
-            });
+        // One slot's scan is already in order; several are merged by time.
+        if slots.len() > 1 {
+            if q.oldest_first {
+                out.sort_by_key(|(n, _)| (n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id));
+            } else {
+                out.sort_by_key(|(n, _)| {
+                    std::cmp::Reverse((n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id))
+                });
+            }
+            out.truncate(limit);
         }
-        out.truncate(limit);
         Ok(out)
     }
 }

@@ -150,10 +150,10 @@ fn show(
     q: &NeighborQuery,
 ) -> Result<Vec<argus_engine::Neighbor>> {
     let snap = store.snapshot();
-    let found = snap.neighbors(label, key, q)?;
+    let found = snap.neighbor_edges(label, key, q)?;
     println!("\n-- {title}");
     println!("{}", output::neighbors_table(&snap, &found)?.render());
-    Ok(found)
+    Ok(found.into_iter().map(|(n, _)| n).collect())
 }
 
 pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {

@@ -511,7 +511,7 @@ fn run_neighbors(store: &GraphStore, args: &NeighborsArgs, format: Format) -> Re
         oldest_first: args.oldest_first,
     };
     let snap = store.snapshot();
-    let found = snap.neighbors(&label, &key, &query)?;
+    let found = snap.neighbor_edges(&label, &key, &query)?;
     let table = output::neighbors_table(&snap, &found)?;
     table.print(format);
     if format == Format::Table {

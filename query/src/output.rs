@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use argus_engine::check::CheckReport;
 use argus_engine::load::{LoadProgress, LoadReport};
+use argus_engine::record::Props;
 use argus_engine::time::format_micros;
 use argus_engine::{GraphStore, Neighbor, Snapshot};
 use clap::ValueEnum;
@@ -280,7 +281,7 @@ pub fn print_check(r: &CheckReport, format: Format) {
     }
 }
 
-pub fn neighbors_table(snap: &Snapshot, found: &[Neighbor]) -> Result<Table> {
+pub fn neighbors_table(snap: &Snapshot, found: &[(Neighbor, Props)]) -> Result<Table> {
     let catalog = snap.catalog();
     let mut table = Table::new(&[
         "edge_type",
@@ -290,21 +291,21 @@ pub fn neighbors_table(snap: &Snapshot, found: &[Neighbor]) -> Result<Table> {
         "edge_id",
         "properties",
     ]);
-    for n in found {
+    for (n, props) in found {
         let t = catalog.edge_type_by_id(n.edge_type)?;
         let other = catalog.label_by_id(n.label)?;
         let key = snap
             .node_key(n.label, n.node)?
             .unwrap_or_else(|| format!("#{}", n.node));
-        let props = match snap.edge(n.edge_type, n.edge_id)? {
-            Some(e) => Json::Object(
-                e.props
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
-            None => Json::Null,
-        };
+        let props = Json::Object(
+            props
+                .iter()
+                .filter_map(|(i, v)| {
+                    let def = t.properties.get(*i as usize)?;
+                    Some((def.name.clone(), v.to_json()))
+                })
+                .collect(),
+        );
         let dir = if t.undirected {
             "both"
         } else {
