@@ -26,7 +26,8 @@ use crate::table_cache::TableCache;
 
 const MARKER_FILE: &str = "ARGUS";
 const STORE_DIR: &str = "store";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2: adjacency values carry the edge's properties.
+const FORMAT_VERSION: u32 = 2;
 
 /// An Argus data directory, open for reads and writes.
 pub struct GraphStore {
@@ -280,33 +281,62 @@ impl GraphStore {
         f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T>,
     ) -> Result<T> {
         let _guard = self.writer.lock();
-        let mut txn = WriteTxn {
-            live: self.backend.as_ref(),
+        let mut txn = self.begin(None);
+        let out = f(&mut txn)?;
+        self.commit(txn.into_prepared(), durability)?;
+        Ok(out)
+    }
+
+    fn begin(&self, carry: Option<Carry>) -> WriteTxn<'_> {
+        let carry = carry.unwrap_or_else(|| Carry {
             catalog: (*self.catalog()).clone(),
+            next_node: HashMap::new(),
+            next_edge: HashMap::new(),
+        });
+        WriteTxn {
+            live: self.backend.as_ref(),
+            catalog: carry.catalog,
             catalog_dirty: false,
             pending: BTreeMap::new(),
             fresh: Vec::new(),
             counters: HashMap::new(),
             degrees: HashMap::new(),
-            next_node: HashMap::new(),
-            next_edge: HashMap::new(),
+            next_node: carry.next_node,
+            next_edge: carry.next_edge,
             deleted_nodes: false,
-        };
-        let out = f(&mut txn)?;
-        let deleted_nodes = txn.deleted_nodes;
-        let (batch, catalog) = txn.into_batch();
+        }
+    }
+
+    /// Apply a built transaction. The catalog lock is held across the backend write so that no
+    /// snapshot pairs the new data with the old catalog.
+    fn commit(&self, prepared: Prepared, durability: Durability) -> Result<()> {
         let mut committed = self.catalog.write();
-        self.backend.write(batch, durability)?;
+        self.backend.write(prepared.batch, durability)?;
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if deleted_nodes {
+        if prepared.deleted_nodes {
             self.deletion_epoch
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        if let Some(catalog) = catalog {
+        if let Some(catalog) = prepared.catalog {
             *committed = Arc::new(catalog);
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Start a pipeline: a sequence of transactions where each one is built while the one
+    /// before it is still being committed (by [`Pipeline::commit`], typically on another
+    /// thread). Other writers wait until the pipeline is dropped.
+    ///
+    /// A transaction in a pipeline continues the catalog and id counters of the one before it,
+    /// but its reads do not see that one's writes until its commit has finished: only callers
+    /// that remember what they wrote (the edge loader caches the nodes it creates) may use it.
+    pub(crate) fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            store: self,
+            _writer: self.writer.lock(),
+            carry: None,
+        }
     }
 
     /// A counter that changes whenever a commit deletes nodes.
@@ -318,6 +348,62 @@ impl GraphStore {
     /// Persist memtables and logs (a clean point for backups and benchmarks).
     pub fn flush(&self) -> Result<()> {
         self.backend.flush()
+    }
+}
+
+/// What a pipelined transaction continues from the one built before it.
+struct Carry {
+    catalog: Catalog,
+    next_node: HashMap<CatalogId, NodeId>,
+    next_edge: HashMap<CatalogId, EdgeId>,
+}
+
+/// A transaction built and not yet committed.
+pub(crate) struct Prepared {
+    batch: WriteBatch,
+    catalog: Option<Catalog>,
+    deleted_nodes: bool,
+}
+
+/// See [`GraphStore::pipeline`].
+pub(crate) struct Pipeline<'s> {
+    store: &'s GraphStore,
+    _writer: parking_lot::MutexGuard<'s, ()>,
+    carry: Option<Carry>,
+}
+
+impl<'s> Pipeline<'s> {
+    /// Build the next transaction with `f`; nothing is written until [`Pipeline::commit`]. If
+    /// `f` fails, the pipeline must not be used further (its counters may be ahead).
+    pub(crate) fn build<T>(
+        &mut self,
+        f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T>,
+    ) -> Result<(T, Prepared)> {
+        let mut txn = self.store.begin(self.carry.take());
+        let out = f(&mut txn)?;
+        self.carry = Some(Carry {
+            catalog: txn.catalog.clone(),
+            next_node: txn.next_node.clone(),
+            next_edge: txn.next_edge.clone(),
+        });
+        Ok((out, txn.into_prepared()))
+    }
+
+    /// The store, for committing from another thread.
+    pub(crate) fn committer(&self) -> Committer<'s> {
+        Committer(self.store)
+    }
+}
+
+/// Commits a pipeline's transactions, in the order they were built.
+#[derive(Clone, Copy)]
+pub(crate) struct Committer<'s>(&'s GraphStore);
+
+impl Committer<'_> {
+    /// Apply one built transaction, durable per the store's default durability when this
+    /// returns `Ok`.
+    pub(crate) fn commit(&self, prepared: Prepared) -> Result<()> {
+        self.0.commit(prepared, self.0.options.durability)
     }
 }
 
@@ -731,6 +817,16 @@ impl WriteTxn<'_> {
         Ok(true)
     }
 
+    fn into_prepared(self) -> Prepared {
+        let deleted_nodes = self.deleted_nodes;
+        let (batch, catalog) = self.into_batch();
+        Prepared {
+            batch,
+            catalog,
+            deleted_nodes,
+        }
+    }
+
     fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
         let mut batch = WriteBatch::default();
         batch
@@ -1049,18 +1145,8 @@ impl Snapshot {
         node: NodeId,
         q: &NeighborQuery,
     ) -> Result<Vec<(Neighbor, Props)>> {
-        self.scan_adjacency(label, node, q, |n, value| {
-            match adjacency_props_section(value) {
-                Some(section) => decode_props(section),
-                // An entry from before adjacency values carried properties.
-                None => Ok(self
-                    .view
-                    .get(&keys::edge_key(n.edge_type, n.edge_id))?
-                    .map(|bytes| EdgeRecord::decode(&bytes))
-                    .transpose()?
-                    .map(|rec| rec.props)
-                    .unwrap_or_default()),
-            }
+        self.scan_adjacency(label, node, q, |_, value| {
+            decode_props(adjacency_props_section(value)?)
         })
     }
 

@@ -250,10 +250,12 @@ pub fn adjacency_other(value: &[u8]) -> Result<NodeId> {
     Ok(u64::from_be_bytes(head))
 }
 
-/// The property section of an adjacency value; `None` for an entry written before adjacency
-/// values carried properties (just the 8-byte node id).
-pub fn adjacency_props_section(value: &[u8]) -> Option<&[u8]> {
-    value.get(8..).filter(|rest| !rest.is_empty())
+/// The property section of an adjacency value.
+pub fn adjacency_props_section(value: &[u8]) -> Result<&[u8]> {
+    value
+        .get(8..)
+        .filter(|rest| !rest.is_empty())
+        .ok_or_else(|| Error::Corrupt(format!("adjacency value of {} bytes", value.len())))
 }
 
 /// Decode a property section (`n u16 · properties`).

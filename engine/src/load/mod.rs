@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use crate::catalog::{HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Location, Result};
-use crate::graph::GraphStore;
+use crate::graph::{GraphStore, Prepared};
 use crate::keys::{CatalogId, Micros, NodeId};
 use crate::record::{normalize_props, Props};
 use crate::time::parse_time;
@@ -700,128 +700,155 @@ pub fn load_edges(
         skip -= 1;
     }
 
-    // Key → id of endpoints seen so far; dropped whenever another writer deletes nodes.
+    // Key → id of endpoints seen so far. The pipeline holds the writer lock for the whole load,
+    // so no other writer can delete a node behind this cache.
     let mut ids: [HashMap<String, NodeId>; 2] = [HashMap::new(), HashMap::new()];
-    let mut epoch = store.deletion_epoch();
     let mut prop_columns: Vec<PropColumn> = Vec::new();
     let mut resolved: Option<(CatalogId, CatalogId, CatalogId)> = None;
+    // Rows in the batches built so far (the checkpoint each batch writes) and in those committed.
+    let mut built = report.skipped_rows;
     let mut committed = report.skipped_rows;
-    let mut done = false;
-    while !done {
-        if store.deletion_epoch() != epoch {
-            epoch = store.deletion_epoch();
-            ids.iter_mut().for_each(HashMap::clear);
-        }
-        let mut created_in_batch: Vec<(usize, String)> = Vec::new();
-        let result = store.write(|txn| {
-            let (tid, sl, dl) = match resolved {
-                Some(r) => r,
-                None => {
-                    for (label, col) in [(&spec.src_label, src_col), (&spec.dst_label, dst_col)] {
-                        if txn.catalog().label(label).is_err() {
-                            txn.create_label(label, &columns[col], Vec::new())?;
+    let mut pipeline = store.pipeline();
+    let committer = pipeline.committer();
+    // Batch N is committed on its own thread while batch N+1 is read and built here.
+    std::thread::scope(|scope| -> Result<()> {
+        let (to_commit, queue) = std::sync::mpsc::sync_channel::<Prepared>(0);
+        let (acks_tx, acks) = std::sync::mpsc::channel::<Result<()>>();
+        scope.spawn(move || {
+            for prepared in queue {
+                let result = committer.commit(prepared);
+                let failed = result.is_err();
+                if acks_tx.send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut in_flight: Option<(LoadReport, (u64, u64))> = None;
+        let mut await_commit = |in_flight: &mut Option<(LoadReport, (u64, u64))>,
+                                committed: &mut u64,
+                                report: &mut LoadReport|
+         -> Result<()> {
+            let Some((batch, (bytes_read, total_bytes))) = in_flight.take() else {
+                return Ok(());
+            };
+            acks.recv()
+                .map_err(|_| Error::Backend("the commit thread stopped".into()))??;
+            *committed += batch.rows;
+            report.rows += batch.rows;
+            report.nodes_created += batch.nodes_created;
+            report.edges_inserted += batch.edges_inserted;
+            report.batches += 1;
+            observe(&LoadProgress {
+                bytes_read,
+                total_bytes,
+                rows_committed: *committed,
+                batches_committed: report.batches,
+            });
+            Ok(())
+        };
+        let mut done = false;
+        while !done {
+            let result = pipeline.build(|txn| {
+                let (tid, sl, dl) = match resolved {
+                    Some(r) => r,
+                    None => {
+                        for (label, col) in [(&spec.src_label, src_col), (&spec.dst_label, dst_col)] {
+                            if txn.catalog().label(label).is_err() {
+                                txn.create_label(label, &columns[col], Vec::new())?;
+                            }
                         }
+                        if txn.catalog().edge_type(&spec.edge_type).is_err() {
+                            txn.create_edge_type(&spec.edge_type, &spec.src_label, &spec.dst_label, spec.undirected, Vec::new())?;
+                        }
+                        prop_columns.clear();
+                        for &i in &prop_sources {
+                            let index = txn.add_edge_property(&spec.edge_type, PropertyDef { name: columns[i].clone(), ty: types[i] })?;
+                            prop_columns.push(PropColumn { source: i, name: columns[i].clone(), ty: types[i], index: index as u16 });
+                        }
+                        let t = txn.catalog().edge_type(&spec.edge_type)?;
+                        (t.id, t.src_label, t.dst_label)
                     }
-                    if txn.catalog().edge_type(&spec.edge_type).is_err() {
-                        txn.create_edge_type(&spec.edge_type, &spec.src_label, &spec.dst_label, spec.undirected, Vec::new())?;
+                };
+                let mut r = LoadReport::default();
+                let mut finished = false;
+                while (r.rows as usize) < spec.options.batch_rows {
+                    let Some(row) = rows.next()? else {
+                        finished = true;
+                        break;
+                    };
+                    let mut ends = [0 as NodeId; 2];
+                    for (side, (col, label, label_name)) in
+                        [(src_col, sl, &spec.src_label), (dst_col, dl, &spec.dst_label)].into_iter().enumerate()
+                    {
+                        let key = row.cells.get(col).and_then(cell_key).ok_or_else(|| Error::Input {
+                            location: rows.location(row.line, Some(col)),
+                            message: "empty node key".into(),
+                        })?;
+                        let cache_side = if sl == dl { 0 } else { side };
+                        if let Some(id) = ids[cache_side].get(&key) {
+                            ends[side] = *id;
+                            continue;
+                        }
+                        let id = match txn.node_id(label, &key)? {
+                            Some(id) => id,
+                            None if spec.create_missing_nodes => {
+                                let (id, _) = txn.upsert_node_resolved(label, &key, Vec::new())?;
+                                r.nodes_created += 1;
+                                id
+                            }
+                            None => {
+                                return Err(Error::Input {
+                                    location: rows.location(row.line, Some(col)),
+                                    message: format!(
+                                        "no {label_name} node with key '{key}' (load the nodes first, or pass --create-missing-nodes)"
+                                    ),
+                                })
+                            }
+                        };
+                        ids[cache_side].insert(key, id);
+                        ends[side] = id;
                     }
-                    prop_columns.clear();
-                    for &i in &prop_sources {
-                        let index = txn.add_edge_property(&spec.edge_type, PropertyDef { name: columns[i].clone(), ty: types[i] })?;
-                        prop_columns.push(PropColumn { source: i, name: columns[i].clone(), ty: types[i], index: index as u16 });
-                    }
-                    let t = txn.catalog().edge_type(&spec.edge_type)?;
-                    (t.id, t.src_label, t.dst_label)
+                    let time = match time_col {
+                        Some(c) => cell_time(row.cells.get(c).unwrap_or(&Cell::Null)).map_err(|message| Error::Input {
+                            location: rows.location(row.line, Some(c)),
+                            message,
+                        })?,
+                        None => None,
+                    };
+                    let props = row_props(&rows, &row, &prop_columns)?;
+                    txn.insert_edge_resolved(tid, ends[0], ends[1], time, props)?;
+                    r.edges_inserted += 1;
+                    r.rows += 1;
+                }
+                txn.set_meta(&checkpoint, crate::keys::encode_u64(built + r.rows).to_vec());
+                Ok((r, finished, (tid, sl, dl)))
+            });
+            let ((batch_report, finished, ids_resolved), prepared) = match result {
+                Ok(x) => x,
+                Err(e) => {
+                    await_commit(&mut in_flight, &mut committed, &mut report)?;
+                    return Err(match e {
+                        Error::Input { location, message } => Error::Input {
+                            location,
+                            message: format!(
+                                "{message}; {committed} earlier rows were committed, this batch was not: fix the input and re-run with --resume to continue"
+                            ),
+                        },
+                        other => other,
+                    });
                 }
             };
-            let mut r = LoadReport::default();
-            let mut finished = false;
-            while (r.rows as usize) < spec.options.batch_rows {
-                let Some(row) = rows.next()? else {
-                    finished = true;
-                    break;
-                };
-                let mut ends = [0 as NodeId; 2];
-                for (side, (col, label, label_name)) in
-                    [(src_col, sl, &spec.src_label), (dst_col, dl, &spec.dst_label)].into_iter().enumerate()
-                {
-                    let key = row.cells.get(col).and_then(cell_key).ok_or_else(|| Error::Input {
-                        location: rows.location(row.line, Some(col)),
-                        message: "empty node key".into(),
-                    })?;
-                    let cache_side = if sl == dl { 0 } else { side };
-                    if let Some(id) = ids[cache_side].get(&key) {
-                        ends[side] = *id;
-                        continue;
-                    }
-                    let id = match txn.node_id(label, &key)? {
-                        Some(id) => id,
-                        None if spec.create_missing_nodes => {
-                            let (id, _) = txn.upsert_node_resolved(label, &key, Vec::new())?;
-                            r.nodes_created += 1;
-                            created_in_batch.push((cache_side, key.clone()));
-                            id
-                        }
-                        None => {
-                            return Err(Error::Input {
-                                location: rows.location(row.line, Some(col)),
-                                message: format!(
-                                    "no {label_name} node with key '{key}' (load the nodes first, or pass --create-missing-nodes)"
-                                ),
-                            })
-                        }
-                    };
-                    ids[cache_side].insert(key, id);
-                    ends[side] = id;
-                }
-                let time = match time_col {
-                    Some(c) => cell_time(row.cells.get(c).unwrap_or(&Cell::Null)).map_err(|message| Error::Input {
-                        location: rows.location(row.line, Some(c)),
-                        message,
-                    })?,
-                    None => None,
-                };
-                let props = row_props(&rows, &row, &prop_columns)?;
-                txn.insert_edge_resolved(tid, ends[0], ends[1], time, props)?;
-                r.edges_inserted += 1;
-                r.rows += 1;
-            }
-            txn.set_meta(&checkpoint, crate::keys::encode_u64(committed + r.rows).to_vec());
-            Ok((r, finished, (tid, sl, dl)))
-        });
-        let (batch_report, finished, ids_resolved) = match result {
-            Ok(x) => x,
-            Err(e) => {
-                // Ids handed out inside the failed transaction were never committed.
-                for (side, key) in created_in_batch {
-                    ids[side].remove(&key);
-                }
-                return Err(match e {
-                    Error::Input { location, message } => Error::Input {
-                        location,
-                        message: format!(
-                            "{message}; {committed} earlier rows were committed, this batch was not: fix the input and re-run with --resume to continue"
-                        ),
-                    },
-                    other => other,
-                });
-            }
-        };
-        resolved = Some(ids_resolved);
-        done = finished;
-        committed += batch_report.rows;
-        report.rows += batch_report.rows;
-        report.nodes_created += batch_report.nodes_created;
-        report.edges_inserted += batch_report.edges_inserted;
-        report.batches += 1;
-        let (bytes_read, total_bytes) = rows.progress();
-        observe(&LoadProgress {
-            bytes_read,
-            total_bytes,
-            rows_committed: committed,
-            batches_committed: report.batches,
-        });
-    }
+            await_commit(&mut in_flight, &mut committed, &mut report)?;
+            to_commit
+                .send(prepared)
+                .map_err(|_| Error::Backend("the commit thread stopped".into()))?;
+            built += batch_report.rows;
+            in_flight = Some((batch_report, rows.progress()));
+            resolved = Some(ids_resolved);
+            done = finished;
+        }
+        await_commit(&mut in_flight, &mut committed, &mut report)
+    })?;
     report.millis = elapsed_ms(start);
     Ok(report)
 }
