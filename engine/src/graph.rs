@@ -299,6 +299,7 @@ impl GraphStore {
             catalog_dirty: false,
             pending: BTreeMap::new(),
             fresh: Vec::new(),
+            fresh_adjacency: Vec::new(),
             counters: HashMap::new(),
             degrees: HashMap::new(),
             next_node: carry.next_node,
@@ -418,6 +419,9 @@ pub struct WriteTxn<'s> {
     /// appended without ordering or lookup, the bulk-load fast path. Moved into `pending` before
     /// anything that could read them back (deletes).
     fresh: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Fast-path adjacency puts, kept apart with inline keys because they arrive in random
+    /// order and are sorted before the commit.
+    fresh_adjacency: Vec<([u8; keys::ADJ_KEY_LEN], Vec<u8>)>,
     counters: HashMap<Vec<u8>, i64>,
     degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
     next_node: HashMap<CatalogId, NodeId>,
@@ -458,6 +462,9 @@ impl WriteTxn<'_> {
     fn materialize(&mut self) {
         for (k, v) in self.fresh.drain(..) {
             self.pending.insert(k, Some(v));
+        }
+        for (k, v) in self.fresh_adjacency.drain(..) {
+            self.pending.insert(k.to_vec(), Some(v));
         }
     }
 
@@ -726,7 +733,7 @@ impl WriteTxn<'_> {
             }
             .encode();
             let value = encode_adjacency_value(other, &record[EDGE_PROPS_OFFSET..]);
-            self.fresh.push((k.to_vec(), value));
+            self.fresh_adjacency.push((k, value));
             self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
         self.fresh
@@ -829,9 +836,9 @@ impl WriteTxn<'_> {
 
     fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
         let mut batch = WriteBatch::default();
-        batch
-            .ops
-            .reserve(self.pending.len() + self.fresh.len() + self.degrees.len());
+        batch.ops.reserve(
+            self.pending.len() + self.fresh.len() + self.fresh_adjacency.len() + self.degrees.len(),
+        );
         for (k, v) in self.pending {
             match v {
                 Some(v) => batch.put(k, v),
@@ -843,6 +850,11 @@ impl WriteTxn<'_> {
         // at a random place (the skip list keeps its last position).
         let mut fresh = self.fresh;
         fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut fresh_adjacency = self.fresh_adjacency;
+        fresh_adjacency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in fresh_adjacency {
+            batch.put(k.to_vec(), v);
+        }
         for (k, v) in fresh {
             batch.put(k, v);
         }

@@ -11,6 +11,7 @@
 mod csv_source;
 mod parquet_source;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -294,13 +295,42 @@ pub fn cell_value(cell: &Cell, ty: PropType) -> std::result::Result<Option<Value
     Ok(Some(v))
 }
 
-fn cell_key(cell: &Cell) -> Option<String> {
+fn cell_key(cell: &Cell) -> Option<Cow<'_, str>> {
     match cell {
         Cell::Null => None,
         Cell::Text(t) if t.is_empty() => None,
-        Cell::Text(t) => Some(t.clone()),
-        Cell::Typed(v) => Some(v.to_string()),
+        Cell::Text(t) => Some(Cow::Borrowed(t)),
+        Cell::Typed(v) => Some(Cow::Owned(v.to_string())),
     }
+}
+
+/// Key → id of one label's nodes, hashed with a fast non-cryptographic hasher (the keys are the
+/// user's own data, loaded by the user).
+type KeyCache = HashMap<String, NodeId, rustc_hash::FxBuildHasher>;
+
+/// Fill `cache` with every key of `label` when one sequential scan of its key dictionary is
+/// cheaper than the point lookups the file would need: when the label has no more nodes than
+/// the file has rows (estimated from its size).
+fn prefetch_keys(
+    store: &GraphStore,
+    label: CatalogId,
+    estimated_rows: u64,
+    cache: &mut KeyCache,
+) -> Result<()> {
+    let snapshot = store.snapshot();
+    if snapshot.node_count(label)? > estimated_rows {
+        return Ok(());
+    }
+    let prefix = crate::keys::key_to_id_prefix(label);
+    let upper = crate::keys::prefix_successor(&prefix);
+    for item in snapshot.view().scan(&prefix, &upper, false) {
+        let (k, v) = item?;
+        let (_, key) = crate::keys::decode_key_to_id_key(&k)?;
+        if let Ok(key) = std::str::from_utf8(key) {
+            cache.insert(key.to_owned(), crate::keys::decode_u64(&v)?);
+        }
+    }
+    Ok(())
 }
 
 fn cell_time(cell: &Cell) -> std::result::Result<Option<Micros>, String> {
@@ -461,6 +491,16 @@ impl Rows {
             column: column.map(|c| c + 1),
             column_name: column.and_then(|c| self.columns().get(c).cloned()),
         })
+    }
+
+    /// Rows in the whole file, estimated from the bytes the sample took.
+    fn estimated_rows(&self) -> u64 {
+        let (read, total) = self.progress();
+        let sampled = self.buffered.len() as u64;
+        if read == 0 || sampled == 0 {
+            return sampled;
+        }
+        (total as f64 / read as f64 * sampled as f64).ceil() as u64
     }
 
     /// Bytes parsed so far (by the reader thread, which may run a little ahead) and file size.
@@ -702,7 +742,16 @@ pub fn load_edges(
 
     // Key → id of endpoints seen so far. The pipeline holds the writer lock for the whole load,
     // so no other writer can delete a node behind this cache.
-    let mut ids: [HashMap<String, NodeId>; 2] = [HashMap::new(), HashMap::new()];
+    let mut ids: [KeyCache; 2] = [KeyCache::default(), KeyCache::default()];
+    let estimated_rows = rows.estimated_rows();
+    for (side, label) in [&spec.src_label, &spec.dst_label].into_iter().enumerate() {
+        if side == 1 && spec.dst_label == spec.src_label {
+            break;
+        }
+        if let Ok(def) = catalog.label(label) {
+            prefetch_keys(store, def.id, estimated_rows, &mut ids[side])?;
+        }
+    }
     let mut prop_columns: Vec<PropColumn> = Vec::new();
     let mut resolved: Option<(CatalogId, CatalogId, CatalogId)> = None;
     // Rows in the batches built so far (the checkpoint each batch writes) and in those committed.
@@ -785,7 +834,7 @@ pub fn load_edges(
                             message: "empty node key".into(),
                         })?;
                         let cache_side = if sl == dl { 0 } else { side };
-                        if let Some(id) = ids[cache_side].get(&key) {
+                        if let Some(id) = ids[cache_side].get(key.as_ref()) {
                             ends[side] = *id;
                             continue;
                         }
@@ -805,7 +854,7 @@ pub fn load_edges(
                                 })
                             }
                         };
-                        ids[cache_side].insert(key, id);
+                        ids[cache_side].insert(key.into_owned(), id);
                         ends[side] = id;
                     }
                     let time = match time_col {

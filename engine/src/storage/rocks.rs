@@ -219,12 +219,39 @@ impl Backend for RocksBackend {
     }
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
-        let mut wb = rocksdb::WriteBatch::default();
+        // Handles looked up once per batch, not per key; the batch buffer sized up front (key,
+        // value and ~8 bytes of framing per operation) so it is never regrown.
+        let mut handles = Vec::with_capacity(Keyspace::ALL.len());
+        for ks in Keyspace::ALL {
+            let handle = self
+                .db
+                .cf_handle(ks.name())
+                .ok_or_else(|| Error::Corrupt(format!("missing column family {}", ks.name())))?;
+            handles.push((ks.prefix(), handle));
+        }
+        let handle = |key: &[u8]| -> Result<&ColumnFamily> {
+            let first = key.first().copied();
+            handles
+                .iter()
+                .find(|(prefix, _)| Some(*prefix) == first)
+                .map(|(_, h)| *h)
+                .ok_or_else(|| Error::Corrupt(format!("key with unknown keyspace: {key:02x?}")))
+        };
+        let bytes: usize = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Put(k, v) => k.len() + v.len() + 8,
+                Op::Delete(k) => k.len() + 8,
+                Op::Add(k, _) => k.len() + 16,
+            })
+            .sum();
+        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(bytes + 64);
         for op in &batch.ops {
             match op {
-                Op::Put(k, v) => wb.put_cf(cf(&self.db, k)?, k, v),
-                Op::Delete(k) => wb.delete_cf(cf(&self.db, k)?, k),
-                Op::Add(k, delta) => wb.merge_cf(cf(&self.db, k)?, k, encode_counter(*delta)),
+                Op::Put(k, v) => wb.put_cf(handle(k)?, k, v),
+                Op::Delete(k) => wb.delete_cf(handle(k)?, k),
+                Op::Add(k, delta) => wb.merge_cf(handle(k)?, k, encode_counter(*delta)),
             }
         }
         let mut wo = rocksdb::WriteOptions::default();
