@@ -513,6 +513,97 @@ fn arrow_scans(kind: BackendKind) {
     );
 }
 
+/// Edges with their properties in one call, from either end and for undirected types; and
+/// `check` notices an out-entry whose copy of the properties differs from the edge record.
+fn neighbor_edges(kind: BackendKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), kind);
+    build(&store);
+    let snap = store.snapshot();
+    let catalog = snap.catalog();
+    let paid = catalog.edge_type("paid").unwrap();
+    let amount = |props: &[(u16, Value)]| props.to_vec();
+    for (label, key, direction) in [
+        ("card", "c1", Direction::Out),
+        ("merchant", "m1", Direction::In),
+        ("user", "u1", Direction::Both),
+    ] {
+        let q = NeighborQuery {
+            direction,
+            ..Default::default()
+        };
+        let plain = snap.neighbors(label, key, &q).unwrap();
+        let with_props = snap.neighbor_edges(label, key, &q).unwrap();
+        assert_eq!(
+            plain,
+            with_props.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            "{label}:{key} same edges in the same order"
+        );
+        for (n, props) in &with_props {
+            let edge = snap.edge(n.edge_type, n.edge_id).unwrap().unwrap();
+            let named: Vec<(String, Value)> = props
+                .iter()
+                .map(|(i, v)| {
+                    let t = catalog.edge_type_by_id(n.edge_type).unwrap();
+                    (t.properties[*i as usize].name.clone(), v.clone())
+                })
+                .collect();
+            assert_eq!(named, edge.props, "{label}:{key} edge {}", n.edge_id);
+        }
+    }
+    let c1 = snap
+        .neighbor_edges(
+            "card",
+            "c1",
+            &NeighborQuery {
+                edge_type: Some("paid".into()),
+                oldest_first: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        c1.iter().map(|(_, p)| amount(p)).collect::<Vec<_>>(),
+        [10.0, 20.0, 30.0, 40.0, 5.0]
+            .map(|a| vec![(0u16, Value::Float(a))])
+            .to_vec()
+    );
+    assert_consistent(&store);
+
+    // Rewrite the first payment's out-entry with another amount, as a bug or bit rot would.
+    let (first, _) = &c1[0];
+    let card = snap.node_id("card", "c1").unwrap().unwrap();
+    let key = argus_engine::keys::AdjKey {
+        label: catalog.label("card").unwrap().id,
+        node: card,
+        edge_type: paid.id,
+        dir: Dir::Out,
+        time: first.time.unwrap(),
+        edge: first.edge_id,
+    }
+    .encode();
+    let mut value = first.node.to_be_bytes().to_vec();
+    value.extend_from_slice(&1u16.to_le_bytes());
+    value.extend_from_slice(&0u16.to_le_bytes());
+    value.push(2);
+    value.extend_from_slice(&99.0f64.to_le_bytes());
+    let mut batch = argus_engine::storage::WriteBatch::default();
+    batch.put(key.to_vec(), value);
+    store
+        .backend()
+        .write(batch, argus_engine::storage::Durability::Sync)
+        .unwrap();
+    let report = argus_engine::check::check(&store.snapshot()).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("holds other properties than the edge record")),
+        "{:?}",
+        report.problems
+    );
+}
+
 macro_rules! suite {
     ($module:ident, $kind:expr) => {
         mod $module {
@@ -524,6 +615,10 @@ macro_rules! suite {
             #[test]
             fn adjacency_and_time_ranges() {
                 super::adjacency_and_time_ranges($kind)
+            }
+            #[test]
+            fn neighbor_edges() {
+                super::neighbor_edges($kind)
             }
             #[test]
             fn deletes() {

@@ -17,7 +17,7 @@ use crate::catalog::{Catalog, HasProperties, PropertyDef};
 use crate::error::Result;
 use crate::graph::{adjacency_entries, Snapshot};
 use crate::keys::{self, AdjKey, CatalogId, Dir, Keyspace, NodeId};
-use crate::record::{adjacency_other, edge_record_props, EdgeRecord, NodeRecord, Props};
+use crate::record::{adjacency_other, adjacency_value, EdgeRecord, NodeRecord, Props};
 
 /// Outcome of a check.
 #[derive(Debug, Clone, Default)]
@@ -52,12 +52,12 @@ impl CheckReport {
 struct Fingerprint(u64, u64, u64);
 
 impl Fingerprint {
-    /// One adjacency entry: its key, the other end and the edge's property section.
-    fn add(&mut self, key: &[u8], other: NodeId, props: &[u8]) {
+    /// One adjacency entry: its key and value.
+    fn add(&mut self, key: &[u8], value: &[u8]) {
         let mut a = std::collections::hash_map::DefaultHasher::new();
-        (key, other, props).hash(&mut a);
+        (key, value).hash(&mut a);
         let mut b = std::collections::hash_map::DefaultHasher::new();
-        (other, props, key, 0x9e37_79b9_u32).hash(&mut b);
+        (value, key, 0x9e37_79b9_u32).hash(&mut b);
         self.0 = self.0.wrapping_add(a.finish());
         self.1 = self.1.wrapping_add(b.finish());
         self.2 += 1;
@@ -233,7 +233,7 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
                     edge: id,
                 }
                 .encode();
-                expected.add(&key, other, edge_record_props(&v)?);
+                expected.add(&key, &adjacency_value(dir, other, &v)?);
             }
         }
         let stored = counter(snap, &keys::edge_count_key(t.id))?;
@@ -320,8 +320,8 @@ pub fn check(snap: &Snapshot) -> Result<CheckReport> {
                 continue;
             }
         };
-        let other = adjacency_other(&v)?;
-        actual.add(&k, other, &v[8..]);
+        adjacency_other(&v)?;
+        actual.add(&k, &v);
         if !node_exists(adj.label, adj.node) {
             *bad_entries
                 .entry(format!(
@@ -406,7 +406,7 @@ fn name_adjacency_mismatches(snap: &Snapshot, report: &mut CheckReport) -> Resul
                         "edge {}#{id}: {dir:?} entry at node {node} points elsewhere",
                         t.name
                     )),
-                    Some(b) if b.get(8..) != edge_record_props(&v).ok() => {
+                    Some(b) if Some(&b) != adjacency_value(dir, other, &v).ok().as_ref() => {
                         report.problem(format!(
                             "edge {}#{id}: {dir:?} entry at node {node} holds other properties than the edge record",
                             t.name

@@ -16,8 +16,8 @@ use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
 use crate::record::{
-    adjacency_other, adjacency_props_section, decode_props, encode_adjacency_value,
-    normalize_props, EdgeRecord, NodeRecord, Props, EDGE_PROPS_OFFSET,
+    adjacency_other, adjacency_props_section, adjacency_value, decode_props, normalize_props,
+    EdgeRecord, NodeRecord, Props,
 };
 use crate::storage::{
     open_backend, Backend, BackendKind, Durability, ReadView, StoreOptions, WriteBatch,
@@ -26,7 +26,7 @@ use crate::table_cache::TableCache;
 
 const MARKER_FILE: &str = "ARGUS";
 const STORE_DIR: &str = "store";
-/// Version 2: adjacency values carry the edge's properties.
+/// Version 2: out-adjacency values carry the edge's properties.
 const FORMAT_VERSION: u32 = 2;
 
 /// An Argus data directory, open for reads and writes.
@@ -732,7 +732,7 @@ impl WriteTxn<'_> {
                 edge: id,
             }
             .encode();
-            let value = encode_adjacency_value(other, &record[EDGE_PROPS_OFFSET..]);
+            let value = adjacency_value(dir, other, &record)?;
             self.fresh_adjacency.push((k, value));
             self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
@@ -851,7 +851,7 @@ impl WriteTxn<'_> {
         let mut fresh = self.fresh;
         fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut fresh_adjacency = self.fresh_adjacency;
-        fresh_adjacency.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        fresh_adjacency.sort_unstable_by_key(|a| a.0);
         for (k, v) in fresh_adjacency {
             batch.put(k.to_vec(), v);
         }
@@ -1149,16 +1149,27 @@ impl Snapshot {
         self.neighbor_edges_by_id(lid, id, q)
     }
 
-    /// [`Snapshot::neighbor_edges`] by node id. The properties come with the adjacency entries,
-    /// so this is the same range scans as [`Snapshot::neighbors_by_id`], with no lookup per edge.
+    /// [`Snapshot::neighbor_edges`] by node id. Out-entries (and undirected ones) carry their
+    /// edge's properties, so outgoing edges cost the same range scans as
+    /// [`Snapshot::neighbors_by_id`]; incoming edges add one lookup per edge.
     pub fn neighbor_edges_by_id(
         &self,
         label: CatalogId,
         node: NodeId,
         q: &NeighborQuery,
     ) -> Result<Vec<(Neighbor, Props)>> {
-        self.scan_adjacency(label, node, q, |_, value| {
-            decode_props(adjacency_props_section(value)?)
+        self.scan_adjacency(label, node, q, |n, value| {
+            match adjacency_props_section(value) {
+                Some(section) => decode_props(section),
+                // In-entries carry no properties: read the edge record.
+                None => match self.view.get(&keys::edge_key(n.edge_type, n.edge_id))? {
+                    Some(bytes) => Ok(EdgeRecord::decode(&bytes)?.props),
+                    None => Err(Error::Corrupt(format!(
+                        "adjacency entry names edge type#{} edge {}, which does not exist",
+                        n.edge_type, n.edge_id
+                    ))),
+                },
+            }
         })
     }
 

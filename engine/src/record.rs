@@ -6,7 +6,7 @@
 
 use crate::catalog::Value;
 use crate::error::{Error, Result};
-use crate::keys::{Micros, NodeId};
+use crate::keys::{Dir, Micros, NodeId};
 
 /// Properties of one record: `(property index, value)`, sorted by index, no nulls.
 pub type Props = Vec<(u16, Value)>;
@@ -231,14 +231,20 @@ pub fn edge_record_props(record: &[u8]) -> Result<&[u8]> {
         .ok_or_else(|| Error::Corrupt("edge record truncated".into()))
 }
 
-/// An adjacency value: the node at the other end (`u64` big-endian) followed by the edge's
-/// property section. Copying the properties here makes "a node's edges with their properties"
-/// one range scan instead of a point lookup per edge.
-pub fn encode_adjacency_value(other: NodeId, props_section: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + props_section.len());
+/// The adjacency value of one entry of an edge whose encoded record is `record`: the node at
+/// the other end (`u64` big-endian), and for out-entries (both entries of an undirected edge)
+/// the record's property section after it. Copying the properties there makes "a node's edges
+/// with their properties" one range scan from the side queries start from (a card's payments,
+/// an account's transfers out), while in-entries stay small for traversals that only need ids.
+pub fn adjacency_value(dir: Dir, other: NodeId, record: &[u8]) -> Result<Vec<u8>> {
+    let props = match dir {
+        Dir::Out => edge_record_props(record)?,
+        Dir::In => &[],
+    };
+    let mut out = Vec::with_capacity(8 + props.len());
     out.extend_from_slice(&other.to_be_bytes());
-    out.extend_from_slice(props_section);
-    out
+    out.extend_from_slice(props);
+    Ok(out)
 }
 
 /// The other end of an adjacency value.
@@ -250,12 +256,9 @@ pub fn adjacency_other(value: &[u8]) -> Result<NodeId> {
     Ok(u64::from_be_bytes(head))
 }
 
-/// The property section of an adjacency value.
-pub fn adjacency_props_section(value: &[u8]) -> Result<&[u8]> {
-    value
-        .get(8..)
-        .filter(|rest| !rest.is_empty())
-        .ok_or_else(|| Error::Corrupt(format!("adjacency value of {} bytes", value.len())))
+/// The property section of an adjacency value: `None` for an in-entry, which has none.
+pub fn adjacency_props_section(value: &[u8]) -> Option<&[u8]> {
+    value.get(8..).filter(|rest| !rest.is_empty())
 }
 
 /// Decode a property section (`n u16 · properties`).
