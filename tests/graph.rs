@@ -536,7 +536,10 @@ fn neighbor_edges(kind: BackendKind) {
         let with_props = snap.neighbor_edges(label, key, &q).unwrap();
         assert_eq!(
             plain,
-            with_props.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            with_props
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>(),
             "{label}:{key} same edges in the same order"
         );
         for (n, props) in &with_props {
