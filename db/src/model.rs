@@ -44,16 +44,29 @@ pub enum ModelKind {
         /// The trees.
         booster: Gbdt,
     },
+    /// Boosted trees on the tree inputs plus the GNN's logit and embedding of the node: the
+    /// GNN summarises the neighbourhood, the trees combine that with the explicit aggregates.
+    Hybrid {
+        /// Shape of the GNN.
+        config: SageConfig,
+        /// GNN parameters, in [`Sage::snapshot`] order.
+        params: Vec<Matrix>,
+        /// Projection relations whose neighbourhoods are aggregated for the trees.
+        relations: Vec<usize>,
+        /// The trees.
+        booster: Gbdt,
+    },
     /// A transaction model (the model's `label` is then the edge type it scores).
     Transaction(Box<crate::transactions::TransactionModel>),
 }
 
 impl ModelKind {
-    /// `gnn`, `trees` or `transaction`.
+    /// `gnn`, `trees`, `hybrid` or `transaction`.
     pub fn family(&self) -> &'static str {
         match self {
             ModelKind::Gnn { .. } => "gnn",
             ModelKind::Trees { .. } => "trees",
+            ModelKind::Hybrid { .. } => "hybrid",
             ModelKind::Transaction(_) => "transaction",
         }
     }
@@ -225,6 +238,7 @@ impl FraudModel {
         let hops = match &self.kind {
             ModelKind::Gnn { config, .. } => config.layers,
             ModelKind::Trees { .. } => 2,
+            ModelKind::Hybrid { config, .. } => config.layers.max(2),
             ModelKind::Transaction(_) => 0,
         };
         let fanouts: Vec<usize> = (0..hops)
@@ -233,7 +247,9 @@ impl FraudModel {
         sample_block(&graph.projection, targets, &fanouts, self.sample_seed, skip)
     }
 
-    /// Model inputs of a block's targets (tree models) or of all its nodes (GNN).
+    /// Model inputs of a block's targets (tree models), of all its nodes (GNN, scaled) or the
+    /// unscaled base features of all its nodes (hybrid: [`LoadedModel::hybrid_rows`] derives
+    /// both halves from them).
     pub fn inputs(&self, graph: &ScoringGraph, block: &Block) -> Result<Matrix> {
         if let ModelKind::Transaction(_) = self.kind {
             return Err(Error::InvalidArgument(
@@ -252,9 +268,22 @@ impl FraudModel {
                 let targets: Vec<u32> = (0..block.targets as u32).collect();
                 all.select_rows(&targets)
             }
+            ModelKind::Hybrid { .. } => base,
             ModelKind::Transaction(_) => Matrix::default(),
         })
     }
+}
+
+/// The hybrid model's tree inputs for `targets` rows: tree inputs, GNN logit, GNN embedding.
+pub fn hybrid_tree_inputs(tree_inputs: &Matrix, logits: &Matrix, embedding: &Matrix) -> Matrix {
+    tree_inputs.hconcat(logits).hconcat(embedding)
+}
+
+/// Names of [`hybrid_tree_inputs`]' GNN columns.
+pub fn hybrid_gnn_names(hidden: usize) -> Vec<String> {
+    std::iter::once("gnn_logit".to_string())
+        .chain((0..hidden).map(|j| format!("gnn_embedding_{j}")))
+        .collect()
 }
 
 /// A model ready to score: its network is built once, not per call.
@@ -268,7 +297,7 @@ impl LoadedModel {
     /// Build the model's network.
     pub fn new(model: FraudModel) -> LoadedModel {
         let sage = match &model.kind {
-            ModelKind::Gnn { config, params } => {
+            ModelKind::Gnn { config, params } | ModelKind::Hybrid { config, params, .. } => {
                 let mut sage = Sage::new(&Cpu, config.clone());
                 sage.restore(&Cpu, params);
                 Some(sage)
@@ -291,19 +320,8 @@ impl LoadedModel {
         };
         match &self.model.kind {
             ModelKind::Gnn { .. } => {
-                let sage = self
-                    .sage
-                    .as_ref()
-                    .expect("a GNN model is loaded with its network");
-                // Layer l is needed only for the hops that later layers still read.
-                let layers = sage.config.layers;
-                let active: Vec<usize> = (0..layers)
-                    .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
-                    .collect();
-                let (logits, embedding) = sage.infer(&Cpu, &block.relations, inputs, &active);
-                let logits = Cpu.download(&logits).data[..block.targets].to_vec();
-                let embedding = Cpu.download(&embedding);
-                (scored(logits), Some(embedding))
+                let (logits, embedding) = self.gnn_targets(block, inputs);
+                (scored(logits.data), Some(embedding))
             }
             ModelKind::Trees { booster, .. } => {
                 let logits = (0..inputs.rows)
@@ -311,8 +329,46 @@ impl LoadedModel {
                     .collect();
                 (scored(logits), None)
             }
+            ModelKind::Hybrid { booster, .. } => {
+                let (rows, embedding) = self.hybrid_rows(block, inputs);
+                let logits = (0..rows.rows).map(|i| booster.logit(rows.row(i))).collect();
+                (scored(logits), Some(embedding))
+            }
             ModelKind::Transaction(_) => (Vec::new(), None),
         }
+    }
+
+    /// The GNN's logits and embeddings of a block's targets from scaled inputs.
+    fn gnn_targets(&self, block: &Block, scaled: &Matrix) -> (Matrix, Matrix) {
+        let sage = self
+            .sage
+            .as_ref()
+            .expect("a GNN or hybrid model is loaded with its network");
+        // Layer l is needed only for the hops that later layers still read.
+        let layers = sage.config.layers;
+        let active: Vec<usize> = (0..layers)
+            .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
+            .collect();
+        let (logits, embedding) = sage.infer(&Cpu, &block.relations, scaled, &active);
+        let targets: Vec<u32> = (0..block.targets as u32).collect();
+        (
+            Cpu.download(&logits).select_rows(&targets),
+            Cpu.download(&embedding).select_rows(&targets),
+        )
+    }
+
+    /// A hybrid model's tree input rows for a block's targets (from the unscaled base features
+    /// of the block's nodes), and the targets' GNN embeddings.
+    pub fn hybrid_rows(&self, block: &Block, base: &Matrix) -> (Matrix, Matrix) {
+        let ModelKind::Hybrid { relations, .. } = &self.model.kind else {
+            panic!("hybrid_rows of a {} model", self.model.kind.family());
+        };
+        let mut scaled = base.clone();
+        apply_scale(&mut scaled, &self.model.scale);
+        let (logits, embedding) = self.gnn_targets(block, &scaled);
+        let targets: Vec<u32> = (0..block.targets as u32).collect();
+        let trees = tree_input_matrix(base, &block.relations, relations).select_rows(&targets);
+        (hybrid_tree_inputs(&trees, &logits, &embedding), embedding)
     }
 
     /// Score `targets` (global index, as-of time) as one vectorised batch.

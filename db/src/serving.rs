@@ -253,6 +253,19 @@ impl Scorer {
                     contribution: c,
                 })
                 .collect(),
+            ModelKind::Hybrid { booster, .. } => {
+                let (rows, _) = self.loaded.hybrid_rows(&block, &inputs);
+                booster
+                    .contributions(rows.row(0))
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, c)| FeatureEffect {
+                        feature: model.input_names[j].clone(),
+                        value: rows.row(0)[j],
+                        contribution: c,
+                    })
+                    .collect()
+            }
             ModelKind::Transaction(_) => Vec::new(),
             ModelKind::Gnn { .. } => {
                 // Occlusion: the target's feature set to its training mean (0 once scaled).

@@ -3,7 +3,7 @@
 //! validation kept. `eval` calls this once per split column; `train` once, then registers the
 //! result.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,9 @@ use argus_extensions::ml::train::{
 
 use crate::eval::read_splits;
 use crate::features::{numeric_properties, property_values, NodeFeatures, StructuralSpec};
-use crate::model::{tree_inputs, FraudModel, ModelKind, ScoringGraph};
+use crate::model::{
+    hybrid_gnn_names, hybrid_tree_inputs, tree_inputs, FraudModel, ModelKind, ScoringGraph,
+};
 use crate::registry::{ModelVersion, TrainedOn};
 use crate::sampling::sample_block;
 use crate::Database;
@@ -47,14 +49,17 @@ pub enum Family {
     Gnn,
     /// Boosted trees on graph features.
     Trees,
+    /// Boosted trees on graph features plus the GNN's logit and embedding.
+    Hybrid,
 }
 
 impl Family {
-    /// Parse `gnn` or `trees`.
+    /// Parse `gnn`, `trees` or `hybrid`.
     pub fn parse(s: &str) -> Option<Family> {
         match s {
             "gnn" => Some(Family::Gnn),
             "trees" => Some(Family::Trees),
+            "hybrid" => Some(Family::Hybrid),
             _ => None,
         }
     }
@@ -64,6 +69,7 @@ impl Family {
         match self {
             Family::Gnn => "gnn",
             Family::Trees => "trees",
+            Family::Hybrid => "hybrid",
         }
     }
 }
@@ -157,7 +163,7 @@ impl TrainSpec {
             target: target.into(),
             edge_types: Vec::new(),
             features: FeatureChoice::Auto,
-            families: vec![Family::Gnn, Family::Trees],
+            families: vec![Family::Gnn, Family::Trees, Family::Hybrid],
             gnn: ModelSettings::default(),
             trees: default_tree_config(),
             fanouts: vec![10, 10],
@@ -183,6 +189,8 @@ pub struct Prepared {
     gnn_features: OnceLock<(Matrix, Vec<(f32, f32)>)>,
     gnn_graphs: OnceLock<Vec<Relation>>,
     tree_inputs: OnceLock<NodeFeatures>,
+    /// The last GNN trained (with its split and seed): the hybrid family reuses it.
+    last_gnn: Mutex<Option<(NodeSplit, u64, Trained)>>,
 }
 
 impl Prepared {
@@ -280,10 +288,12 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         gnn_features: OnceLock::new(),
         gnn_graphs: OnceLock::new(),
         tree_inputs: OnceLock::new(),
+        last_gnn: Mutex::new(None),
     })
 }
 
 /// One trained family on one split.
+#[derive(Clone)]
 pub struct Trained {
     /// The model.
     pub model: FraudModel,
@@ -309,6 +319,107 @@ pub enum TrainProgress<'a> {
 
 /// Train `family` on `split`.
 pub fn train_family(
+    prepared: &Prepared,
+    spec: &TrainSpec,
+    family: Family,
+    split: &NodeSplit,
+    seed: u64,
+    progress: &mut dyn FnMut(TrainProgress<'_>),
+) -> Result<Trained> {
+    match family {
+        Family::Hybrid => train_hybrid(prepared, spec, split, seed, progress),
+        Family::Gnn => {
+            let trained = train_single(prepared, spec, family, split, seed, progress)?;
+            *prepared.last_gnn.lock().expect("not poisoned") =
+                Some((split.clone(), seed, trained.clone()));
+            Ok(trained)
+        }
+        Family::Trees => train_single(prepared, spec, family, split, seed, progress),
+    }
+}
+
+/// The hybrid: the GNN of this split and seed (reused when just trained), then trees on the
+/// tree inputs plus its full-graph logit and embedding per node, stopped early on validation.
+fn train_hybrid(
+    prepared: &Prepared,
+    spec: &TrainSpec,
+    split: &NodeSplit,
+    seed: u64,
+    progress: &mut dyn FnMut(TrainProgress<'_>),
+) -> Result<Trained> {
+    let reused = prepared
+        .last_gnn
+        .lock()
+        .expect("not poisoned")
+        .as_ref()
+        .filter(|(s, sd, _)| s == split && *sd == seed)
+        .map(|(_, _, t)| t.clone());
+    let gnn = match reused {
+        Some(t) => t,
+        None => train_single(prepared, spec, Family::Gnn, split, seed, progress)?,
+    };
+    let ModelKind::Gnn { config, params } = gnn.model.kind.clone() else {
+        return Err(Error::Corrupt("the hybrid's GNN is not a GNN".into()));
+    };
+    let (x, _) = prepared.gnn_features();
+    let mut sage = Sage::new(&Cpu, config.clone());
+    sage.restore(&Cpu, &params);
+    let (logits, embedding) =
+        sage.infer(&Cpu, prepared.gnn_graphs(), x, &vec![x.rows; config.layers]);
+    let trees_in = prepared.tree_inputs();
+    let inputs = hybrid_tree_inputs(
+        &trees_in.matrix,
+        &Cpu.download(&logits),
+        &Cpu.download(&embedding),
+    );
+    let labels: Vec<bool> = prepared
+        .labelled
+        .iter()
+        .map(|l| l.unwrap_or(false))
+        .collect();
+    let out = train_gbdt(
+        &inputs,
+        &labels,
+        &split.train,
+        &split.val,
+        &GbdtConfig {
+            seed,
+            ..spec.trees.clone()
+        },
+        &mut |r| progress(TrainProgress::Round(r)),
+    );
+    let scores = out.model.predict(&inputs);
+    let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
+    let mut model = gnn.model;
+    model.input_names = trees_in
+        .names
+        .iter()
+        .cloned()
+        .chain(hybrid_gnn_names(config.hidden))
+        .collect();
+    let selected = out.model.trees.len();
+    model.kind = ModelKind::Hybrid {
+        config,
+        params,
+        relations: prepared.tree_relations.clone(),
+        booster: out.model,
+    };
+    Ok(Trained {
+        model,
+        val_auc: out.val_auc,
+        test: Scores::of(&test_scores, &test_labels),
+        selected,
+        curve: out
+            .curve
+            .iter()
+            .map(|r| (r.trees, r.loss, r.val_auc))
+            .collect(),
+        scores,
+    })
+}
+
+/// One GNN or trees model.
+fn train_single(
     prepared: &Prepared,
     spec: &TrainSpec,
     family: Family,
@@ -423,6 +534,7 @@ pub fn train_family(
                 scores: out.scores,
             })
         }
+        Family::Hybrid => train_hybrid(prepared, spec, split, seed, progress),
         Family::Trees => {
             let x = prepared.tree_inputs();
             let config = GbdtConfig {

@@ -71,7 +71,11 @@ fn versions_deploy_and_roll_back() {
 fn scores_separate_the_groups_in_batch_and_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = planted(dir.path());
-    for (name, family) in [("trees", Family::Trees), ("gnn", Family::Gnn)] {
+    for (name, family) in [
+        ("trees", Family::Trees),
+        ("gnn", Family::Gnn),
+        ("hybrid", Family::Hybrid),
+    ] {
         train(&db, name, family, true);
         let scorer = db.scorer(name, None).unwrap();
         let snap = db.snapshot();
@@ -87,7 +91,7 @@ fn scores_separate_the_groups_in_batch_and_one_by_one() {
         // A batch scores each key exactly as scoring it alone does.
         let one = scorer.score(&snap, "a45", None).unwrap();
         assert!((one.score - batch[45].unwrap()).abs() < 1e-6);
-        if family == Family::Gnn {
+        if family != Family::Trees {
             assert_eq!(scorer.embedding(&snap, "a45", None).unwrap().len(), 16);
         } else {
             assert!(scorer.embedding(&snap, "a45", None).is_err());
@@ -101,8 +105,9 @@ fn an_edge_from_the_future_does_not_change_an_as_of_score() {
     let db = planted(dir.path());
     train(&db, "gnn", Family::Gnn, true);
     train(&db, "trees", Family::Trees, true);
+    train(&db, "hybrid", Family::Hybrid, true);
     let as_of = Some(60 * 1_000_000);
-    let before: Vec<f32> = ["gnn", "trees"]
+    let before: Vec<f32> = ["gnn", "trees", "hybrid"]
         .iter()
         .map(|m| {
             db.scorer(m, None)
@@ -134,7 +139,7 @@ fn an_edge_from_the_future_does_not_change_an_as_of_score() {
             Ok(())
         })
         .unwrap();
-    for (m, b) in ["gnn", "trees"].iter().zip(&before) {
+    for (m, b) in ["gnn", "trees", "hybrid"].iter().zip(&before) {
         let after = db
             .scorer(m, None)
             .unwrap()
@@ -157,7 +162,11 @@ fn an_edge_from_the_future_does_not_change_an_as_of_score() {
 fn explanations_name_features_and_neighbours() {
     let dir = tempfile::tempdir().unwrap();
     let db = planted(dir.path());
-    for (name, family) in [("trees", Family::Trees), ("gnn", Family::Gnn)] {
+    for (name, family) in [
+        ("trees", Family::Trees),
+        ("gnn", Family::Gnn),
+        ("hybrid", Family::Hybrid),
+    ] {
         train(&db, name, family, true);
         let e = db
             .scorer(name, None)

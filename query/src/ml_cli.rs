@@ -45,8 +45,9 @@ pub struct ModelArgs {
     /// are few properties) or a comma-separated property list.
     #[arg(long, default_value = "auto")]
     features: String,
-    /// Model families to train, comma-separated: gnn, trees.
-    #[arg(long, value_delimiter = ',', default_value = "gnn,trees")]
+    /// Model families to train, comma-separated: gnn, trees, hybrid (trees that also read the
+    /// GNN's logit and embedding; reuses the GNN trained in the same run).
+    #[arg(long, value_delimiter = ',', default_value = "gnn,trees,hybrid")]
     models: Vec<String>,
     /// Edge types of the graph, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
@@ -210,7 +211,7 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
         .iter()
         .map(|m| {
             Family::parse(m.trim())
-                .ok_or_else(|| anyhow!("--models takes gnn and/or trees, got {m:?}"))
+                .ok_or_else(|| anyhow!("--models takes gnn, trees and/or hybrid, got {m:?}"))
         })
         .collect::<Result<_>>()?;
     let aggregation = Aggregation::parse(&args.aggregation).ok_or_else(|| {
