@@ -326,7 +326,7 @@ impl GraphStore {
     }
 
     /// Start a pipeline: a sequence of transactions where each one is built while the one
-    /// before it is still being committed (by [`Pipeline::commit`], typically on another
+    /// before it is still being committed (by [`Committer::commit`], typically on another
     /// thread). Other writers wait until the pipeline is dropped.
     ///
     /// A transaction in a pipeline continues the catalog and id counters of the one before it,
@@ -374,7 +374,7 @@ pub(crate) struct Pipeline<'s> {
 }
 
 impl<'s> Pipeline<'s> {
-    /// Build the next transaction with `f`; nothing is written until [`Pipeline::commit`]. If
+    /// Build the next transaction with `f`; nothing is written until [`Committer::commit`]. If
     /// `f` fails, the pipeline must not be used further (its counters may be ahead).
     pub(crate) fn build<T>(
         &mut self,
