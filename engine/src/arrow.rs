@@ -458,6 +458,30 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Edges already read (from adjacency entries that carry their properties) as one batch,
+    /// in the order given.
+    pub fn edges_from_records(
+        &self,
+        edge_type: CatalogId,
+        records: &[(EdgeId, EdgeRecord)],
+        projection: &Projection,
+    ) -> Result<RecordBatch> {
+        let schema = edge_schema(self.catalog(), edge_type)?;
+        let mut b = EdgeBatchBuilder::new(
+            self,
+            &schema,
+            edge_type,
+            projection_needs_keys(projection),
+            records.len(),
+        )?;
+        for (id, rec) in records {
+            b.append(*id, rec)?;
+        }
+        b.finish(projection)
+    }
+}
+
 fn project_schema(schema: &SchemaRef, projection: &Projection) -> SchemaRef {
     match projection {
         Some(p) => Arc::new(

@@ -221,6 +221,25 @@ impl GraphScanExec {
                 limit: None,
                 oldest_first: true,
             };
+            if from_src && !def.undirected {
+                // Out-entries carry the edge's properties: no lookup per edge.
+                let records: Vec<(u64, argus_engine::record::EdgeRecord)> = snap
+                    .neighbor_edges_by_id(label, node, &query)?
+                    .into_iter()
+                    .filter(|(n, _)| dst_ids.as_ref().is_none_or(|d| d.contains(&n.node)))
+                    .map(|(n, props)| {
+                        let rec = argus_engine::record::EdgeRecord {
+                            src: node,
+                            dst: n.node,
+                            time: n.time.unwrap_or(argus_engine::keys::NO_TIME),
+                            props,
+                        };
+                        (n.edge_id, rec)
+                    })
+                    .collect();
+                batches.push(snap.edges_from_records(edge_type, &records, &self.projection)?);
+                continue;
+            }
             let found = snap.neighbors_by_id(label, node, &query)?;
             let ids: Vec<u64> = found.iter().map(|n| n.edge_id).collect();
             let keep = |rec: &argus_engine::record::EdgeRecord| {
