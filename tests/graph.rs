@@ -607,6 +607,25 @@ fn neighbor_edges(kind: BackendKind) {
     );
 }
 
+/// A data directory written in another layout is refused by name, not misread.
+#[test]
+fn another_data_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), BackendKind::RocksDb));
+    let marker = dir.path().join("ARGUS");
+    let text = std::fs::read_to_string(&marker).unwrap();
+    assert!(text.contains("format=2"), "{text}");
+    std::fs::write(&marker, text.replace("format=2", "format=1")).unwrap();
+    let err = GraphStore::open(dir.path())
+        .err()
+        .expect("format 1 is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("data format 1 is not supported") && message.contains("new directory"),
+        "{message}"
+    );
+}
+
 macro_rules! suite {
     ($module:ident, $kind:expr) => {
         mod $module {

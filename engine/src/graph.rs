@@ -180,7 +180,7 @@ impl GraphStore {
                 if let Some(v) = line.strip_prefix("format=") {
                     if v.trim() != FORMAT_VERSION.to_string() {
                         return Err(Error::Corrupt(format!(
-                            "{}: data format {v} is not supported by this version (expects {FORMAT_VERSION})",
+                            "{}: data format {v} is not supported by this version (expects {FORMAT_VERSION}); load the data into a new directory",
                             marker.display()
                         )));
                     }
