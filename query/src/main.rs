@@ -157,7 +157,7 @@ struct CsvArgs {
     #[arg(long)]
     schema: Option<String>,
     /// Rows per atomic batch.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = LoadOptions::default().batch_rows)]
     batch_rows: usize,
 }
 

@@ -122,7 +122,7 @@ impl Default for LoadOptions {
         LoadOptions {
             csv: CsvOptions::default(),
             schema: Vec::new(),
-            batch_rows: 50_000,
+            batch_rows: 100_000,
             infer_rows: 10_000,
         }
     }
