@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use argus_engine::time::format_micros;
 use argus_engine::{Error, Result, Snapshot};
+use argus_extensions::ml::gbdt::Gbdt;
 
 use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
 use crate::registry::{resolve_version, ModelVersion};
@@ -242,29 +243,24 @@ impl Scorer {
         let (scored, _) = self.loaded.run(&block, &inputs);
         let score = scored[0].score;
 
-        let mut features: Vec<FeatureEffect> = match &model.kind {
-            ModelKind::Trees { booster, .. } => booster
-                .contributions(inputs.row(0))
+        // Trees: each input's path attribution.
+        let attributions = |booster: &Gbdt, row: &[f32]| -> Vec<FeatureEffect> {
+            booster
+                .contributions(row)
                 .into_iter()
                 .enumerate()
                 .map(|(j, c)| FeatureEffect {
                     feature: model.input_names[j].clone(),
-                    value: inputs.row(0)[j],
+                    value: row[j],
                     contribution: c,
                 })
-                .collect(),
+                .collect()
+        };
+        let mut features: Vec<FeatureEffect> = match &model.kind {
+            ModelKind::Trees { booster, .. } => attributions(booster, inputs.row(0)),
             ModelKind::Hybrid { booster, .. } => {
                 let (rows, _) = self.loaded.hybrid_rows(&block, &inputs);
-                booster
-                    .contributions(rows.row(0))
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, c)| FeatureEffect {
-                        feature: model.input_names[j].clone(),
-                        value: rows.row(0)[j],
-                        contribution: c,
-                    })
-                    .collect()
+                attributions(booster, rows.row(0))
             }
             ModelKind::Transaction(_) => Vec::new(),
             ModelKind::Gnn { .. } => {

@@ -11,7 +11,7 @@ use argus_engine::{Error, Result, Snapshot};
 use argus_extensions::ml::backend::Backend;
 use argus_extensions::ml::backend::{AdamW, Aggregation};
 use argus_extensions::ml::cpu::{mix64, Cpu};
-use argus_extensions::ml::gbdt::{train_gbdt, GbdtConfig, RoundReport};
+use argus_extensions::ml::gbdt::{train_gbdt, Gbdt, GbdtConfig, RoundReport};
 use argus_extensions::ml::matrix::Matrix;
 use argus_extensions::ml::metrics::{roc_auc, Scores};
 use argus_extensions::ml::relation::Relation;
@@ -377,19 +377,6 @@ fn train_hybrid(
         .iter()
         .map(|l| l.unwrap_or(false))
         .collect();
-    let out = train_gbdt(
-        &inputs,
-        &labels,
-        &split.train,
-        &split.val,
-        &GbdtConfig {
-            seed,
-            ..spec.trees.clone()
-        },
-        &mut |r| progress(TrainProgress::Round(r)),
-    );
-    let scores = out.model.predict(&inputs);
-    let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
     let mut model = gnn.model;
     model.input_names = trees_in
         .names
@@ -397,25 +384,57 @@ fn train_hybrid(
         .cloned()
         .chain(hybrid_gnn_names(config.hidden))
         .collect();
+    let relations = prepared.tree_relations.clone();
+    Ok(fit_trees(
+        &inputs,
+        &labels,
+        split,
+        &GbdtConfig {
+            seed,
+            ..spec.trees.clone()
+        },
+        model,
+        |booster| ModelKind::Hybrid {
+            config,
+            params,
+            relations,
+            booster,
+        },
+        progress,
+    ))
+}
+
+/// Boost trees on `inputs` (stopped early on validation) and return them as the `kind` of
+/// `model`, with their scores and test metrics.
+fn fit_trees(
+    inputs: &Matrix,
+    labels: &[bool],
+    split: &NodeSplit,
+    config: &GbdtConfig,
+    mut model: FraudModel,
+    kind: impl FnOnce(Gbdt) -> ModelKind,
+    progress: &mut dyn FnMut(TrainProgress<'_>),
+) -> Trained {
+    let out = train_gbdt(inputs, labels, &split.train, &split.val, config, &mut |r| {
+        progress(TrainProgress::Round(r))
+    });
+    let scores = out.model.predict(inputs);
+    let (test_scores, test_labels) = subset(&scores, labels, &split.test);
     let selected = out.model.trees.len();
-    model.kind = ModelKind::Hybrid {
-        config,
-        params,
-        relations: prepared.tree_relations.clone(),
-        booster: out.model,
-    };
-    Ok(Trained {
+    let curve = out
+        .curve
+        .iter()
+        .map(|r| (r.trees, r.loss, r.val_auc))
+        .collect();
+    model.kind = kind(out.model);
+    Trained {
         model,
         val_auc: out.val_auc,
         test: Scores::of(&test_scores, &test_labels),
         selected,
-        curve: out
-            .curve
-            .iter()
-            .map(|r| (r.trees, r.loss, r.val_auc))
-            .collect(),
+        curve,
         scores,
-    })
+    }
 }
 
 /// One GNN or trees model.
@@ -541,34 +560,17 @@ fn train_single(
                 seed,
                 ..spec.trees.clone()
             };
-            let out = train_gbdt(
+            model.input_names = x.names.clone();
+            let relations = prepared.tree_relations.clone();
+            Ok(fit_trees(
                 &x.matrix,
                 &labels,
-                &split.train,
-                &split.val,
+                split,
                 &config,
-                &mut |r| progress(TrainProgress::Round(r)),
-            );
-            let scores = out.model.predict(&x.matrix);
-            let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
-            model.input_names = x.names.clone();
-            let selected = out.model.trees.len();
-            model.kind = ModelKind::Trees {
-                relations: prepared.tree_relations.clone(),
-                booster: out.model,
-            };
-            Ok(Trained {
                 model,
-                val_auc: out.val_auc,
-                test: Scores::of(&test_scores, &test_labels),
-                selected,
-                curve: out
-                    .curve
-                    .iter()
-                    .map(|r| (r.trees, r.loss, r.val_auc))
-                    .collect(),
-                scores,
-            })
+                |booster| ModelKind::Trees { relations, booster },
+                progress,
+            ))
         }
     }
 }

@@ -438,23 +438,16 @@ impl Snapshot {
         projection: &Projection,
         keep: &dyn Fn(&EdgeRecord) -> bool,
     ) -> Result<RecordBatch> {
-        let schema = edge_schema(self.catalog(), edge_type)?;
-        let mut b = EdgeBatchBuilder::new(
-            self,
-            &schema,
-            edge_type,
-            projection_needs_keys(projection),
-            ids.len(),
-        )?;
+        let mut records = Vec::with_capacity(ids.len());
         for &id in ids {
             if let Some(bytes) = self.view().get(&keys::edge_key(edge_type, id))? {
                 let rec = EdgeRecord::decode(&bytes)?;
                 if keep(&rec) {
-                    b.append(id, &rec)?;
+                    records.push((id, rec));
                 }
             }
         }
-        b.finish(projection)
+        self.edges_from_records(edge_type, &records, projection)
     }
 }
 
