@@ -246,11 +246,7 @@ pub fn eval_node_classification(
         relations: &relations,
         features: &prepared.base.names,
     });
-    let labels: Vec<bool> = prepared
-        .labelled
-        .iter()
-        .map(|l| l.unwrap_or(false))
-        .collect();
+    let labels = prepared.labels();
     let mut results = Vec::new();
     for (s, (name, split)) in splits.names.iter().zip(&splits.parts).enumerate() {
         let seed = spec.train.gnn.seed.wrapping_add(s as u64);

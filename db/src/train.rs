@@ -194,6 +194,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The target per global index; unlabelled nodes read as negative (splits never hold them).
+    pub fn labels(&self) -> Vec<bool> {
+        self.labelled.iter().map(|l| l.unwrap_or(false)).collect()
+    }
+
     fn relation_names(&self) -> Vec<String> {
         self.graph
             .projection
@@ -372,11 +377,7 @@ fn train_hybrid(
         &Cpu.download(&logits),
         &Cpu.download(&embedding),
     );
-    let labels: Vec<bool> = prepared
-        .labelled
-        .iter()
-        .map(|l| l.unwrap_or(false))
-        .collect();
+    let labels = prepared.labels();
     let mut model = gnn.model;
     model.input_names = trees_in
         .names
@@ -447,11 +448,7 @@ fn train_single(
     progress: &mut dyn FnMut(TrainProgress<'_>),
 ) -> Result<Trained> {
     let p = &prepared.graph.projection;
-    let labels: Vec<bool> = prepared
-        .labelled
-        .iter()
-        .map(|l| l.unwrap_or(false))
-        .collect();
+    let labels = prepared.labels();
     let relation_names = prepared.relation_names();
     let mut edge_types = spec.edge_types.clone();
     if edge_types.is_empty() {
@@ -583,11 +580,7 @@ pub fn train_baseline(
     split: &NodeSplit,
     seed: u64,
 ) -> Scores {
-    let labels: Vec<bool> = prepared
-        .labelled
-        .iter()
-        .map(|l| l.unwrap_or(false))
-        .collect();
+    let labels = prepared.labels();
     let own = prepared.properties.len();
     let n = prepared.base.matrix.rows;
     let x = if own == 0 {
@@ -719,11 +712,7 @@ pub fn train_model(
             (split, format!("random 70/15/15, seed {seed}"))
         }
     };
-    let labels: Vec<bool> = prepared
-        .labelled
-        .iter()
-        .map(|l| l.unwrap_or(false))
-        .collect();
+    let labels = prepared.labels();
     let seed = spec.gnn.seed;
     let mut best: Option<(Trained, (f64, f64, f64))> = None;
     let mut tried = Vec::new();
