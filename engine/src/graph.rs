@@ -1116,11 +1116,17 @@ impl Snapshot {
 
     /// Edges of a node (by key) matching `q`, newest first unless `q.oldest_first`.
     pub fn neighbors(&self, label: &str, key: &str, q: &NeighborQuery) -> Result<Vec<Neighbor>> {
+        let (lid, id) = self.existing_node(label, key)?;
+        self.neighbors_by_id(lid, id, q)
+    }
+
+    /// Label id and node id of `label:key`, or a not-found error naming it.
+    fn existing_node(&self, label: &str, key: &str) -> Result<(CatalogId, NodeId)> {
         let lid = self.catalog.label(label)?.id;
         let id = self
             .node_id_in(lid, key)?
             .ok_or_else(|| Error::NotFound(format!("no node {label}:{key}")))?;
-        self.neighbors_by_id(lid, id, q)
+        Ok((lid, id))
     }
 
     /// Edges of a node (by id) matching `q`: one range scan per (edge type, direction).
@@ -1142,10 +1148,7 @@ impl Snapshot {
         key: &str,
         q: &NeighborQuery,
     ) -> Result<Vec<(Neighbor, Props)>> {
-        let lid = self.catalog.label(label)?.id;
-        let id = self
-            .node_id_in(lid, key)?
-            .ok_or_else(|| Error::NotFound(format!("no node {label}:{key}")))?;
+        let (lid, id) = self.existing_node(label, key)?;
         self.neighbor_edges_by_id(lid, id, q)
     }
 
