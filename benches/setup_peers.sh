@@ -6,7 +6,7 @@
 # Usage: benches/setup_peers.sh            (venv at $HOME/.cache/argus-bench-venv)
 #        benches/setup_peers.sh --gnn      (also torch + torch-geometric for gnn_bench: a large
 #                                           download, several GB with torch's CUDA libraries)
-#        benches/setup_peers.sh --trees    (also XGBoost and scikit-learn for trees_bench)
+#        benches/setup_peers.sh --trees    (also XGBoost, scikit-learn and Perpetual for trees_bench)
 #        ARGUS_BENCH_VENV=/some/dir benches/setup_peers.sh
 set -euo pipefail
 
@@ -17,7 +17,7 @@ PACKAGES=(kuzu duckdb)
 for option in "$@"; do
   case "$option" in
     --gnn) PACKAGES+=(torch torch_geometric:torch-geometric) ;;
-    --trees) PACKAGES+=(xgboost:xgboost-cpu sklearn:scikit-learn) ;;
+    --trees) PACKAGES+=(xgboost:xgboost-cpu sklearn:scikit-learn perpetual:perpetual) ;;
     *) echo "unknown option $option (expected --gnn or --trees)" >&2; exit 2 ;;
   esac
 done

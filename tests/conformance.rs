@@ -163,14 +163,14 @@ fn batch_applies_in_order(kind: BackendKind) -> Result<()> {
     let (a, b, c) = (meta_key(b"a"), meta_key(b"b"), meta_key(b"c"));
     put(&*db, &c, b"old")?;
     let mut batch = WriteBatch::default();
-    batch.put(a.clone(), b"1".to_vec());
-    batch.put(a.clone(), b"2".to_vec());
-    batch.delete(a.clone());
-    batch.put(a.clone(), b"3".to_vec());
-    batch.put(b.clone(), b"1".to_vec());
-    batch.delete(b.clone());
-    batch.delete(c.clone());
-    batch.put(c.clone(), b"new".to_vec());
+    batch.put(&a, b"1");
+    batch.put(&a, b"2");
+    batch.delete(&a);
+    batch.put(&a, b"3");
+    batch.put(&b, b"1");
+    batch.delete(&b);
+    batch.delete(&c);
+    batch.put(&c, b"new");
     db.write(batch, Durability::Buffered)?;
     ensure!(db.get(&a)?.as_deref() == Some(&b"3"[..]));
     ensure!(db.get(&b)?.is_none());
@@ -198,8 +198,8 @@ fn counters_add_up(kind: BackendKind) -> Result<()> {
     let mut batch = WriteBatch::default();
     batch.add(d, 2);
     batch.add(d, -10);
-    batch.put(m.clone(), encode_counter(100));
-    batch.add(m.clone(), 1);
+    batch.put(&m, encode_counter(100));
+    batch.add(&m, 1);
     db.write(batch, Durability::Sync)?;
     ensure!(counter(&*db, &d)? == Some(-5));
     ensure!(
@@ -215,8 +215,8 @@ fn counters_add_up(kind: BackendKind) -> Result<()> {
     let mut batch = WriteBatch::default();
     batch.add(d, 7);
     batch.delete(d);
-    batch.delete(m.clone());
-    batch.add(m.clone(), 4);
+    batch.delete(&m);
+    batch.add(&m, 4);
     db.write(batch, Durability::Sync)?;
     ensure!(db.get(&d)?.is_none(), "a delete after an add in one batch");
     ensure!(
@@ -266,8 +266,8 @@ fn empty_batch(kind: BackendKind) -> Result<()> {
 fn invalid_keys_are_rejected(kind: BackendKind) -> Result<()> {
     let (_dir, db) = fresh(kind)?;
     let mut batch = WriteBatch::default();
-    batch.put(meta_key(b"ok"), b"v".to_vec());
-    batch.put(vec![0x7f, 1, 2], b"v".to_vec());
+    batch.put(meta_key(b"ok"), b"v");
+    batch.put(vec![0x7f, 1, 2], b"v");
     ensure!(
         db.write(batch, Durability::Sync).is_err(),
         "a key outside every keyspace was accepted"
@@ -396,7 +396,7 @@ fn scans_respect_bounds_and_order(kind: BackendKind) -> Result<()> {
         b"\xff",
     ];
     for ext in externals {
-        batch.put(key_to_id_key(1, ext), ext.to_vec());
+        batch.put(key_to_id_key(1, ext), ext);
     }
     db.write(batch, Durability::Sync)?;
 
@@ -596,9 +596,9 @@ fn snapshot_isolation(kind: BackendKind) -> Result<()> {
         edge_key(1, 4).to_vec(),
     );
     let mut batch = WriteBatch::default();
-    batch.put(a.clone(), b"a1".to_vec());
-    batch.put(b.clone(), b"b1".to_vec());
-    batch.put(c.clone(), b"c1".to_vec());
+    batch.put(&a, b"a1");
+    batch.put(&b, b"b1");
+    batch.put(&c, b"c1");
     db.write(batch, Durability::Sync)?;
 
     let snap = db.snapshot();
@@ -765,10 +765,10 @@ fn reopen_keeps_every_key(kind: BackendKind) -> Result<()> {
                     // Later rounds overwrite and delete what earlier ones wrote.
                     let value = vec![round as u8; 1 + (id % 7) as usize];
                     if round > 0 && id % 5 == 0 {
-                        batch.delete(key.clone());
+                        batch.delete(&key);
                         model.remove(&key);
                     } else {
-                        batch.put(key.clone(), value.clone());
+                        batch.put(&key, &value);
                         model.insert(key, value);
                     }
                 }
@@ -794,7 +794,7 @@ fn keyspaces_do_not_leak(kind: BackendKind) -> Result<()> {
     let mut batch = WriteBatch::default();
     let mut add = |key: Vec<u8>| {
         let ks = Keyspace::of_key(&key).expect("valid key");
-        batch.put(key.clone(), key.clone());
+        batch.put(&key, &key);
         expected.entry(ks).or_default().push(key);
     };
     for i in [0u64, 1, u64::MAX] {

@@ -591,7 +591,7 @@ fn neighbor_edges(kind: BackendKind) {
     value.push(2);
     value.extend_from_slice(&99.0f64.to_le_bytes());
     let mut batch = argus_engine::storage::WriteBatch::default();
-    batch.put(key.to_vec(), value);
+    batch.put(key, value);
     store
         .backend()
         .write(batch, argus_engine::storage::Durability::Sync)

@@ -1,7 +1,9 @@
 //! Boosted-trees benchmark: Argus's gradient-boosted trees against XGBoost on the identical
 //! feature matrix — tolokers' node features, degrees and neighbourhood aggregates as Argus's
 //! tree model builds them — with the same hyperparameters and the 10 published splits, both on
-//! 2 threads, in one run: test ROC-AUC and training time per split.
+//! 2 threads, in one run: test ROC-AUC and training time per split. With `--perpetual-budget B`
+//! the same run also trains Perpetual, the maintained Rust gradient-boosting crate, on the same
+//! matrix (its only setting is the budget).
 //!
 //! `cargo run --release -p argus-benches --bin trees_bench -- --data ../shared/data/tolokers`
 
@@ -24,6 +26,10 @@ use serde_json::Value as Json;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const XGB_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/xgb_bench.py");
+const PERPETUAL_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/perpetual_bench.py");
+
+/// Per split: test ROC-AUC, trees, training seconds.
+type SplitResults = HashMap<String, (f64, usize, f64)>;
 
 /// Command-line options.
 #[derive(Parser, Debug)]
@@ -35,6 +41,37 @@ struct Args {
     /// Working directory (store and the exported feature matrix).
     #[arg(long, default_value = "./bench-out/trees")]
     work: PathBuf,
+    /// Also train Perpetual with this budget (0.5 is its default; it takes about a minute per
+    /// split here).
+    #[arg(long)]
+    perpetual_budget: Option<f64>,
+    /// Train Perpetual on the first N splits only.
+    #[arg(long)]
+    perpetual_splits: Option<usize>,
+}
+
+/// Run a peer's script (`python SCRIPT ARGS...`, one JSON object per split on stdout).
+fn peer_results(python: &std::path::Path, script: &str, args: &[String]) -> Result<SplitResults> {
+    let output = Command::new(python).arg(script).args(args).output()?;
+    if !output.status.success() {
+        bail!(
+            "{script} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut results = SplitResults::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let v: Json = serde_json::from_str(line)?;
+        results.insert(
+            v["split"].as_str().unwrap_or_default().to_string(),
+            (
+                v["test_auc"].as_f64().unwrap_or(f64::NAN),
+                v["trees"].as_u64().unwrap_or(0) as usize,
+                v["seconds"].as_f64().unwrap_or(f64::NAN),
+            ),
+        );
+    }
+    Ok(results)
 }
 
 fn main() -> Result<()> {
@@ -101,7 +138,7 @@ fn main() -> Result<()> {
     let params = args.work.join("tree_params.json");
     std::fs::write(&params, serde_json::to_string(&config)?)?;
 
-    let mut argus: HashMap<String, (f64, usize, f64)> = HashMap::new();
+    let mut argus = SplitResults::new();
     for (s, name) in header[1..].iter().enumerate() {
         let pick = |what: &str| -> Vec<u32> {
             (0..x.rows as u32)
@@ -126,99 +163,88 @@ fn main() -> Result<()> {
     }
 
     let python = peer_python();
-    let mut xgb: HashMap<String, (f64, usize, f64)> = HashMap::new();
-    if python_has(&python, "xgboost") && python_has(&python, "sklearn") {
-        let output = Command::new(&python)
-            .arg(XGB_SCRIPT)
-            .arg(&csv)
-            .arg(&params)
-            .output()?;
-        if !output.status.success() {
-            bail!(
-                "xgb_bench.py failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let v: Json = serde_json::from_str(line)?;
-            xgb.insert(
-                v["split"].as_str().unwrap_or_default().to_string(),
-                (
-                    v["test_auc"].as_f64().unwrap_or(f64::NAN),
-                    v["trees"].as_u64().unwrap_or(0) as usize,
-                    v["seconds"].as_f64().unwrap_or(f64::NAN),
-                ),
-            );
-        }
+    let path_arg = |p: &PathBuf| p.display().to_string();
+    let xgb = if python_has(&python, "xgboost") && python_has(&python, "sklearn") {
+        peer_results(&python, XGB_SCRIPT, &[path_arg(&csv), path_arg(&params)])?
     } else {
         eprintln!("XGBoost skipped: `pip install xgboost scikit-learn` into {} (benches/setup_peers.sh --trees)", python.display());
-    }
-
-    let mut rows = Vec::new();
-    let mut sums = [0.0f64; 4];
-    for name in &header[1..] {
-        let a = argus[*name];
-        let x = xgb.get(*name).copied();
-        sums[0] += a.0;
-        sums[1] += a.2;
-        if let Some(x) = x {
-            sums[2] += x.0;
-            sums[3] += x.2;
+        SplitResults::new()
+    };
+    let perpetual = match args.perpetual_budget {
+        Some(budget) if python_has(&python, "perpetual") && python_has(&python, "sklearn") => {
+            eprintln!("perpetual: budget {budget}");
+            let mut script_args = vec![path_arg(&csv), budget.to_string()];
+            if let Some(n) = args.perpetual_splits {
+                script_args.push(n.to_string());
+            }
+            peer_results(&python, PERPETUAL_SCRIPT, &script_args)?
         }
-        rows.push(vec![
-            name.to_string(),
-            format!("{:.2}", a.0 * 100.0),
-            a.1.to_string(),
-            format!("{:.2}", a.2),
-            x.map_or("-".into(), |x| format!("{:.2}", x.0 * 100.0)),
-            x.map_or("-".into(), |x| x.1.to_string()),
-            x.map_or("-".into(), |x| format!("{:.2}", x.2)),
+        Some(_) => {
+            eprintln!("Perpetual skipped: `pip install perpetual scikit-learn` into {} (benches/setup_peers.sh --trees)", python.display());
+            SplitResults::new()
+        }
+        None => SplitResults::new(),
+    };
+
+    // Per peer: (name, results); the means cover the splits every system ran.
+    let peers: Vec<(&str, &SplitResults)> = [("xgboost", &xgb), ("perpetual", &perpetual)]
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
+    let splits: Vec<&str> = header[1..]
+        .iter()
+        .copied()
+        .filter(|name| peers.iter().all(|(_, r)| r.contains_key(*name)))
+        .collect();
+    let mut rows = Vec::new();
+    let mut sums = vec![(0.0f64, 0.0f64); 1 + peers.len()];
+    for name in &splits {
+        let mut row = vec![name.to_string()];
+        let systems = std::iter::once(&argus).chain(peers.iter().map(|(_, r)| *r));
+        for (sum, results) in sums.iter_mut().zip(systems) {
+            let (auc, trees, seconds) = results[*name];
+            sum.0 += auc;
+            sum.1 += seconds;
+            row.extend([
+                format!("{:.2}", auc * 100.0),
+                trees.to_string(),
+                format!("{seconds:.2}"),
+            ]);
+        }
+        rows.push(row);
+    }
+    let k = splits.len().max(1) as f64;
+    let mut mean = vec!["mean".to_string()];
+    for (auc, seconds) in &sums {
+        mean.extend([
+            format!("{:.2}", auc / k * 100.0),
+            String::new(),
+            format!("{:.2}", seconds / k),
         ]);
     }
-    let k = (header.len() - 1) as f64;
-    rows.push(vec![
-        "mean".into(),
-        format!("{:.2}", sums[0] / k * 100.0),
-        String::new(),
-        format!("{:.2}", sums[1] / k),
-        if xgb.is_empty() {
-            "-".into()
-        } else {
-            format!("{:.2}", sums[2] / k * 100.0)
-        },
-        String::new(),
-        if xgb.is_empty() {
-            "-".into()
-        } else {
-            format!("{:.2}", sums[3] / k)
-        },
-    ]);
+    rows.push(mean);
+    let mut columns = vec!["split".to_string()];
+    for system in std::iter::once("argus").chain(peers.iter().map(|(n, _)| *n)) {
+        columns.extend([
+            format!("{system} ROC-AUC"),
+            format!("{system} trees"),
+            format!("{system} s"),
+        ]);
+    }
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let right: Vec<bool> = (0..columns.len()).map(|c| c > 0).collect();
     println!(
         "tolokers, {} nodes, {} features per node (the tree model's inputs); load average {}",
         x.rows,
         x.cols,
         load_average()
     );
-    println!(
-        "{}",
-        text_table(
-            &[
-                "split",
-                "argus ROC-AUC",
-                "argus trees",
-                "argus s",
-                "xgboost ROC-AUC",
-                "xgboost trees",
-                "xgboost s"
-            ],
-            &rows,
-            &[false, true, true, true, true, true, true]
-        )
-    );
-    if !xgb.is_empty() {
+    println!("{}", text_table(&columns, &rows, &right));
+    for (i, (name, _)) in peers.iter().enumerate() {
         println!(
-            "training time ratio (xgboost / argus): {:.2}x",
-            sums[3] / sums[1]
+            "training time ratio ({name} / argus): {:.2}x; test ROC-AUC difference (argus - {name}): {:+.2}",
+            sums[i + 1].1 / sums[0].1,
+            (sums[0].0 - sums[i + 1].0) / k * 100.0
         );
     }
     Ok(())

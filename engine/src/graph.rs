@@ -6,11 +6,12 @@
 //! committed as one atomic backend batch, on error nothing is. Reads go through
 //! [`GraphStore::snapshot`], which pins one consistent state (data and catalog together).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
@@ -290,8 +291,8 @@ impl GraphStore {
     fn begin(&self, carry: Option<Carry>) -> WriteTxn<'_> {
         let carry = carry.unwrap_or_else(|| Carry {
             catalog: (*self.catalog()).clone(),
-            next_node: HashMap::new(),
-            next_edge: HashMap::new(),
+            next_node: HashMap::default(),
+            next_edge: HashMap::default(),
         });
         WriteTxn {
             live: self.backend.as_ref(),
@@ -300,8 +301,8 @@ impl GraphStore {
             pending: BTreeMap::new(),
             fresh: Vec::new(),
             fresh_adjacency: Vec::new(),
-            counters: HashMap::new(),
-            degrees: HashMap::new(),
+            counters: HashMap::default(),
+            degrees: HashMap::default(),
             next_node: carry.next_node,
             next_edge: carry.next_edge,
             deleted_nodes: false,
@@ -450,8 +451,15 @@ impl WriteTxn<'_> {
         self.pending.insert(key.into(), None);
     }
 
-    fn add(&mut self, key: impl Into<Vec<u8>>, delta: i64) {
-        *self.counters.entry(key.into()).or_insert(0) += delta;
+    fn add(&mut self, key: impl AsRef<[u8]>, delta: i64) {
+        let key = key.as_ref();
+        // Looked up borrowed first: a bulk load adds to the same few counters for every edge.
+        match self.counters.get_mut(key) {
+            Some(total) => *total += delta,
+            None => {
+                self.counters.insert(key.to_vec(), delta);
+            }
+        }
     }
 
     fn add_degree(&mut self, key: [u8; keys::ADJ_PREFIX_LEN], delta: i64) {
@@ -835,9 +843,18 @@ impl WriteTxn<'_> {
     }
 
     fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
-        let mut batch = WriteBatch::default();
-        batch.ops.reserve(
+        let sized = |k: &[u8], v: &[u8]| k.len() + v.len();
+        let bytes = self
+            .pending
+            .iter()
+            .map(|(k, v)| sized(k, v.as_deref().unwrap_or_default()))
+            .chain(self.fresh.iter().map(|(k, v)| sized(k, v)))
+            .chain(self.fresh_adjacency.iter().map(|(k, v)| sized(k, v)))
+            .sum::<usize>()
+            + (self.degrees.len() + self.counters.len()) * (keys::ADJ_PREFIX_LEN + 8);
+        let mut batch = WriteBatch::with_capacity(
             self.pending.len() + self.fresh.len() + self.fresh_adjacency.len() + self.degrees.len(),
+            bytes,
         );
         for (k, v) in self.pending {
             match v {
@@ -852,16 +869,16 @@ impl WriteTxn<'_> {
         fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut fresh_adjacency = self.fresh_adjacency;
         fresh_adjacency.sort_unstable_by_key(|a| a.0);
-        for (k, v) in fresh_adjacency {
-            batch.put(k.to_vec(), v);
+        for (k, v) in &fresh_adjacency {
+            batch.put(k, v);
         }
-        for (k, v) in fresh {
+        for (k, v) in &fresh {
             batch.put(k, v);
         }
         let mut degrees: Vec<_> = self.degrees.into_iter().filter(|(_, d)| *d != 0).collect();
         degrees.sort_unstable_by_key(|(k, _)| *k);
         for (k, d) in degrees {
-            batch.add(k.to_vec(), d);
+            batch.add(k, d);
         }
         let mut counters: Vec<_> = self.counters.into_iter().filter(|(_, d)| *d != 0).collect();
         counters.sort();
@@ -869,13 +886,10 @@ impl WriteTxn<'_> {
             batch.add(k, d);
         }
         for (label, next) in self.next_node {
-            batch.put(
-                keys::next_node_id_key(label),
-                keys::encode_u64(next).to_vec(),
-            );
+            batch.put(keys::next_node_id_key(label), keys::encode_u64(next));
         }
         for (t, next) in self.next_edge {
-            batch.put(keys::next_edge_id_key(t), keys::encode_u64(next).to_vec());
+            batch.put(keys::next_edge_id_key(t), keys::encode_u64(next));
         }
         let catalog = if self.catalog_dirty {
             batch.put(keys::catalog_key(), self.catalog.to_json());

@@ -169,8 +169,7 @@ fn generate_load_query_check() {
         let id = snap.node_id("card", &card).unwrap().unwrap();
         let mut batch = argus_engine::storage::WriteBatch::default();
         batch.add(
-            argus_engine::keys::degree_key(card_label, id, paid_type, argus_engine::Dir::Out)
-                .to_vec(),
+            argus_engine::keys::degree_key(card_label, id, paid_type, argus_engine::Dir::Out),
             1,
         );
         store

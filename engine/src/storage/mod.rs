@@ -24,39 +24,79 @@ pub enum Durability {
     Buffered,
 }
 
-/// One operation of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+/// One operation of a batch, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
     /// Insert or overwrite a key.
-    Put(Vec<u8>, Vec<u8>),
+    Put(&'a [u8], &'a [u8]),
     /// Remove a key (absent keys are fine).
-    Delete(Vec<u8>),
+    Delete(&'a [u8]),
     /// Add a signed delta to a counter (an absent key counts as 0). Counters are stored as
     /// 8-byte big-endian `i64` ([`crate::keys::encode_counter`]). Backends apply this without a
     /// read on the write path where they can (RocksDB: a merge operator), so that degree counts
     /// cost no lookups during bulk loads.
-    Add(Vec<u8>, i64),
+    Add(&'a [u8], i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Put,
+    Delete,
+    Add,
+}
+
+/// Where one operation's key and value lie in the batch's byte buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedOp {
+    kind: OpKind,
+    start: usize,
+    key_len: u32,
+    value_len: u32,
 }
 
 /// Operations applied all together or not at all.
+///
+/// Keys and values are packed into one buffer rather than owned one by one: a bulk-load batch
+/// holds hundreds of thousands of them, and is built on one thread and dropped on another, where
+/// freeing each small allocation would cost more than copying it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteBatch {
-    /// The operations, applied in order.
-    pub ops: Vec<Op>,
+    bytes: Vec<u8>,
+    ops: Vec<PackedOp>,
 }
 
 impl WriteBatch {
+    /// An empty batch with room for `ops` operations and `bytes` bytes of keys and values.
+    pub fn with_capacity(ops: usize, bytes: usize) -> WriteBatch {
+        WriteBatch {
+            bytes: Vec::with_capacity(bytes),
+            ops: Vec::with_capacity(ops),
+        }
+    }
+
+    fn push(&mut self, kind: OpKind, key: &[u8], value: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+        self.ops.push(PackedOp {
+            kind,
+            start,
+            key_len: u32::try_from(key.len()).expect("key under 4 GiB"),
+            value_len: u32::try_from(value.len()).expect("value under 4 GiB"),
+        });
+    }
+
     /// Queue a put.
-    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops.push(Op::Put(key.into(), value.into()));
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.push(OpKind::Put, key.as_ref(), value.as_ref());
     }
     /// Queue a counter increment (see [`Op::Add`]).
-    pub fn add(&mut self, key: impl Into<Vec<u8>>, delta: i64) {
-        self.ops.push(Op::Add(key.into(), delta));
+    pub fn add(&mut self, key: impl AsRef<[u8]>, delta: i64) {
+        self.push(OpKind::Add, key.as_ref(), &delta.to_be_bytes());
     }
     /// Queue a delete.
-    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
-        self.ops.push(Op::Delete(key.into()));
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        self.push(OpKind::Delete, key.as_ref(), &[]);
     }
     /// Number of queued operations.
     pub fn len(&self) -> usize {
@@ -65,6 +105,26 @@ impl WriteBatch {
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+    /// Bytes of keys and values queued.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+    /// The operations, in the order they are applied.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Op<'_>> + '_ {
+        self.ops.iter().map(|op| {
+            let key_end = op.start + op.key_len as usize;
+            let key = &self.bytes[op.start..key_end];
+            let value = &self.bytes[key_end..key_end + op.value_len as usize];
+            match op.kind {
+                OpKind::Put => Op::Put(key, value),
+                OpKind::Delete => Op::Delete(key),
+                OpKind::Add => Op::Add(
+                    key,
+                    i64::from_be_bytes(value.try_into().expect("8-byte delta")),
+                ),
+            }
+        })
     }
 }
 

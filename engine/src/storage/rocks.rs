@@ -237,21 +237,14 @@ impl Backend for RocksBackend {
                 .map(|(_, h)| *h)
                 .ok_or_else(|| Error::Corrupt(format!("key with unknown keyspace: {key:02x?}")))
         };
-        let bytes: usize = batch
-            .ops
-            .iter()
-            .map(|op| match op {
-                Op::Put(k, v) => k.len() + v.len() + 8,
-                Op::Delete(k) => k.len() + 8,
-                Op::Add(k, _) => k.len() + 16,
-            })
-            .sum();
-        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(bytes + 64);
-        for op in &batch.ops {
+        // RocksDB's record adds a tag, a column family id and two lengths to each operation.
+        let mut wb =
+            rocksdb::WriteBatch::with_capacity_bytes(batch.byte_len() + 16 * batch.len() + 64);
+        for op in batch.iter() {
             match op {
                 Op::Put(k, v) => wb.put_cf(handle(k)?, k, v),
                 Op::Delete(k) => wb.delete_cf(handle(k)?, k),
-                Op::Add(k, delta) => wb.merge_cf(handle(k)?, k, encode_counter(*delta)),
+                Op::Add(k, delta) => wb.merge_cf(handle(k)?, k, encode_counter(delta)),
             }
         }
         let mut wo = rocksdb::WriteOptions::default();

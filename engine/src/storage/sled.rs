@@ -509,7 +509,7 @@ impl Backend for SledBackend {
     }
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
-        for op in &batch.ops {
+        for op in batch.iter() {
             let (Op::Put(key, _) | Op::Delete(key) | Op::Add(key, _)) = op;
             Keyspace::of_key(key)?;
         }
@@ -524,18 +524,18 @@ impl Backend for SledBackend {
         let seq = committed + 1;
         // The batch's outcome per escaped key (`None`: deleted), applying operations in order.
         let mut outcome: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        for op in batch.ops {
+        for op in batch.iter() {
             match op {
                 Op::Put(key, value) => {
-                    outcome.insert(escape(&key), Some(value));
+                    outcome.insert(escape(key), Some(value.to_vec()));
                 }
                 Op::Delete(key) => {
-                    outcome.insert(escape(&key), None);
+                    outcome.insert(escape(key), None);
                 }
                 Op::Add(key, delta) => {
                     // sled has no merge operator: read the counter. Commits are serialized, so
                     // the latest committed value cannot change before this batch lands.
-                    let escaped = escape(&key);
+                    let escaped = escape(key);
                     let base = match outcome.get(&escaped) {
                         Some(pending) => counter_value(pending.as_deref()),
                         None => {
@@ -812,7 +812,7 @@ mod tests {
         let k = meta_key(b"count");
         let add = |delta: i64| {
             let mut batch = WriteBatch::default();
-            batch.add(k.clone(), delta);
+            batch.add(&k, delta);
             backend.write(batch, Durability::Buffered).unwrap();
         };
         add(5);
@@ -859,7 +859,7 @@ mod tests {
     fn keys_outside_every_keyspace_are_rejected() {
         let (_dir, backend) = open();
         let mut batch = WriteBatch::default();
-        batch.put(vec![0x7f, 1], b"v".to_vec());
+        batch.put(vec![0x7f, 1], b"v");
         assert!(backend.write(batch, Durability::Sync).is_err());
         assert!(backend.get(&[]).is_err());
         assert!(backend
