@@ -246,6 +246,13 @@ pub fn text_table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> Stri
 pub fn tolokers_store(data: &Path, work: &Path) -> Result<PathBuf> {
     use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, NodeLoad};
     let db_dir = work.join("tolokers.db");
+    // The store is this bench's cache: one an older Argus wrote (another data format) is rebuilt.
+    if db_dir.join("ARGUS").exists() {
+        if let Err(e) = argus_db::Database::open(&db_dir) {
+            eprintln!("rebuilding {}: {e}", db_dir.display());
+            std::fs::remove_dir_all(&db_dir)?;
+        }
+    }
     if !db_dir.join("ARGUS").exists() {
         std::fs::create_dir_all(work)?;
         let db = argus_db::Database::open(&db_dir)?;
