@@ -10,21 +10,14 @@ import time
 import numpy as np
 from perpetual import PerpetualBooster
 from sklearn.metrics import roc_auc_score
+from tree_matrix import read_matrix
 
 
 def main():
     path, budget = sys.argv[1], float(sys.argv[2])
     limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
-    with open(path) as f:
-        header = f.readline().strip().split(",")
-    data = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=str)
-    split_cols = [i for i, h in enumerate(header) if h.startswith("split_")][:limit]
-    label_col = header.index("label")
-    feature_cols = [i for i, h in enumerate(header) if h.startswith("x")]
-    x = np.where(data[:, feature_cols] == "", "nan", data[:, feature_cols]).astype(np.float64)
-    y = data[:, label_col].astype(np.float64)
-    for c in split_cols:
-        part = data[:, c]
+    splits, x, y = read_matrix(path, np.float64)
+    for name, part in splits[:limit]:
         train, test = (np.where(part == s)[0] for s in ("train", "test"))
         model = PerpetualBooster(objective="LogLoss", budget=budget, num_threads=2)
         started = time.perf_counter()
@@ -33,7 +26,7 @@ def main():
         proba = model.predict_proba(x[test])
         scores = proba[:, 1] if proba.ndim == 2 else proba
         print(json.dumps({
-            "split": header[c],
+            "split": name,
             "test_auc": float(roc_auc_score(y[test], scores)),
             "trees": len(model.get_node_lists()) if hasattr(model, "get_node_lists") else 0,
             "seconds": seconds,

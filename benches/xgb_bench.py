@@ -7,21 +7,14 @@ import time
 import numpy as np
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
+from tree_matrix import read_matrix
 
 
 def main():
     path, params_path = sys.argv[1], sys.argv[2]
     p = json.load(open(params_path))
-    with open(path) as f:
-        header = f.readline().strip().split(",")
-    data = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=str)
-    split_cols = [i for i, h in enumerate(header) if h.startswith("split_")]
-    label_col = header.index("label")
-    feature_cols = [i for i, h in enumerate(header) if h.startswith("x")]
-    x = np.where(data[:, feature_cols] == "", "nan", data[:, feature_cols]).astype(np.float32)
-    y = data[:, label_col].astype(np.float32)
-    for c in split_cols:
-        part = data[:, c]
+    splits, x, y = read_matrix(path, np.float32)
+    for name, part in splits:
         train, val, test = (np.where(part == s)[0] for s in ("train", "val", "test"))
         pos = y[train].sum()
         params = {
@@ -54,7 +47,7 @@ def main():
         best = booster.best_iteration + 1
         scores = booster.predict(xgb.DMatrix(x[test]), iteration_range=(0, best))
         print(json.dumps({
-            "split": header[c],
+            "split": name,
             "test_auc": float(roc_auc_score(y[test], scores)),
             "trees": best,
             "seconds": seconds,
