@@ -14,7 +14,6 @@ use anyhow::{bail, Context, Result};
 use argus_benches::{fmt_num, load_average, ms, peer_python, percentile, python_has, text_table};
 use argus_db::features::{numeric_properties, property_features};
 use argus_db::projection::project;
-use argus_db::Database;
 use argus_extensions::ml::backend::{AdamW, Aggregation, Backend};
 use argus_extensions::ml::cpu::Cpu;
 use argus_extensions::ml::matrix::Matrix;
@@ -64,8 +63,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let load_at_start = load_average();
-    let db_dir = argus_benches::tolokers_store(&args.data, &args.work)?;
-    let db = Database::open(&db_dir)?;
+    let db = argus_benches::tolokers_store(&args.data, &args.work)?;
     let snapshot = db.snapshot();
     let started = Instant::now();
     let projection = project(&snapshot, &[], &["toloker".to_string()])?;

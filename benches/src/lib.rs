@@ -242,38 +242,40 @@ pub fn text_table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> Stri
 }
 
 /// The tolokers data set (`DATA/nodes.csv`, `DATA/edges.csv`) loaded once into
-/// `WORK/tolokers.db` (label `toloker` keyed by `id`, undirected `worked_with`); its path.
-pub fn tolokers_store(data: &Path, work: &Path) -> Result<PathBuf> {
+/// `WORK/tolokers.db` (label `toloker` keyed by `id`, undirected `worked_with`), opened.
+pub fn tolokers_store(data: &Path, work: &Path) -> Result<argus_db::Database> {
     use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, NodeLoad};
     let db_dir = work.join("tolokers.db");
-    // The store is this bench's cache: one an older Argus wrote (another data format) is rebuilt.
     if db_dir.join("ARGUS").exists() {
-        if let Err(e) = argus_db::Database::open(&db_dir) {
-            eprintln!("rebuilding {}: {e}", db_dir.display());
-            std::fs::remove_dir_all(&db_dir)?;
+        match argus_db::Database::open(&db_dir) {
+            Ok(db) => return Ok(db),
+            // The store is this bench's cache: one an older Argus wrote (another data format)
+            // is rebuilt.
+            Err(e) => {
+                eprintln!("rebuilding {}: {e}", db_dir.display());
+                std::fs::remove_dir_all(&db_dir)?;
+            }
         }
     }
-    if !db_dir.join("ARGUS").exists() {
-        std::fs::create_dir_all(work)?;
-        let db = argus_db::Database::open(&db_dir)?;
-        let nodes = NodeLoad {
-            label: "toloker".into(),
-            file: data.join("nodes.csv"),
-            key: "id".into(),
-            options: LoadOptions::default(),
-        };
-        load_nodes(db.store(), &nodes, &mut |_| {})?;
-        let mut edges = EdgeLoad::new(
-            "worked_with",
-            data.join("edges.csv"),
-            ("toloker", "src"),
-            ("toloker", "dst"),
-            "",
-        );
-        edges.time_column = None;
-        edges.undirected = true;
-        load_edges(db.store(), &edges, &mut |_| {})?;
-        eprintln!("loaded tolokers into {}", db_dir.display());
-    }
-    Ok(db_dir)
+    std::fs::create_dir_all(work)?;
+    let db = argus_db::Database::open(&db_dir)?;
+    let nodes = NodeLoad {
+        label: "toloker".into(),
+        file: data.join("nodes.csv"),
+        key: "id".into(),
+        options: LoadOptions::default(),
+    };
+    load_nodes(db.store(), &nodes, &mut |_| {})?;
+    let mut edges = EdgeLoad::new(
+        "worked_with",
+        data.join("edges.csv"),
+        ("toloker", "src"),
+        ("toloker", "dst"),
+        "",
+    );
+    edges.time_column = None;
+    edges.undirected = true;
+    load_edges(db.store(), &edges, &mut |_| {})?;
+    eprintln!("loaded tolokers into {}", db_dir.display());
+    Ok(db)
 }

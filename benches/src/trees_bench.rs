@@ -16,7 +16,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use argus_benches::{load_average, peer_python, python_has, text_table, tolokers_store};
 use argus_db::train::{prepare, TrainSpec};
-use argus_db::Database;
 use argus_extensions::ml::gbdt::{train_gbdt, GbdtConfig};
 use argus_extensions::ml::metrics::roc_auc;
 use clap::Parser;
@@ -83,7 +82,7 @@ fn main() -> Result<()> {
         );
         return Ok(());
     }
-    let db = Database::open(tolokers_store(&args.data, &args.work)?)?;
+    let db = tolokers_store(&args.data, &args.work)?;
     let snapshot = db.snapshot();
     let spec = TrainSpec::new("toloker", "label");
     let prepared = prepare(&snapshot, &spec)?;
