@@ -1,7 +1,7 @@
 //! The embeddable Argus database: one handle over a data directory that joins the graph store
 //! (`argus-engine`) with the ML extensions (`argus-extensions`). It builds in-memory
 //! projections of the stored graph for the models ([`projection`]), node feature matrices
-//! ([`features`]) and sampled neighbourhoods ([`sampling`]); trains ([`train`]) and evaluates
+//! ([`features`], [`spectral`] coordinates) and sampled neighbourhoods ([`sampling`]); trains ([`train`]) and evaluates
 //! ([`eval`]) fraud models ([`model`]), keeps them in the database ([`registry`]) and serves
 //! scores with explanations ([`serving`]). The SQL layer and the Postgres
 //! extension build on this API; neither the engine nor the extensions know about each other.
@@ -13,6 +13,7 @@ pub mod projection;
 pub mod registry;
 pub mod sampling;
 pub mod serving;
+pub mod spectral;
 pub mod train;
 pub mod transactions;
 

@@ -24,8 +24,9 @@ use crate::features::{
     label_indicators, neighbourhood_features, neighbourhood_matrix, property_features,
     NodeFeatures, Structural, StructuralSpec,
 };
-use crate::projection::{project, Projection};
+use crate::projection::{project, LabelRange, Projection};
 use crate::sampling::{sample_block, Block};
+use crate::spectral::SpectralTable;
 
 /// The learned part of a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,6 +98,10 @@ pub struct FraudModel {
     pub fanouts: Vec<usize>,
     /// Seed of the neighbour draws.
     pub sample_seed: u64,
+    /// Spectral coordinates the tree model reads after its neighbourhood inputs (tree models
+    /// only; see [`crate::spectral`]).
+    #[serde(default)]
+    pub spectral: Option<SpectralTable>,
     /// The learned part.
     pub kind: ModelKind,
 }
@@ -223,6 +228,16 @@ pub struct Scored {
 }
 
 impl FraudModel {
+    /// Where the model's label sits in `graph`'s index space.
+    fn label_range<'g>(&self, graph: &'g ScoringGraph) -> Result<&'g LabelRange> {
+        graph
+            .projection
+            .labels
+            .iter()
+            .find(|r| r.name == self.label)
+            .ok_or_else(|| Error::NotFound(format!("label {} is not in the graph", self.label)))
+    }
+
     /// Check that `graph` has the relations the model was trained on.
     pub fn check_graph(&self, graph: &ScoringGraph) -> Result<()> {
         check_relations(&graph.projection, &self.relations)
@@ -266,7 +281,20 @@ impl FraudModel {
             ModelKind::Trees { relations, .. } => {
                 let all = tree_input_matrix(&base, &block.relations, relations);
                 let targets: Vec<u32> = (0..block.targets as u32).collect();
-                all.select_rows(&targets)
+                let inputs = all.select_rows(&targets);
+                match &self.spectral {
+                    Some(table) => {
+                        let range = self.label_range(graph)?;
+                        let rows = table.rows(
+                            &graph.projection,
+                            relations,
+                            range,
+                            &block.nodes[..block.targets],
+                        );
+                        inputs.hconcat(&rows)
+                    }
+                    None => inputs,
+                }
             }
             ModelKind::Hybrid { .. } => base,
             ModelKind::Transaction(_) => Matrix::default(),

@@ -25,8 +25,10 @@ use crate::features::{numeric_properties, property_values, NodeFeatures, Structu
 use crate::model::{
     hybrid_gnn_names, hybrid_tree_inputs, tree_inputs, FraudModel, ModelKind, ScoringGraph,
 };
+use crate::projection::LabelRange;
 use crate::registry::{ModelVersion, TrainedOn};
 use crate::sampling::sample_block;
+use crate::spectral::{SpectralTable, AUTO_DIMS};
 use crate::Database;
 
 /// Which node features the models get.
@@ -153,6 +155,11 @@ pub struct TrainSpec {
     pub trees: GbdtConfig,
     /// Neighbours per relation and hop when scoring one entity.
     pub fanouts: Vec<usize>,
+    /// Spectral coordinates for the tree model: `None` lets the data decide
+    /// ([`AUTO_DIMS`] when the same-label relations carry no timestamps, else none), `Some(0)`
+    /// turns them off.
+    #[serde(default)]
+    pub spectral: Option<usize>,
 }
 
 impl TrainSpec {
@@ -167,6 +174,7 @@ impl TrainSpec {
             gnn: ModelSettings::default(),
             trees: default_tree_config(),
             fanouts: vec![10, 10],
+            spectral: None,
         }
     }
 }
@@ -185,6 +193,14 @@ pub struct Prepared {
     pub labelled: Vec<Option<bool>>,
     /// Relations whose neighbours have the same label (the tree model aggregates over them).
     pub tree_relations: Vec<usize>,
+    /// Where the classified label sits in the index space.
+    pub label_range: LabelRange,
+    /// Spectral dimensions the tree model gets (0: none).
+    pub spectral_dims: usize,
+    /// Seed of the spectral coordinates.
+    spectral_seed: u64,
+    spectral: OnceLock<Option<SpectralTable>>,
+    spectral_inputs: OnceLock<NodeFeatures>,
     /// Split-independent model inputs, built on first use and shared by every split.
     gnn_features: OnceLock<(Matrix, Vec<(f32, f32)>)>,
     gnn_graphs: OnceLock<Vec<Relation>>,
@@ -227,6 +243,47 @@ impl Prepared {
                 .iter()
                 .map(|r| r.relation.clone())
                 .collect()
+        })
+    }
+
+    /// Spectral coordinates of the label's nodes over the tree relations, when enabled.
+    pub fn spectral(&self) -> Option<&SpectralTable> {
+        self.spectral
+            .get_or_init(|| {
+                (self.spectral_dims > 0 && !self.tree_relations.is_empty()).then(|| {
+                    SpectralTable::compute(
+                        &self.graph.projection,
+                        &self.tree_relations,
+                        &self.label_range,
+                        self.spectral_dims,
+                        self.spectral_seed,
+                    )
+                })
+            })
+            .as_ref()
+    }
+
+    /// The tree model's inputs: [`Prepared::tree_inputs`] plus the spectral coordinates when
+    /// enabled (NaN for nodes of other labels).
+    pub fn spectral_tree_inputs(&self) -> &NodeFeatures {
+        self.spectral_inputs.get_or_init(|| {
+            let inputs = self.tree_inputs();
+            match self.spectral() {
+                None => inputs.clone(),
+                Some(table) => {
+                    let all: Vec<u32> = (0..self.graph.projection.node_count as u32).collect();
+                    let rows = table.rows(
+                        &self.graph.projection,
+                        &self.tree_relations,
+                        &self.label_range,
+                        &all,
+                    );
+                    inputs.join(&NodeFeatures {
+                        names: table.names(),
+                        matrix: rows,
+                    })
+                }
+            }
         })
     }
 
@@ -275,7 +332,12 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
     let targets = property_values(snapshot, &graph.projection, &spec.label, &spec.target)?;
     let labelled = targets.iter().map(|v| v.map(|x| x != 0.0)).collect();
     let label_id = snapshot.catalog().label(&spec.label)?.id;
-    let tree_relations = graph
+    let label_range = graph
+        .projection
+        .range(label_id)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("label {} is not projected", spec.label)))?;
+    let tree_relations: Vec<usize> = graph
         .projection
         .relations
         .iter()
@@ -283,6 +345,11 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         .filter(|(_, r)| r.source_label == label_id && r.target_label == label_id)
         .map(|(i, _)| i)
         .collect();
+    let untimed = tree_relations
+        .iter()
+        .flat_map(|&r| &graph.projection.relations[r].relation.times)
+        .all(|&t| t == argus_extensions::NO_TIME);
+    let spectral_dims = spec.spectral.unwrap_or(if untimed { AUTO_DIMS } else { 0 });
     Ok(Prepared {
         graph,
         properties,
@@ -290,6 +357,11 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         base,
         labelled,
         tree_relations,
+        label_range,
+        spectral_dims,
+        spectral_seed: spec.gnn.seed,
+        spectral: OnceLock::new(),
+        spectral_inputs: OnceLock::new(),
         gnn_features: OnceLock::new(),
         gnn_graphs: OnceLock::new(),
         tree_inputs: OnceLock::new(),
@@ -466,6 +538,7 @@ fn train_single(
         scale: Vec::new(),
         fanouts: spec.fanouts.clone(),
         sample_seed: seed,
+        spectral: None,
         kind: ModelKind::Trees {
             relations: Vec::new(),
             booster: Default::default(),
@@ -552,7 +625,8 @@ fn train_single(
         }
         Family::Hybrid => train_hybrid(prepared, spec, split, seed, progress),
         Family::Trees => {
-            let x = prepared.tree_inputs();
+            let x = prepared.spectral_tree_inputs();
+            model.spectral = prepared.spectral().cloned();
             let config = GbdtConfig {
                 seed,
                 ..spec.trees.clone()
@@ -825,6 +899,7 @@ fn train_transactions(
             scale: Vec::new(),
             fanouts: Vec::new(),
             sample_seed: 0,
+            spectral: None,
             kind: ModelKind::Transaction(Box::new(run.model)),
         },
     };

@@ -92,6 +92,12 @@ pub struct ModelArgs {
     /// Trees: boosters of different seeds averaged.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().bags)]
     tree_bags: usize,
+    /// Trees: spectral coordinates of the nodes (leading eigenvectors of the normalised
+    /// same-label graph) as extra inputs: a count, 0 for none, or `auto` (64 when those edges
+    /// carry no timestamps, else none: the coordinates describe the whole graph, not a graph
+    /// as of a time).
+    #[arg(long, default_value = "auto")]
+    spectral: String,
     /// Neighbours sampled per relation and hop when scoring one entity.
     #[arg(long, value_delimiter = ',', default_value = "10,10")]
     fanouts: Vec<usize>,
@@ -244,6 +250,13 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
     spec.trees.learning_rate = args.tree_lr;
     spec.trees.bags = args.tree_bags.max(1);
     spec.fanouts = args.fanouts.clone();
+    spec.spectral = match args.spectral.as_str() {
+        "auto" => None,
+        n => Some(
+            n.parse()
+                .map_err(|_| anyhow!("--spectral takes a count or auto, got {n:?}"))?,
+        ),
+    };
     Ok(spec)
 }
 

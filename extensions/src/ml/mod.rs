@@ -1,6 +1,7 @@
 //! Graph machine learning: a message-passing node model ([`sage`]) trained and evaluated on an
 //! in-memory graph ([`relation`]) and node features ([`matrix`]), over a device abstraction
-//! ([`backend`]) with a CPU implementation ([`cpu`]), plus ranking [`metrics`].
+//! ([`backend`]) with a CPU implementation ([`cpu`]), plus ranking [`metrics`],
+//! boosted trees ([`gbdt`]) and [`spectral`] coordinates of nodes.
 
 pub mod backend;
 pub mod cpu;
@@ -9,6 +10,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod relation;
 pub mod sage;
+pub mod spectral;
 pub mod train;
 
 #[cfg(test)]
