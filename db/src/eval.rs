@@ -75,6 +75,8 @@ pub struct EvalReport {
     pub splits: Vec<SplitResult>,
     /// The family with the best mean validation ROC-AUC.
     pub selected: Family,
+    /// Spectral coordinates the tree models also read (0: none).
+    pub spectral_dims: usize,
 }
 
 /// Mean and (population) standard deviation.
@@ -102,6 +104,13 @@ pub enum EvalProgress<'a> {
         relations: &'a [(String, usize)],
         /// Feature columns.
         features: &'a [String],
+    },
+    /// The spectral coordinates of the tree inputs are computed.
+    Spectral {
+        /// Dimensions.
+        dims: usize,
+        /// Seconds it took.
+        seconds: f64,
     },
     /// A training step of one family.
     Step {
@@ -246,6 +255,17 @@ pub fn eval_node_classification(
         relations: &relations,
         features: &prepared.base.names,
     });
+    let mut spectral_dims = 0;
+    if spec.train.families.contains(&Family::Trees) {
+        let started = std::time::Instant::now();
+        if let Some(table) = prepared.spectral() {
+            spectral_dims = table.dims();
+            progress(EvalProgress::Spectral {
+                dims: spectral_dims,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
     let labels = prepared.labels();
     let mut results = Vec::new();
     for (s, (name, split)) in splits.names.iter().zip(&splits.parts).enumerate() {
@@ -308,5 +328,6 @@ pub fn eval_node_classification(
         nodes: projection.node_count,
         splits: results,
         selected,
+        spectral_dims,
     })
 }

@@ -8,7 +8,7 @@ use argus_engine::Value;
 use argus_extensions::ml::metrics::roc_auc;
 
 mod common;
-use common::planted;
+use common::{communities, planted};
 
 fn spec(family: Family) -> TrainSpec {
     let mut spec = TrainSpec::new("account", "fraud");
@@ -306,4 +306,65 @@ fn transactions_are_scored_before_they_are_stored() {
         db.scorer("txn", None).is_err(),
         "a transaction model does not score nodes"
     );
+}
+
+#[test]
+fn spectral_coordinates_place_nodes_in_their_community_and_extend_to_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = communities(dir.path());
+    let keys: Vec<String> = (0..80).map(|i| format!("p{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let labels: Vec<bool> = (0..80).map(|i| i >= 40).collect();
+    let auc_of = |name: &str, spectral: Option<usize>| {
+        let mut spec = TrainSpec::new("person", "fraud");
+        spec.families = vec![Family::Trees];
+        spec.trees.trees = 100;
+        spec.spectral = spectral;
+        let run = train_model(
+            &db,
+            name,
+            &spec,
+            &SplitSource::Random { seed: 3 },
+            true,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        let scorer = db.scorer(name, None).unwrap();
+        let scores: Vec<f32> = scorer
+            .score_keys(&db.snapshot(), &refs, None)
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        (run, roc_auc(&scores, &labels).unwrap())
+    };
+    // Untimed edges: `auto` adds the coordinates, and they carry the community.
+    let (run, with) = auc_of("spectral", None);
+    assert!(with > 0.95, "with spectral coordinates: {with}");
+    let names = &run.version.model.input_names;
+    assert!(names.iter().any(|n| n == "spectral_0"), "{names:?}");
+    let (_, without) = auc_of("plain", Some(0));
+    assert!(without < 0.75, "without spectral coordinates: {without}");
+
+    // Two people added after training, one knowing three of each community, are placed
+    // there from their neighbours' stored coordinates: same shape, different community.
+    db.store()
+        .write(|t| {
+            for (name, friends) in [
+                ("late_a", ["p1", "p11", "p26"]),
+                ("late_b", ["p41", "p50", "p66"]),
+            ] {
+                t.upsert_node("person", name, &[("noise", Value::Float(1.0))])?;
+                for friend in friends {
+                    t.insert_edge("knows", name, friend, None, &[])?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let scorer = db.scorer("spectral", None).unwrap();
+    let snap = db.snapshot();
+    let a = scorer.score(&snap, "late_a", None).unwrap().score;
+    let b = scorer.score(&snap, "late_b", None).unwrap().score;
+    assert!(b > a + 0.1, "late_b {b} vs late_a {a}");
 }

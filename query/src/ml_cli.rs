@@ -303,6 +303,9 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
                 describe(features)
             );
         }
+        EvalProgress::Spectral { dims, seconds } => {
+            eprintln!("spectral coordinates for the trees: {dims} dimensions ({seconds:.1} s)");
+        }
         EvalProgress::Step {
             split,
             family,
@@ -463,9 +466,14 @@ fn print_report(report: &EvalReport, format: Format) {
             println!("{}", table.render());
             println!(
                 "(metrics × 100 on each split's test nodes; picked by mean validation ROC-AUC: {}; \
-                 features: {}; no-graph baseline: trees on {})",
+                 features: {}{}; no-graph baseline: trees on {})",
                 report.selected.name(),
                 describe(&report.features),
+                if report.spectral_dims > 0 {
+                    format!(", trees also {} spectral coordinates", report.spectral_dims)
+                } else {
+                    String::new()
+                },
                 describe(&report.baseline_features)
             );
         }

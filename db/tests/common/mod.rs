@@ -77,3 +77,46 @@ pub fn two_splits() -> String {
     }
     s
 }
+
+/// 80 people in two communities of 40 joined by two edges, on an undirected type without
+/// timestamps; every person has the same degree-6 neighbourhood shape and the same property,
+/// and only the second community is fraudulent: only where a node sits in the whole graph
+/// tells the classes apart.
+pub fn communities(dir: &std::path::Path) -> Database {
+    let db = Database::open(dir).unwrap();
+    db.store()
+        .write(|t| {
+            t.create_label(
+                "person",
+                "name",
+                vec![
+                    prop_def("noise", PropType::Float),
+                    prop_def("fraud", PropType::Int),
+                ],
+            )?;
+            t.create_edge_type("knows", "person", "person", true, vec![])?;
+            for i in 0..80 {
+                t.upsert_node(
+                    "person",
+                    &format!("p{i}"),
+                    &[
+                        ("noise", Value::Float(1.0)),
+                        ("fraud", Value::Int(i64::from(i >= 40))),
+                    ],
+                )?;
+            }
+            for i in 0..80u32 {
+                let group = i / 40 * 40;
+                for step in [1, 5, 11] {
+                    let j = group + (i - group + step) % 40;
+                    t.insert_edge("knows", &format!("p{i}"), &format!("p{j}"), None, &[])?;
+                }
+            }
+            for (a, b) in [(0, 40), (20, 60)] {
+                t.insert_edge("knows", &format!("p{a}"), &format!("p{b}"), None, &[])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    db
+}
