@@ -205,7 +205,8 @@ pub struct StructuralSpec {
     /// [`RECENT_NEIGHBOURS`] most recent) senders.
     pub degrees: bool,
     /// For nodes of this label, per relation they receive along: the count of incident edges,
-    /// sum/mean/std/min/max of each numeric edge property, days since the last and the first
+    /// sum/mean/std/min/max of each numeric edge property, how far each edge's value lies from
+    /// the other endpoint's usual value (see [`CONSENSUS`]), days since the last and the first
     /// edge, and the mean and std of days between consecutive edges.
     pub edge_aggregates: Option<String>,
 }
@@ -217,6 +218,9 @@ pub struct Structural<'a> {
     degrees: bool,
     /// Relations whose receivers have the aggregated label.
     aggregated: Vec<usize>,
+    /// Per projection relation, the one carrying the same edges the other way (itself for an
+    /// undirected type): where a message's sender sees its own edges of the type.
+    reverse: Vec<usize>,
     aggregated_label: Option<LabelRange>,
 }
 
@@ -230,6 +234,14 @@ const RECENCY: [&str; 4] = [
 
 /// Statistics of each numeric edge property, in [`Moments::summary`] order.
 const STATS: [&str; 5] = ["sum", "mean", "std", "min", "max"];
+
+/// Consensus deviation of each numeric edge property: over a node's (at most
+/// [`RECENT_NEIGHBOURS`] most recent) edges, the mean signed and the mean absolute difference
+/// between the edge's value and the other endpoint's mean over its own (most recent) edges of
+/// that type, seen from its side. A rater whose ratings disagree with what the rated users
+/// usually get, a user rated worse than the raters usually rate, a card paying amounts unusual
+/// for its merchants: the edge alone or the node's own averages do not show that.
+const CONSENSUS: [&str; 2] = ["mean_deviation", "mean_abs_deviation"];
 
 impl<'a> Structural<'a> {
     /// Prepare `spec` over `projection`.
@@ -250,10 +262,25 @@ impl<'a> Structural<'a> {
                 .collect();
             aggregated_label = Some(range);
         }
+        let reverse = (0..projection.relations.len())
+            .map(|r| {
+                let rel = &projection.relations[r];
+                (0..projection.relations.len())
+                    .find(|&o| {
+                        let other = &projection.relations[o];
+                        o != r
+                            && other.edge_type == rel.edge_type
+                            && other.source_label == rel.target_label
+                            && other.target_label == rel.source_label
+                    })
+                    .unwrap_or(r)
+            })
+            .collect();
         Ok(Structural {
             projection,
             degrees: spec.degrees,
             aggregated,
+            reverse,
             aggregated_label,
         })
     }
@@ -262,7 +289,7 @@ impl<'a> Structural<'a> {
     fn aggregate_width(&self, relation: usize) -> usize {
         let numeric =
             &self.projection.edge_types[self.projection.relations[relation].edge_type].numeric;
-        1 + STATS.len() * numeric.len() + RECENCY.len()
+        1 + (STATS.len() + CONSENSUS.len()) * numeric.len() + RECENCY.len()
     }
 
     /// Number of columns.
@@ -295,6 +322,7 @@ impl<'a> Structural<'a> {
             names.push(format!("log_count[{tag}]"));
             for (prop, _) in &p.edge_types[p.relations[r].edge_type].numeric {
                 names.extend(STATS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
+                names.extend(CONSENSUS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
             }
             names.extend(RECENCY.iter().map(|stat| format!("{stat}[{tag}]")));
         }
@@ -351,6 +379,7 @@ impl<'a> Structural<'a> {
                     }
                 }
                 out.extend(m.summary().iter().map(|&v| v as f32));
+                out.extend(self.consensus_deviation(r, known.clone(), as_of, values));
             }
             let times: Vec<i64> = rel.relation.times[known]
                 .iter()
@@ -380,6 +409,53 @@ impl<'a> Structural<'a> {
                 out.push(var.sqrt().ln_1p() as f32);
             }
         }
+    }
+
+    /// [`CONSENSUS`] of one property over the messages `known` of relation `r`.
+    fn consensus_deviation(
+        &self,
+        r: usize,
+        known: std::ops::Range<usize>,
+        as_of: Option<i64>,
+        values: &[f32],
+    ) -> [f32; CONSENSUS.len()] {
+        let p = self.projection;
+        let rel = &p.relations[r].relation;
+        let reverse = &p.relations[self.reverse[r]].relation;
+        // The most recent edges on both sides bound the work for a node of huge degree.
+        let recent = |range: std::ops::Range<usize>| {
+            range.end - range.len().min(RECENT_NEIGHBOURS)..range.end
+        };
+        let (mut signed, mut absolute, mut count) = (0.0f64, 0.0f64, 0usize);
+        for m in recent(known) {
+            let v = values[rel.edge_ids[m] as usize];
+            if v.is_nan() {
+                continue;
+            }
+            let sender = rel.sources[m] as usize;
+            let theirs = recent(reverse.messages_as_of(sender, as_of));
+            let (mut sum, mut n) = (0.0f64, 0usize);
+            for &e in &reverse.edge_ids[theirs] {
+                let x = values[e as usize];
+                if !x.is_nan() {
+                    sum += x as f64;
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                let deviation = v as f64 - sum / n as f64;
+                signed += deviation;
+                absolute += deviation.abs();
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return [0.0; CONSENSUS.len()];
+        }
+        [
+            (signed / count as f64) as f32,
+            (absolute / count as f64) as f32,
+        ]
     }
 
     /// The features of every node as of `as_of`, in parallel.
