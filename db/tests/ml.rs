@@ -111,3 +111,67 @@ fn split_file_errors_name_the_place() {
         .to_string();
     assert!(err.contains("needs train, val and test"), "{err}");
 }
+
+#[test]
+fn consensus_deviation_compares_each_edge_with_the_other_side() {
+    use argus_engine::graph::prop_def;
+    use argus_engine::{PropType, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let db = argus_db::Database::open(dir.path()).unwrap();
+    db.store()
+        .write(|t| {
+            t.create_label("user", "id", vec![])?;
+            t.create_edge_type(
+                "rates",
+                "user",
+                "user",
+                false,
+                vec![prop_def("rating", PropType::Float)],
+            )?;
+            for u in ["u0", "u1", "u2", "u3"] {
+                t.upsert_node("user", u, &[])?;
+            }
+            for (src, dst, rating, second) in [
+                ("u0", "u2", 10.0, 1),
+                ("u1", "u2", 10.0, 2),
+                ("u3", "u2", -10.0, 3),
+                ("u3", "u0", 4.0, 4),
+            ] {
+                t.insert_edge(
+                    "rates",
+                    src,
+                    dst,
+                    Some(second * 1_000_000),
+                    &[("rating", Value::Float(rating))],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let p = project(&db.snapshot(), &[], &[]).unwrap();
+    let at = |as_of: Option<i64>, node: usize, name: &str| {
+        let f = edge_aggregate_features(&p, "user", as_of).unwrap();
+        let col = f.names.iter().position(|n| n == name).unwrap();
+        f.matrix.row(node)[col]
+    };
+    let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    // u3 gave -10 to u2 (who gets 10/3 on average) and 4 to u0 (who gets 4).
+    close(
+        at(None, 3, "mean_deviation_rating[rates<]"),
+        (-10.0 - 10.0 / 3.0) / 2.0,
+    );
+    close(
+        at(None, 3, "mean_abs_deviation_rating[rates<]"),
+        (10.0 + 10.0 / 3.0) / 2.0,
+    );
+    // As of t = 3 s the rating of u0 does not exist yet.
+    close(
+        at(Some(3_000_000), 3, "mean_deviation_rating[rates<]"),
+        -10.0 - 10.0 / 3.0,
+    );
+    // u2 got 10 from two raters who always give 10, and -10 from u3, who gives -3 on average.
+    close(at(None, 2, "mean_deviation_rating[rates>]"), -7.0 / 3.0);
+    close(at(None, 2, "mean_abs_deviation_rating[rates>]"), 7.0 / 3.0);
+    // Before u3's second rating, its mean was its single rating: no deviation.
+    close(at(Some(3_000_000), 2, "mean_deviation_rating[rates>]"), 0.0);
+}
