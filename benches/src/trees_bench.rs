@@ -1,6 +1,6 @@
 //! Boosted-trees benchmark: Argus's gradient-boosted trees against XGBoost on the identical
 //! feature matrix — tolokers' node features, degrees and neighbourhood aggregates as Argus's
-//! tree model builds them — with the same hyperparameters and the 10 published splits, both on
+//! tree model builds them, spectral coordinates included — with the same hyperparameters and the 10 published splits, both on
 //! 2 threads, in one run: test ROC-AUC and training time per split. With `--perpetual-budget B`
 //! the same run also trains Perpetual, the maintained Rust gradient-boosting crate, on the same
 //! matrix (its only setting is the budget).
@@ -87,7 +87,7 @@ fn main() -> Result<()> {
     let spec = TrainSpec::new("toloker", "label");
     let prepared = prepare(&snapshot, &spec)?;
     let p = &prepared.graph.projection;
-    let x = &prepared.tree_inputs().matrix;
+    let x = &prepared.spectral_tree_inputs().matrix;
     let labels: Vec<bool> = prepared
         .labelled
         .iter()
