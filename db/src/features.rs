@@ -241,7 +241,7 @@ const STATS: [&str; 5] = ["sum", "mean", "std", "min", "max"];
 /// that type, seen from its side. A rater whose ratings disagree with what the rated users
 /// usually get, a user rated worse than the raters usually rate, a card paying amounts unusual
 /// for its merchants: the edge alone or the node's own averages do not show that.
-const CONSENSUS: [&str; 2] = ["mean_deviation", "mean_abs_deviation"];
+pub const CONSENSUS: [&str; 2] = ["mean_deviation", "mean_abs_deviation"];
 
 impl<'a> Structural<'a> {
     /// Prepare `spec` over `projection`.
