@@ -200,7 +200,8 @@ pub struct Prepared {
     /// Seed of the spectral coordinates.
     spectral_seed: u64,
     spectral: OnceLock<Option<SpectralTable>>,
-    spectral_inputs: OnceLock<NodeFeatures>,
+    /// The tree inputs with spectral coordinates (`None`: without them, the plain tree inputs).
+    spectral_inputs: OnceLock<Option<NodeFeatures>>,
     /// Split-independent model inputs, built on first use and shared by every split.
     gnn_features: OnceLock<(Matrix, Vec<(f32, f32)>)>,
     gnn_graphs: OnceLock<Vec<Relation>>,
@@ -266,25 +267,23 @@ impl Prepared {
     /// The tree model's inputs: [`Prepared::tree_inputs`] plus the spectral coordinates when
     /// enabled (NaN for nodes of other labels).
     pub fn spectral_tree_inputs(&self) -> &NodeFeatures {
-        self.spectral_inputs.get_or_init(|| {
-            let inputs = self.tree_inputs();
-            match self.spectral() {
-                None => inputs.clone(),
-                Some(table) => {
-                    let all: Vec<u32> = (0..self.graph.projection.node_count as u32).collect();
-                    let rows = table.rows(
-                        &self.graph.projection,
-                        &self.tree_relations,
-                        &self.label_range,
-                        &all,
-                    );
-                    inputs.join(&NodeFeatures {
-                        names: table.names(),
-                        matrix: rows,
-                    })
-                }
-            }
-        })
+        self.spectral_inputs
+            .get_or_init(|| {
+                let table = self.spectral()?;
+                let all: Vec<u32> = (0..self.graph.projection.node_count as u32).collect();
+                let rows = table.rows(
+                    &self.graph.projection,
+                    &self.tree_relations,
+                    &self.label_range,
+                    &all,
+                );
+                Some(self.tree_inputs().join(&NodeFeatures {
+                    names: table.names(),
+                    matrix: rows,
+                }))
+            })
+            .as_ref()
+            .unwrap_or_else(|| self.tree_inputs())
     }
 
     /// Base features plus neighbourhood aggregates over the tree relations.

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use argus_db::Database;
-use argus_engine::graph::prop_def;
+use argus_engine::graph::{prop_def, WriteTxn};
 use argus_engine::{PropType, Value};
 
 /// 80 accounts in two groups of 40; edges only within a group; only group B is fraudulent;
@@ -13,14 +13,7 @@ pub fn planted(dir: &std::path::Path) -> Database {
     let db = Database::open(dir).unwrap();
     db.store()
         .write(|t| {
-            t.create_label(
-                "account",
-                "account_id",
-                vec![
-                    prop_def("noise", PropType::Float),
-                    prop_def("fraud", PropType::Int),
-                ],
-            )?;
+            two_groups(t, "account", "account_id", "a")?;
             t.create_edge_type(
                 "sends",
                 "account",
@@ -28,16 +21,6 @@ pub fn planted(dir: &std::path::Path) -> Database {
                 false,
                 vec![prop_def("amount", PropType::Float)],
             )?;
-            for i in 0..80 {
-                t.upsert_node(
-                    "account",
-                    &format!("a{i}"),
-                    &[
-                        ("noise", Value::Float(1.0)),
-                        ("fraud", Value::Int(i64::from(i >= 40))),
-                    ],
-                )?;
-            }
             for i in 0..80u32 {
                 let group = i / 40 * 40;
                 for step in [1, 3, 7] {
@@ -56,6 +39,35 @@ pub fn planted(dir: &std::path::Path) -> Database {
         })
         .unwrap();
     db
+}
+
+/// `label` with nodes `{prefix}0..{prefix}79`, all with the same `noise`, and `fraud` set on
+/// the second 40.
+fn two_groups(
+    t: &mut WriteTxn<'_>,
+    label: &str,
+    key: &str,
+    prefix: &str,
+) -> argus_engine::Result<()> {
+    t.create_label(
+        label,
+        key,
+        vec![
+            prop_def("noise", PropType::Float),
+            prop_def("fraud", PropType::Int),
+        ],
+    )?;
+    for i in 0..80 {
+        t.upsert_node(
+            label,
+            &format!("{prefix}{i}"),
+            &[
+                ("noise", Value::Float(1.0)),
+                ("fraud", Value::Int(i64::from(i >= 40))),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 pub fn splits_file(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
@@ -86,25 +98,8 @@ pub fn communities(dir: &std::path::Path) -> Database {
     let db = Database::open(dir).unwrap();
     db.store()
         .write(|t| {
-            t.create_label(
-                "person",
-                "name",
-                vec![
-                    prop_def("noise", PropType::Float),
-                    prop_def("fraud", PropType::Int),
-                ],
-            )?;
+            two_groups(t, "person", "name", "p")?;
             t.create_edge_type("knows", "person", "person", true, vec![])?;
-            for i in 0..80 {
-                t.upsert_node(
-                    "person",
-                    &format!("p{i}"),
-                    &[
-                        ("noise", Value::Float(1.0)),
-                        ("fraud", Value::Int(i64::from(i >= 40))),
-                    ],
-                )?;
-            }
             for i in 0..80u32 {
                 let group = i / 40 * 40;
                 for step in [1, 5, 11] {
