@@ -22,6 +22,10 @@ use crate::projection::{LabelRange, Projection};
 /// Dimensions `auto` computes on an untimed graph.
 pub const AUTO_DIMS: usize = 64;
 
+/// `auto` skips labels with more nodes: the iteration holds two blocks of 80 `f64` columns per
+/// node (1.3 KiB each), so a million nodes already take 1.3 GiB while it runs.
+pub const AUTO_MAX_NODES: usize = 1_000_000;
+
 /// Spectral coordinates of one label's nodes, by node id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpectralTable {

@@ -28,7 +28,7 @@ use crate::model::{
 use crate::projection::LabelRange;
 use crate::registry::{ModelVersion, TrainedOn};
 use crate::sampling::sample_block;
-use crate::spectral::{SpectralTable, AUTO_DIMS};
+use crate::spectral::{SpectralTable, AUTO_DIMS, AUTO_MAX_NODES};
 use crate::Database;
 
 /// Which node features the models get.
@@ -156,8 +156,8 @@ pub struct TrainSpec {
     /// Neighbours per relation and hop when scoring one entity.
     pub fanouts: Vec<usize>,
     /// Spectral coordinates for the tree model: `None` lets the data decide
-    /// ([`AUTO_DIMS`] when the same-label relations carry no timestamps, else none), `Some(0)`
-    /// turns them off.
+    /// ([`AUTO_DIMS`] when the same-label relations carry no timestamps and the label has at
+    /// most [`AUTO_MAX_NODES`] nodes, else none), `Some(0)` turns them off.
     #[serde(default)]
     pub spectral: Option<usize>,
 }
@@ -348,7 +348,8 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         .iter()
         .flat_map(|&r| &graph.projection.relations[r].relation.times)
         .all(|&t| t == argus_extensions::NO_TIME);
-    let spectral_dims = spec.spectral.unwrap_or(if untimed { AUTO_DIMS } else { 0 });
+    let auto = untimed && label_range.len <= AUTO_MAX_NODES;
+    let spectral_dims = spec.spectral.unwrap_or(if auto { AUTO_DIMS } else { 0 });
     Ok(Prepared {
         graph,
         properties,

@@ -94,8 +94,8 @@ pub struct ModelArgs {
     tree_bags: usize,
     /// Trees: spectral coordinates of the nodes (leading eigenvectors of the normalised
     /// same-label graph) as extra inputs: a count, 0 for none, or `auto` (64 when those edges
-    /// carry no timestamps, else none: the coordinates describe the whole graph, not a graph
-    /// as of a time).
+    /// carry no timestamps and the label has at most a million nodes, else none: the
+    /// coordinates describe the whole graph, not a graph as of a time).
     #[arg(long, default_value = "auto")]
     spectral: String,
     /// Neighbours sampled per relation and hop when scoring one entity.
