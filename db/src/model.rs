@@ -37,6 +37,10 @@ pub enum ModelKind {
         config: SageConfig,
         /// Parameters, in [`Sage::snapshot`] order.
         params: Vec<Matrix>,
+        /// Parameters of further networks of the same shape trained from other seeds: the
+        /// score averages all networks' logits; the embedding is the first network's.
+        #[serde(default)]
+        bagged: Vec<Vec<Matrix>>,
     },
     /// Boosted trees on base features plus neighbourhood aggregates over some relations.
     Trees {
@@ -319,20 +323,37 @@ pub struct LoadedModel {
     /// The stored model.
     pub model: FraudModel,
     sage: Option<Sage<Cpu>>,
+    /// Further networks of a bagged GNN.
+    bagged: Vec<Sage<Cpu>>,
 }
 
 impl LoadedModel {
     /// Build the model's network.
     pub fn new(model: FraudModel) -> LoadedModel {
         let sage = match &model.kind {
-            ModelKind::Gnn { config, params } | ModelKind::Hybrid { config, params, .. } => {
+            ModelKind::Gnn { config, params, .. } | ModelKind::Hybrid { config, params, .. } => {
                 let mut sage = Sage::new(&Cpu, config.clone());
                 sage.restore(&Cpu, params);
                 Some(sage)
             }
             ModelKind::Trees { .. } | ModelKind::Transaction(_) => None,
         };
-        LoadedModel { model, sage }
+        let bagged = match &model.kind {
+            ModelKind::Gnn { config, bagged, .. } => bagged
+                .iter()
+                .map(|params| {
+                    let mut sage = Sage::new(&Cpu, config.clone());
+                    sage.restore(&Cpu, params);
+                    sage
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        LoadedModel {
+            model,
+            sage,
+            bagged,
+        }
     }
 
     /// Scores (and, for the GNN, embeddings) of a block's targets from its inputs.
@@ -379,10 +400,21 @@ impl LoadedModel {
             .collect();
         let (logits, embedding) = sage.infer(&Cpu, &block.relations, scaled, &active);
         let targets: Vec<u32> = (0..block.targets as u32).collect();
-        (
-            Cpu.download(&logits).select_rows(&targets),
-            Cpu.download(&embedding).select_rows(&targets),
-        )
+        let mut logits = Cpu.download(&logits).select_rows(&targets);
+        if !self.bagged.is_empty() {
+            for other in &self.bagged {
+                let (more, _) = other.infer(&Cpu, &block.relations, scaled, &active);
+                let more = Cpu.download(&more).select_rows(&targets);
+                logits
+                    .data
+                    .iter_mut()
+                    .zip(&more.data)
+                    .for_each(|(a, b)| *a += b);
+            }
+            let n = (self.bagged.len() + 1) as f32;
+            logits.data.iter_mut().for_each(|a| *a /= n);
+        }
+        (logits, Cpu.download(&embedding).select_rows(&targets))
     }
 
     /// A hybrid model's tree input rows for a block's targets (from the unscaled base features

@@ -101,6 +101,13 @@ pub struct ModelSettings {
     /// 0 trains on the full graph at once.
     #[serde(default)]
     pub batch_size: usize,
+    /// Networks trained from different seeds whose logits are averaged (1: one network).
+    #[serde(default = "one_bag")]
+    pub bags: usize,
+}
+
+fn one_bag() -> usize {
+    1
 }
 
 impl Default for ModelSettings {
@@ -116,6 +123,7 @@ impl Default for ModelSettings {
             weight_decay: 1e-4,
             seed: 0,
             batch_size: 0,
+            bags: 1,
         }
     }
 }
@@ -435,7 +443,8 @@ fn train_hybrid(
         Some(t) => t,
         None => train_single(prepared, spec, Family::Gnn, split, seed, progress)?,
     };
-    let ModelKind::Gnn { config, params } = gnn.model.kind.clone() else {
+    // The hybrid's trees read the first network's logit and embedding.
+    let ModelKind::Gnn { config, params, .. } = gnn.model.kind.clone() else {
         return Err(Error::Corrupt("the hybrid's GNN is not a GNN".into()));
     };
     let (x, _) = prepared.gnn_features();
@@ -570,58 +579,78 @@ fn train_single(
                 balance_classes: true,
                 seed,
             };
-            if m.batch_size > 0 {
-                let out = train_gnn_sampled(
-                    prepared,
-                    spec,
-                    x,
-                    &labels,
-                    split,
-                    config.clone(),
-                    &train,
-                    progress,
-                );
-                model.kind = ModelKind::Gnn {
-                    config,
-                    params: out.params,
+            let mut runs: Vec<Trained> = Vec::with_capacity(m.bags.max(1));
+            let mut bagged = Vec::new();
+            for bag in 0..m.bags.max(1) {
+                // The first network keeps the run's seed, so one bag trains what it always did.
+                let bag_seed = if bag == 0 {
+                    seed
+                } else {
+                    mix64(seed ^ mix64(bag as u64))
                 };
-                return Ok(Trained {
-                    model,
-                    val_auc: out.val_auc,
-                    test: out.test,
-                    selected: out.best_epoch,
-                    curve: out.curve,
-                    scores: out.scores,
-                });
+                let config = SageConfig {
+                    seed: bag_seed,
+                    ..config.clone()
+                };
+                let train = TrainConfig {
+                    seed: bag_seed,
+                    ..train.clone()
+                };
+                let (params, trained) = if m.batch_size > 0 {
+                    let out = train_gnn_sampled(
+                        prepared, spec, x, &labels, split, config, &train, progress,
+                    );
+                    let trained = Trained {
+                        model: model.clone(),
+                        val_auc: out.val_auc,
+                        test: out.test,
+                        selected: out.best_epoch,
+                        curve: out.curve,
+                        scores: out.scores,
+                    };
+                    (out.params, trained)
+                } else {
+                    let out = train_node_classifier(
+                        &Cpu,
+                        &NodeTask {
+                            graphs: prepared.gnn_graphs(),
+                            features: x,
+                            labels: &labels,
+                            split,
+                        },
+                        config,
+                        &train,
+                        &mut |r| progress(TrainProgress::Epoch(r)),
+                    );
+                    let trained = Trained {
+                        model: model.clone(),
+                        val_auc: out.val_auc,
+                        test: out.test,
+                        selected: out.best_epoch,
+                        curve: out
+                            .curve
+                            .iter()
+                            .map(|r| (r.epoch, r.loss as f64, r.val_auc))
+                            .collect(),
+                        scores: out.scores,
+                    };
+                    (out.params, trained)
+                };
+                bagged.push(params);
+                runs.push(trained);
             }
-            let out = train_node_classifier(
-                &Cpu,
-                &NodeTask {
-                    graphs: prepared.gnn_graphs(),
-                    features: x,
-                    labels: &labels,
-                    split,
-                },
-                config.clone(),
-                &train,
-                &mut |r| progress(TrainProgress::Epoch(r)),
-            );
-            model.kind = ModelKind::Gnn {
-                config,
-                params: out.params,
+            let params = bagged.remove(0);
+            let mut trained = if runs.len() == 1 {
+                runs.remove(0)
+            } else {
+                average_runs(runs, &labels, split)
             };
-            Ok(Trained {
-                model,
-                val_auc: out.val_auc,
-                test: out.test,
-                selected: out.best_epoch,
-                curve: out
-                    .curve
-                    .iter()
-                    .map(|r| (r.epoch, r.loss as f64, r.val_auc))
-                    .collect(),
-                scores: out.scores,
-            })
+            trained.model.kind = ModelKind::Gnn {
+                config,
+                params,
+                bagged,
+            };
+            Ok(trained)
         }
         Family::Hybrid => train_hybrid(prepared, spec, split, seed, progress),
         Family::Trees => {
@@ -644,6 +673,30 @@ fn train_single(
             ))
         }
     }
+}
+
+/// Several networks' runs as one: scores from the mean logit, validation and test metrics
+/// recomputed on them; the curve and selected epoch are the first network's.
+fn average_runs(runs: Vec<Trained>, labels: &[bool], split: &NodeSplit) -> Trained {
+    let n = runs.len() as f32;
+    let logit = |p: f32| {
+        let p = p.clamp(1e-7, 1.0 - 1e-7);
+        (p / (1.0 - p)).ln()
+    };
+    let mut mean = vec![0.0f32; runs[0].scores.len()];
+    for run in &runs {
+        for (m, &p) in mean.iter_mut().zip(&run.scores) {
+            *m += logit(p) / n;
+        }
+    }
+    let scores: Vec<f32> = mean.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect();
+    let (val_scores, val_labels) = subset(&scores, labels, &split.val);
+    let (test_scores, test_labels) = subset(&scores, labels, &split.test);
+    let mut first = runs.into_iter().next().expect("at least one run");
+    first.val_auc = roc_auc(&val_scores, &val_labels).unwrap_or(f64::NAN);
+    first.test = Scores::of(&test_scores, &test_labels);
+    first.scores = scores;
+    first
 }
 
 /// The no-graph baseline: trees on the label's own properties only (a constant column when it

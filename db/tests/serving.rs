@@ -368,3 +368,42 @@ fn spectral_coordinates_place_nodes_in_their_community_and_extend_to_new_ones() 
     let b = scorer.score(&snap, "late_b", None).unwrap().score;
     assert!(b > a + 0.1, "late_b {b} vs late_a {a}");
 }
+
+#[test]
+fn a_bagged_gnn_averages_its_networks_in_training_and_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    let mut bagged = spec(Family::Gnn);
+    bagged.gnn.bags = 3;
+    let run = train_model(
+        &db,
+        "bagged",
+        &bagged,
+        &SplitSource::Random { seed: 3 },
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let argus_db::model::ModelKind::Gnn { bagged: extra, .. } = &run.version.model.kind else {
+        panic!("not a GNN");
+    };
+    assert_eq!(extra.len(), 2);
+    // Serving (from the registry) reproduces the training run's averaged test scores.
+    let scorer = db.scorer("bagged", None).unwrap();
+    let snap = db.snapshot();
+    let keys: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let batch = scorer.score_keys(&snap, &refs, None).unwrap();
+    let scores: Vec<f32> = batch.iter().map(|s| s.unwrap()).collect();
+    let labels: Vec<bool> = (0..80).map(|i| i >= 40).collect();
+    assert!(roc_auc(&scores, &labels).unwrap() > 0.95);
+    let one = scorer.score(&snap, "a45", None).unwrap();
+    assert!((one.score - scores[45]).abs() < 1e-6);
+    // Every node has fewer neighbours than the fanouts, so the sampled block is the full
+    // neighbourhood and serving must match the full-graph scores of training.
+    let (trained, _) = run.test_scores.iter().copied().next().expect("test nodes");
+    assert!(
+        scores.iter().any(|&s| (s - trained).abs() < 1e-4),
+        "{trained} not among {scores:?}"
+    );
+}

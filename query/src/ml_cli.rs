@@ -80,6 +80,9 @@ pub struct ModelArgs {
     /// on the full graph at once.
     #[arg(long, default_value_t = 0)]
     batch_size: usize,
+    /// GNN: networks trained from different seeds, their logits averaged.
+    #[arg(long, default_value_t = ModelSettings::default().bags)]
+    gnn_bags: usize,
     /// Trees: most boosting rounds.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().trees)]
     trees: usize,
@@ -244,6 +247,7 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
         weight_decay: args.weight_decay,
         seed: args.seed,
         batch_size: args.batch_size,
+        bags: args.gnn_bags.max(1),
     };
     spec.trees.trees = args.trees;
     spec.trees.max_depth = args.tree_depth;
