@@ -2,7 +2,7 @@
 //! and rollback, batch and single scores, as-of scoring that ignores edges from the future,
 //! and explanations.
 
-use argus_db::train::{train_model, Family, ModelSettings, SplitSource, TrainSpec};
+use argus_db::train::{train_model, Family, ModelSettings, SplitSource, TrainRun, TrainSpec};
 use argus_db::Database;
 use argus_engine::Value;
 use argus_extensions::ml::metrics::roc_auc;
@@ -24,18 +24,23 @@ fn spec(family: Family) -> TrainSpec {
     spec
 }
 
-fn train(db: &Database, name: &str, family: Family, deploy: bool) -> u32 {
+/// Train and register `spec` on a seeded random split.
+fn train_run(db: &Database, name: &str, spec: &TrainSpec, seed: u64, deploy: bool) -> TrainRun {
     train_model(
         db,
         name,
-        &spec(family),
-        &SplitSource::Random { seed: 3 },
+        spec,
+        &SplitSource::Random { seed },
         deploy,
         &mut |_, _| {},
     )
     .unwrap()
-    .version
-    .version
+}
+
+fn train(db: &Database, name: &str, family: Family, deploy: bool) -> u32 {
+    train_run(db, name, &spec(family), 3, deploy)
+        .version
+        .version
 }
 
 #[test]
@@ -201,15 +206,7 @@ fn mini_batch_training_on_sampled_neighbourhoods_scores_like_serving() {
     spec.gnn.batch_size = 16;
     spec.gnn.epochs = 40;
     spec.fanouts = vec![2, 2];
-    let run = train_model(
-        &db,
-        "sampled",
-        &spec,
-        &SplitSource::Random { seed: 1 },
-        true,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let run = train_run(&db, "sampled", &spec, 1, true);
     assert!(run.test_scores.len() >= 10);
     let (scores, labels): (Vec<f32>, Vec<bool>) = run.test_scores.iter().copied().unzip();
     assert!(roc_auc(&scores, &labels).unwrap() > 0.9);
@@ -263,15 +260,7 @@ fn transactions_are_scored_before_they_are_stored() {
     let mut spec = TrainSpec::new("pays", "is_fraud");
     spec.trees.trees = 200;
     spec.trees.learning_rate = 0.1;
-    let run = train_model(
-        &db,
-        "txn",
-        &spec,
-        &SplitSource::Random { seed: 0 },
-        true,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let run = train_run(&db, "txn", &spec, 0, true);
     assert_eq!(run.version.model.kind.family(), "transaction");
     assert_eq!(run.version.trained_on.parts, [420, 90, 90]);
     assert!(run.version.test.roc_auc > 0.99, "{:?}", run.version.test);
@@ -320,15 +309,7 @@ fn spectral_coordinates_place_nodes_in_their_community_and_extend_to_new_ones() 
         spec.families = vec![Family::Trees];
         spec.trees.trees = 100;
         spec.spectral = spectral;
-        let run = train_model(
-            &db,
-            name,
-            &spec,
-            &SplitSource::Random { seed: 3 },
-            true,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let run = train_run(&db, name, &spec, 3, true);
         let scorer = db.scorer(name, None).unwrap();
         let scores: Vec<f32> = scorer
             .score_keys(&db.snapshot(), &refs, None)
@@ -375,15 +356,7 @@ fn a_bagged_gnn_averages_its_networks_in_training_and_serving() {
     let db = planted(dir.path());
     let mut bagged = spec(Family::Gnn);
     bagged.gnn.bags = 3;
-    let run = train_model(
-        &db,
-        "bagged",
-        &bagged,
-        &SplitSource::Random { seed: 3 },
-        true,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let run = train_run(&db, "bagged", &bagged, 3, true);
     let argus_db::model::ModelKind::Gnn { bagged: extra, .. } = &run.version.model.kind else {
         panic!("not a GNN");
     };
