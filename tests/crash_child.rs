@@ -1,18 +1,25 @@
 //! Child process of the crash test: loads the edge file given as argument into the store in
 //! small batches (resuming from its checkpoint) and prints `ACK <rows committed>` after each
-//! committed batch. The parent kills it with SIGKILL at random moments.
+//! committed batch. The parent kills it with SIGKILL at random moments. A third argument,
+//! `linked` or `logged`, picks whether batches are committed as linked table files or through
+//! the write-ahead log.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use argus_engine::load::{self, EdgeLoad, LoadOptions, LoadProgress};
-use argus_engine::GraphStore;
+use argus_engine::{GraphStore, StoreOptions};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let db = PathBuf::from(args.next().expect("db dir"));
     let file = PathBuf::from(args.next().expect("csv file"));
-    let store = GraphStore::open(&db)?;
+    let linked = args.next().as_deref() == Some("linked");
+    let options = StoreOptions {
+        ingest_min_fresh: if linked { 1 } else { usize::MAX },
+        ..StoreOptions::default()
+    };
+    let store = GraphStore::open_with(&db, None, options)?;
     let spec = EdgeLoad {
         edge_type: "pays".into(),
         file,

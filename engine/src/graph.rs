@@ -312,15 +312,16 @@ impl GraphStore {
     /// Apply a built transaction. The catalog lock is held across the backend write so that no
     /// snapshot pairs the new data with the old catalog.
     fn commit(&self, prepared: Prepared, durability: Durability) -> Result<()> {
+        let (batch, catalog) = prepared.changes.into_batch();
         let mut committed = self.catalog.write();
-        self.backend.write(prepared.batch, durability)?;
+        self.backend.write(batch, durability)?;
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if prepared.deleted_nodes {
             self.deletion_epoch
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        if let Some(catalog) = prepared.catalog {
+        if let Some(catalog) = catalog {
             *committed = Arc::new(catalog);
         }
         Ok(())
@@ -362,8 +363,7 @@ struct Carry {
 
 /// A transaction built and not yet committed.
 pub(crate) struct Prepared {
-    batch: WriteBatch,
-    catalog: Option<Catalog>,
+    changes: Changes,
     deleted_nodes: bool,
 }
 
@@ -833,15 +833,37 @@ impl WriteTxn<'_> {
     }
 
     fn into_prepared(self) -> Prepared {
-        let deleted_nodes = self.deleted_nodes;
-        let (batch, catalog) = self.into_batch();
         Prepared {
-            batch,
-            catalog,
-            deleted_nodes,
+            deleted_nodes: self.deleted_nodes,
+            changes: Changes {
+                catalog: self.catalog_dirty.then_some(self.catalog),
+                pending: self.pending,
+                fresh: self.fresh,
+                fresh_adjacency: self.fresh_adjacency,
+                counters: self.counters,
+                degrees: self.degrees,
+                next_node: self.next_node,
+                next_edge: self.next_edge,
+            },
         }
     }
+}
 
+/// A transaction's writes, not yet turned into a storage batch: a pipeline sorts and packs them
+/// on its commit thread, so the thread building the next transaction does not.
+struct Changes {
+    /// The new catalog, when the transaction changed it.
+    catalog: Option<Catalog>,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    fresh: Vec<(Vec<u8>, Vec<u8>)>,
+    fresh_adjacency: Vec<([u8; keys::ADJ_KEY_LEN], Vec<u8>)>,
+    counters: HashMap<Vec<u8>, i64>,
+    degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
+    next_node: HashMap<CatalogId, NodeId>,
+    next_edge: HashMap<CatalogId, EdgeId>,
+}
+
+impl Changes {
     fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
         let sized = |k: &[u8], v: &[u8]| k.len() + v.len();
         let bytes = self
@@ -862,18 +884,19 @@ impl WriteTxn<'_> {
                 None => batch.delete(k),
             }
         }
-        // Disjoint from `pending`: fresh keys were never read, deleted or written before. Sorted
-        // because a memtable insert next to the previous one is several times cheaper than one
-        // at a random place (the skip list keeps its last position).
+        // Disjoint from `pending`: fresh keys were never read, deleted or written before. Sorted,
+        // because a large batch writes them straight into sorted table files, and in a small
+        // one a memtable insert next to the previous one is several times cheaper than one at a
+        // random place (the skip list keeps its last position).
         let mut fresh = self.fresh;
         fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut fresh_adjacency = self.fresh_adjacency;
         fresh_adjacency.sort_unstable_by_key(|a| a.0);
         for (k, v) in &fresh_adjacency {
-            batch.put(k, v);
+            batch.put_fresh(k, v);
         }
         for (k, v) in &fresh {
-            batch.put(k, v);
+            batch.put_fresh(k, v);
         }
         let mut degrees: Vec<_> = self.degrees.into_iter().filter(|(_, d)| *d != 0).collect();
         degrees.sort_unstable_by_key(|(k, _)| *k);
@@ -891,13 +914,10 @@ impl WriteTxn<'_> {
         for (t, next) in self.next_edge {
             batch.put(keys::next_edge_id_key(t), keys::encode_u64(next));
         }
-        let catalog = if self.catalog_dirty {
-            batch.put(keys::catalog_key(), self.catalog.to_json());
-            Some(self.catalog)
-        } else {
-            None
-        };
-        (batch, catalog)
+        if let Some(catalog) = &self.catalog {
+            batch.put(keys::catalog_key(), catalog.to_json());
+        }
+        (batch, self.catalog)
     }
 }
 

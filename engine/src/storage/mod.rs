@@ -41,6 +41,8 @@ pub enum Op<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OpKind {
     Put,
+    /// A put of a key that cannot exist yet (see [`WriteBatch::put_fresh`]).
+    FreshPut,
     Delete,
     Add,
 }
@@ -63,6 +65,7 @@ struct PackedOp {
 pub struct WriteBatch {
     bytes: Vec<u8>,
     ops: Vec<PackedOp>,
+    fresh: usize,
 }
 
 impl WriteBatch {
@@ -71,6 +74,7 @@ impl WriteBatch {
         WriteBatch {
             bytes: Vec::with_capacity(bytes),
             ops: Vec::with_capacity(ops),
+            fresh: 0,
         }
     }
 
@@ -90,6 +94,14 @@ impl WriteBatch {
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.push(OpKind::Put, key.as_ref(), value.as_ref());
     }
+    /// Queue a put of a key that no committed state holds and no other operation of this batch
+    /// touches: the record or adjacency entry of a newly allocated id. A backend may write such
+    /// puts as sorted files and link them into the store instead of passing them through its
+    /// log and memtable (RocksDB does for large batches); to every reader it is a put.
+    pub fn put_fresh(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.push(OpKind::FreshPut, key.as_ref(), value.as_ref());
+        self.fresh += 1;
+    }
     /// Queue a counter increment (see [`Op::Add`]).
     pub fn add(&mut self, key: impl AsRef<[u8]>, delta: i64) {
         self.push(OpKind::Add, key.as_ref(), &delta.to_be_bytes());
@@ -106,22 +118,34 @@ impl WriteBatch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+    /// Number of queued [`put_fresh`](Self::put_fresh) operations.
+    pub fn fresh_len(&self) -> usize {
+        self.fresh
+    }
     /// Bytes of keys and values queued.
     pub fn byte_len(&self) -> usize {
         self.bytes.len()
     }
-    /// The operations, in the order they are applied.
+    /// The operations, in the order they are applied (fresh puts are puts).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Op<'_>> + '_ {
+        self.iter_marked().map(|(op, _)| op)
+    }
+    /// The operations with whether each is a fresh put.
+    pub fn iter_marked(&self) -> impl ExactSizeIterator<Item = (Op<'_>, bool)> + '_ {
         self.ops.iter().map(|op| {
             let key_end = op.start + op.key_len as usize;
             let key = &self.bytes[op.start..key_end];
             let value = &self.bytes[key_end..key_end + op.value_len as usize];
             match op.kind {
-                OpKind::Put => Op::Put(key, value),
-                OpKind::Delete => Op::Delete(key),
-                OpKind::Add => Op::Add(
-                    key,
-                    i64::from_be_bytes(value.try_into().expect("8-byte delta")),
+                OpKind::Put => (Op::Put(key, value), false),
+                OpKind::FreshPut => (Op::Put(key, value), true),
+                OpKind::Delete => (Op::Delete(key), false),
+                OpKind::Add => (
+                    Op::Add(
+                        key,
+                        i64::from_be_bytes(value.try_into().expect("8-byte delta")),
+                    ),
+                    false,
                 ),
             }
         })
@@ -221,6 +245,11 @@ pub struct StoreOptions {
     /// Memory for in-memory copies of whole tables used by analytical scans
     /// (see [`crate::table_cache`]); 0 disables them.
     pub table_cache_bytes: usize,
+    /// A batch with at least this many fresh puts ([`WriteBatch::put_fresh`]: a bulk load's new
+    /// edges) writes them as sorted files linked into the store rather than through the log and
+    /// memtable (RocksDB only; `usize::MAX` never does). Below it, the fixed cost of linking
+    /// files (syncs, a manifest write) outweighs what it saves.
+    pub ingest_min_fresh: usize,
 }
 
 impl Default for StoreOptions {
@@ -230,6 +259,7 @@ impl Default for StoreOptions {
             write_buffer_bytes: 64 << 20,
             durability: Durability::Sync,
             table_cache_bytes: 1 << 30,
+            ingest_min_fresh: 50_000,
         }
     }
 }

@@ -10,13 +10,23 @@
 //! - One LRU block cache shared by all column families, with index and filter blocks charged to
 //!   it (so memory stays bounded by the cache size) and L0 filters pinned.
 //! - LZ4 compression, level compaction with dynamic level sizes.
+//!
+//! A batch with many fresh puts (a bulk load's new edges, see [`WriteBatch::put_fresh`]) skips
+//! the write-ahead log and memtable for them: they are written as sorted table files into
+//! `ingest/` and linked into their column families. To keep the batch atomic, the rest of the
+//! batch is committed together with a `pending_ingest` meta entry naming those files, and the
+//! entry is deleted once every file is linked; opening a store links whatever files an
+//! interrupted commit left named there. Linking is idempotent (the files hold puts of keys no
+//! other write touches), so a file linked twice after a crash changes nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use parking_lot::RwLock;
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
-    ReadOptions, SliceTransform, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
+    IngestExternalFileOptions, Options, ReadOptions, SliceTransform, SstFileWriter, DB,
 };
 
 use super::{Backend, Durability, KvIter, Op, ReadView, StoreOptions, WriteBatch};
@@ -37,7 +47,63 @@ self_cell::self_cell!(
 /// The RocksDB backend.
 pub struct RocksBackend {
     db: Arc<DB>,
-    path: std::path::PathBuf,
+    path: PathBuf,
+    /// Each keyspace's column-family options, which table files written for it must share.
+    cf_options: Vec<(Keyspace, Options)>,
+    ingest_min_fresh: usize,
+    /// Numbers the table files of ingesting commits.
+    next_file: AtomicU64,
+    /// Held for writing while an ingesting commit links its files, so that no snapshot sees
+    /// part of that batch.
+    linking: RwLock<()>,
+}
+
+/// Where ingesting commits write their table files, inside the store's directory (hard links
+/// into the store need the same file system).
+const STAGING_DIR: &str = "ingest";
+
+fn pending_ingest_key() -> Vec<u8> {
+    crate::keys::meta_key(b"pending_ingest")
+}
+
+/// The `pending_ingest` value: one `column family \t file name` line per file still to link.
+fn encode_pending(files: &[(Keyspace, String)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (ks, name) in files {
+        out.push_str(ks.name());
+        out.push('\t');
+        out.push_str(name);
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+fn decode_pending(bytes: &[u8]) -> Result<Vec<(Keyspace, String)>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::Corrupt("pending_ingest entry is not UTF-8".into()))?;
+    text.lines()
+        .map(|line| {
+            let (cf, name) = line.split_once('\t').ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "pending_ingest entry has a malformed line '{line}'"
+                ))
+            })?;
+            let ks = Keyspace::ALL
+                .into_iter()
+                .find(|ks| ks.name() == cf)
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("pending_ingest names unknown column family '{cf}'"))
+                })?;
+            Ok((ks, name.to_string()))
+        })
+        .collect()
+}
+
+/// Make the directory's entries (new files, removals) durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::Backend(format!("{}: {e}", dir.display())))
 }
 
 fn backend_err(e: rocksdb::Error) -> Error {
@@ -104,6 +170,10 @@ impl RocksBackend {
     /// Open or create the database in `dir`.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<RocksBackend> {
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
+        let cf_options: Vec<(Keyspace, Options)> = Keyspace::ALL
+            .into_iter()
+            .map(|ks| (ks, cf_options(ks, &cache, options)))
+            .collect();
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
@@ -111,11 +181,8 @@ impl RocksBackend {
         db_opts.set_max_background_jobs(2);
         db_opts.set_bytes_per_sync(1 << 20);
         let mut descriptors = vec![ColumnFamilyDescriptor::new("default", Options::default())];
-        for ks in Keyspace::ALL {
-            descriptors.push(ColumnFamilyDescriptor::new(
-                ks.name(),
-                cf_options(ks, &cache, options),
-            ));
+        for (ks, cf) in &cf_options {
+            descriptors.push(ColumnFamilyDescriptor::new(ks.name(), cf.clone()));
         }
         let db = DB::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| {
             let msg = e.into_string();
@@ -128,11 +195,214 @@ impl RocksBackend {
                 Error::Backend(format!("{}: {msg}", dir.display()))
             }
         })?;
-        Ok(RocksBackend {
+        let backend = RocksBackend {
             db: Arc::new(db),
             path: dir.to_path_buf(),
-        })
+            cf_options,
+            ingest_min_fresh: options.ingest_min_fresh,
+            next_file: AtomicU64::new(0),
+            linking: RwLock::new(()),
+        };
+        backend.finish_interrupted_ingest()?;
+        Ok(backend)
     }
+
+    fn staging(&self) -> PathBuf {
+        self.path.join(STAGING_DIR)
+    }
+
+    fn handle(&self, ks: Keyspace) -> Result<&ColumnFamily> {
+        self.db
+            .cf_handle(ks.name())
+            .ok_or_else(|| Error::Corrupt(format!("missing column family {}", ks.name())))
+    }
+
+    fn link(&self, ks: Keyspace, file: &Path) -> Result<()> {
+        let mut opts = IngestExternalFileOptions::default();
+        // A hard link, not a copy: the file was written for this store.
+        opts.set_move_files(true);
+        self.db
+            .ingest_external_file_cf_opts(self.handle(ks)?, &opts, vec![file])
+            .map_err(|e| {
+                Error::Backend(format!("linking {}: {}", file.display(), e.into_string()))
+            })?;
+        // RocksDB removes the moved file's old name itself on success; this covers versions
+        // that keep it.
+        let _ = std::fs::remove_file(file);
+        Ok(())
+    }
+
+    /// Complete a commit that was interrupted while linking its files, then remove any files a
+    /// commit wrote but never committed.
+    fn finish_interrupted_ingest(&self) -> Result<()> {
+        let key = pending_ingest_key();
+        let meta = self.handle(Keyspace::Meta)?;
+        let staging = self.staging();
+        if let Some(pending) = self.db.get_cf(meta, &key).map_err(backend_err)? {
+            for (ks, name) in decode_pending(&pending)? {
+                let file = staging.join(&name);
+                // A file already linked is gone from the staging directory.
+                if file.exists() {
+                    self.link(ks, &file)?;
+                }
+            }
+            let mut wo = rocksdb::WriteOptions::default();
+            wo.set_sync(true);
+            self.db
+                .delete_cf_opt(meta, &key, &wo)
+                .map_err(backend_err)?;
+        }
+        if let Ok(entries) = std::fs::read_dir(&staging) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Column-family handles by keyspace prefix, looked up once per batch rather than per key.
+    fn handles(&self) -> Result<Vec<(u8, &ColumnFamily)>> {
+        Keyspace::ALL
+            .into_iter()
+            .map(|ks| Ok((ks.prefix(), self.handle(ks)?)))
+            .collect()
+    }
+
+    /// Commit a batch whose fresh puts go into table files (see the module documentation).
+    fn write_ingesting(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
+        self.write_ingesting_until(batch, durability, true)
+    }
+
+    /// [`Self::write_ingesting`]; with `link` false it stops where a crash after the commit
+    /// would, before any file is linked (for tests of recovery).
+    fn write_ingesting_until(
+        &self,
+        batch: WriteBatch,
+        durability: Durability,
+        link: bool,
+    ) -> Result<()> {
+        let handles = self.handles()?;
+        let mut runs: Vec<(Keyspace, Vec<(&[u8], &[u8])>)> = Vec::new();
+        let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
+            batch.byte_len() / 4 + 16 * (batch.len() - batch.fresh_len()) + 256,
+        );
+        for (op, fresh) in batch.iter_marked() {
+            match (op, fresh) {
+                (Op::Put(k, v), true) => {
+                    let ks = Keyspace::of_key(k)?;
+                    match runs.iter_mut().find(|(r, _)| *r == ks) {
+                        Some((_, run)) => run.push((k, v)),
+                        None => runs.push((ks, vec![(k, v)])),
+                    }
+                }
+                (Op::Put(k, v), false) => rest.put_cf(cf_for(&handles, k)?, k, v),
+                (Op::Delete(k), _) => rest.delete_cf(cf_for(&handles, k)?, k),
+                (Op::Add(k, delta), _) => {
+                    rest.merge_cf(cf_for(&handles, k)?, k, encode_counter(delta))
+                }
+            }
+        }
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging)
+            .map_err(|e| Error::Backend(format!("{}: {e}", staging.display())))?;
+        let mut files: Vec<(Keyspace, String)> = Vec::with_capacity(runs.len());
+        for (ks, _) in &runs {
+            let name = format!(
+                "{}-{}.sst",
+                self.next_file.fetch_add(1, Ordering::Relaxed),
+                ks.name()
+            );
+            files.push((*ks, name));
+        }
+        // One thread per file: a bulk load's committer is its slowest stage, and the other
+        // core is otherwise partly idle while it writes.
+        let written = std::thread::scope(|scope| -> Result<()> {
+            let writers: Vec<_> = runs
+                .iter_mut()
+                .zip(&files)
+                .map(|((ks, run), (_, name))| {
+                    let file = staging.join(name);
+                    let opts = &self
+                        .cf_options
+                        .iter()
+                        .find(|(k, _)| k == ks)
+                        .expect("every keyspace")
+                        .1;
+                    scope.spawn(move || write_table_file(opts, &file, run))
+                })
+                .collect();
+            for writer in writers {
+                writer
+                    .join()
+                    .map_err(|_| Error::Backend("a table-file writer panicked".into()))??;
+            }
+            sync_dir(&staging)
+        });
+        let remove_files = |files: &[(Keyspace, String)]| {
+            for (_, name) in files {
+                let _ = std::fs::remove_file(staging.join(name));
+            }
+        };
+        if let Err(e) = written {
+            remove_files(&files);
+            return Err(e);
+        }
+        drop(runs);
+        let meta = self.handle(Keyspace::Meta)?;
+        let key = pending_ingest_key();
+        rest.put_cf(meta, &key, encode_pending(&files));
+        let _linking = self.linking.write();
+        // Synced whatever the durability asked: once the files may be linked, the rest of the
+        // batch (degree counters, id allocators) must not be lost behind them.
+        let mut synced = rocksdb::WriteOptions::default();
+        synced.set_sync(true);
+        if let Err(e) = self.db.write_opt(rest, &synced) {
+            remove_files(&files);
+            return Err(backend_err(e));
+        }
+        if !link {
+            return Ok(());
+        }
+        for (ks, name) in &files {
+            self.link(*ks, &staging.join(name)).map_err(|e| {
+                Error::Backend(format!(
+                    "{e}; the batch is committed and its remaining files are linked when the store is next opened"
+                ))
+            })?;
+        }
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(durability == Durability::Sync);
+        self.db.delete_cf_opt(meta, &key, &wo).map_err(backend_err)
+    }
+}
+
+/// Write one sorted run of fresh puts as a table file for the column family with `opts`.
+fn write_table_file(opts: &Options, file: &Path, run: &mut [(&[u8], &[u8])]) -> Result<()> {
+    if !run.windows(2).all(|w| w[0].0 < w[1].0) {
+        run.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if let Some(w) = run.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(Error::InvalidArgument(format!(
+                "fresh put of key {:02x?} twice in one batch",
+                w[0].0
+            )));
+        }
+    }
+    let mut writer = SstFileWriter::create(opts);
+    writer.open(file).map_err(backend_err)?;
+    for (k, v) in run.iter() {
+        writer.put(k, v).map_err(backend_err)?;
+    }
+    // Finishing syncs the file, so it is durable before the commit names it.
+    writer.finish().map_err(backend_err)
+}
+
+fn cf_for<'h>(handles: &[(u8, &'h ColumnFamily)], key: &[u8]) -> Result<&'h ColumnFamily> {
+    let first = key.first().copied();
+    handles
+        .iter()
+        .find(|(prefix, _)| Some(*prefix) == first)
+        .map(|(_, h)| *h)
+        .ok_or_else(|| Error::Corrupt(format!("key with unknown keyspace: {key:02x?}")))
 }
 
 fn cf<'a>(db: &'a DB, key: &[u8]) -> Result<&'a ColumnFamily> {
@@ -219,25 +489,13 @@ impl Backend for RocksBackend {
     }
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
-        // Handles looked up once per batch, not per key; the batch buffer sized up front (key,
-        // value and ~8 bytes of framing per operation) so it is never regrown.
-        let mut handles = Vec::with_capacity(Keyspace::ALL.len());
-        for ks in Keyspace::ALL {
-            let handle = self
-                .db
-                .cf_handle(ks.name())
-                .ok_or_else(|| Error::Corrupt(format!("missing column family {}", ks.name())))?;
-            handles.push((ks.prefix(), handle));
+        if batch.fresh_len() >= self.ingest_min_fresh {
+            return self.write_ingesting(batch, durability);
         }
-        let handle = |key: &[u8]| -> Result<&ColumnFamily> {
-            let first = key.first().copied();
-            handles
-                .iter()
-                .find(|(prefix, _)| Some(*prefix) == first)
-                .map(|(_, h)| *h)
-                .ok_or_else(|| Error::Corrupt(format!("key with unknown keyspace: {key:02x?}")))
-        };
-        // RocksDB's record adds a tag, a column family id and two lengths to each operation.
+        let handles = self.handles()?;
+        let handle = |key: &[u8]| cf_for(&handles, key);
+        // The batch buffer is sized up front (key, value and framing per operation) so it is
+        // never regrown. RocksDB's record adds a tag, a column family id and two lengths to each operation.
         let mut wb =
             rocksdb::WriteBatch::with_capacity_bytes(batch.byte_len() + 16 * batch.len() + 64);
         for op in batch.iter() {
@@ -253,6 +511,7 @@ impl Backend for RocksBackend {
     }
 
     fn snapshot(&self) -> Arc<dyn ReadView> {
+        let _linking = self.linking.read();
         Arc::new(RocksSnapshotView(OwnedSnapshot::new(
             self.db.clone(),
             |db| db.snapshot(),
@@ -287,4 +546,119 @@ pub fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{adj_prefix, degree_key, edge_key, AdjKey, Dir};
+
+    fn options(ingest_min_fresh: usize) -> StoreOptions {
+        StoreOptions {
+            ingest_min_fresh,
+            ..StoreOptions::default()
+        }
+    }
+
+    /// A batch like an edge load's: fresh adjacency entries and edge records, degree deltas.
+    fn edge_batch(edges: std::ops::Range<u64>) -> WriteBatch {
+        let mut batch = WriteBatch::default();
+        let mut adjacency: Vec<_> = edges
+            .clone()
+            .map(|e| {
+                let key = AdjKey {
+                    label: 1,
+                    node: e % 7,
+                    edge_type: 2,
+                    dir: Dir::Out,
+                    time: e as i64,
+                    edge: e,
+                }
+                .encode();
+                (key, e.to_be_bytes())
+            })
+            .collect();
+        adjacency.sort();
+        for (k, v) in &adjacency {
+            batch.put_fresh(k, v);
+        }
+        for e in edges.clone() {
+            batch.put_fresh(edge_key(2, e), e.to_le_bytes());
+        }
+        for e in edges {
+            batch.add(degree_key(1, e % 7, 2, Dir::Out), 1);
+        }
+        batch
+    }
+
+    fn count(view: &dyn ReadView, prefix: &[u8]) -> usize {
+        view.scan(prefix, &prefix_successor(prefix), false).count()
+    }
+
+    fn staged_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join(STAGING_DIR))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn large_batches_are_linked_as_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+        db.write(edge_batch(0..1000), Durability::Sync).unwrap();
+        db.write(edge_batch(1000..1050), Durability::Sync).unwrap();
+        let total: usize = (0..7)
+            .map(|n| count(&db, &adj_prefix(1, n, 2, Dir::Out)))
+            .sum();
+        assert_eq!(total, 1050);
+        assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 1050);
+        let degree = db.get(&degree_key(1, 3, 2, Dir::Out)).unwrap().unwrap();
+        assert_eq!(decode_counter(&degree).unwrap(), 150);
+        assert!(db.get(&pending_ingest_key()).unwrap().is_none());
+        assert_eq!(staged_files(dir.path()), 0);
+    }
+
+    #[test]
+    fn a_commit_interrupted_before_linking_is_completed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+            db.write_ingesting_until(edge_batch(0..700), Durability::Sync, false)
+                .unwrap();
+            assert!(db.get(&pending_ingest_key()).unwrap().is_some());
+            assert_eq!(staged_files(dir.path()), 2);
+        }
+        let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+        assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 700);
+        assert_eq!(count(&db, &adj_prefix(1, 0, 2, Dir::Out)), 100);
+        let degree = db.get(&degree_key(1, 0, 2, Dir::Out)).unwrap().unwrap();
+        assert_eq!(decode_counter(&degree).unwrap(), 100);
+        assert!(db.get(&pending_ingest_key()).unwrap().is_none());
+        assert_eq!(staged_files(dir.path()), 0);
+    }
+
+    #[test]
+    fn files_of_an_uncommitted_batch_are_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let _db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+            // What a crash between writing the files and committing leaves.
+            std::fs::create_dir_all(dir.path().join(STAGING_DIR)).unwrap();
+            std::fs::write(dir.path().join(STAGING_DIR).join("0-edges.sst"), b"partial").unwrap();
+        }
+        let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+        assert_eq!(staged_files(dir.path()), 0);
+        assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 0);
+    }
+
+    #[test]
+    fn pending_entries_round_trip_and_reject_garbage() {
+        let files = vec![
+            (Keyspace::Adjacency, "3-adjacency.sst".to_string()),
+            (Keyspace::Edges, "4-edges.sst".to_string()),
+        ];
+        assert_eq!(decode_pending(&encode_pending(&files)).unwrap(), files);
+        assert!(decode_pending(b"nowhere\tx.sst\n").is_err());
+        assert!(decode_pending(b"no tab\n").is_err());
+    }
 }
