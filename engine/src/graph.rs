@@ -17,7 +17,7 @@ use crate::catalog::{Catalog, HasProperties, PropType, PropertyDef, Value};
 use crate::error::{Error, Result};
 use crate::keys::{self, AdjKey, CatalogId, Dir, EdgeId, Micros, NodeId, NO_TIME};
 use crate::record::{
-    adjacency_other, adjacency_props_section, adjacency_value, decode_props, normalize_props,
+    adjacency_other, adjacency_props_section, decode_props, edge_record_props, normalize_props,
     EdgeRecord, NodeRecord, Props,
 };
 use crate::storage::{
@@ -299,8 +299,8 @@ impl GraphStore {
             catalog: carry.catalog,
             catalog_dirty: false,
             pending: BTreeMap::new(),
-            fresh: Vec::new(),
-            fresh_adjacency: Vec::new(),
+            fresh: FreshPuts::default(),
+            fresh_adjacency: FreshPuts::default(),
             counters: HashMap::default(),
             degrees: HashMap::default(),
             next_node: carry.next_node,
@@ -419,10 +419,10 @@ pub struct WriteTxn<'s> {
     /// Puts of keys that cannot exist yet (records and adjacency of newly allocated edge ids):
     /// appended without ordering or lookup, the bulk-load fast path. Moved into `pending` before
     /// anything that could read them back (deletes).
-    fresh: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Fast-path adjacency puts, kept apart with inline keys because they arrive in random
-    /// order and are sorted before the commit.
-    fresh_adjacency: Vec<([u8; keys::ADJ_KEY_LEN], Vec<u8>)>,
+    fresh: FreshPuts<{ keys::EDGE_KEY_LEN }>,
+    /// Fast-path adjacency puts, kept apart because they arrive in random order and are sorted
+    /// before the commit.
+    fresh_adjacency: FreshPuts<{ keys::ADJ_KEY_LEN }>,
     counters: HashMap<Vec<u8>, i64>,
     degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
     next_node: HashMap<CatalogId, NodeId>,
@@ -468,12 +468,8 @@ impl WriteTxn<'_> {
 
     /// Make the fast-path puts visible to this transaction's reads.
     fn materialize(&mut self) {
-        for (k, v) in self.fresh.drain(..) {
-            self.pending.insert(k, Some(v));
-        }
-        for (k, v) in self.fresh_adjacency.drain(..) {
-            self.pending.insert(k.to_vec(), Some(v));
-        }
+        self.fresh.drain_into(&mut self.pending);
+        self.fresh_adjacency.drain_into(&mut self.pending);
     }
 
     /// Committed keys in `[lower, upper)` merged with this transaction's pending changes.
@@ -728,8 +724,10 @@ impl WriteTxn<'_> {
             dst,
             time,
             props,
-        }
-        .encode();
+        };
+        let record = self
+            .fresh
+            .push(keys::edge_key(edge_type, id), |out| record.encode_into(out));
         for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
             let k = AdjKey {
                 label,
@@ -740,12 +738,17 @@ impl WriteTxn<'_> {
                 edge: id,
             }
             .encode();
-            let value = adjacency_value(dir, other, &record)?;
-            self.fresh_adjacency.push((k, value));
+            let record = self.fresh.value(record.clone());
+            let props = match dir {
+                Dir::Out => edge_record_props(record)?,
+                Dir::In => &[],
+            };
+            self.fresh_adjacency.push(k, |out| {
+                out.extend_from_slice(&other.to_be_bytes());
+                out.extend_from_slice(props);
+            });
             self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
-        self.fresh
-            .push((keys::edge_key(edge_type, id).to_vec(), record));
         self.add(keys::edge_count_key(edge_type), 1);
         Ok(id)
     }
@@ -855,12 +858,68 @@ struct Changes {
     /// The new catalog, when the transaction changed it.
     catalog: Option<Catalog>,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    fresh: Vec<(Vec<u8>, Vec<u8>)>,
-    fresh_adjacency: Vec<([u8; keys::ADJ_KEY_LEN], Vec<u8>)>,
+    fresh: FreshPuts<{ keys::EDGE_KEY_LEN }>,
+    fresh_adjacency: FreshPuts<{ keys::ADJ_KEY_LEN }>,
     counters: HashMap<Vec<u8>, i64>,
     degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
     next_node: HashMap<CatalogId, NodeId>,
     next_edge: HashMap<CatalogId, EdgeId>,
+}
+
+/// Puts of fresh keys of one fixed length, with every value packed into one buffer: a bulk load
+/// adds three per edge, and an allocation for each (made on the building thread, freed on the
+/// committing one) was a large share of its cost.
+struct FreshPuts<const K: usize> {
+    /// Key, and where its value lies in `values`.
+    entries: Vec<([u8; K], std::ops::Range<usize>)>,
+    values: Vec<u8>,
+}
+
+impl<const K: usize> Default for FreshPuts<K> {
+    fn default() -> Self {
+        FreshPuts {
+            entries: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<const K: usize> FreshPuts<K> {
+    /// Append a put whose value `write` appends to the buffer; returns the value's place.
+    fn push(&mut self, key: [u8; K], write: impl FnOnce(&mut Vec<u8>)) -> std::ops::Range<usize> {
+        let start = self.values.len();
+        write(&mut self.values);
+        let range = start..self.values.len();
+        self.entries.push((key, range.clone()));
+        range
+    }
+
+    fn value(&self, range: std::ops::Range<usize>) -> &[u8] {
+        &self.values[range]
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn byte_len(&self) -> usize {
+        self.entries.len() * K + self.values.len()
+    }
+
+    fn drain_into(&mut self, pending: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+        for (k, range) in self.entries.drain(..) {
+            pending.insert(k.to_vec(), Some(self.values[range].to_vec()));
+        }
+        self.values.clear();
+    }
+
+    /// Queue every put into `batch` in key order.
+    fn put_sorted(mut self, batch: &mut WriteBatch) {
+        self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, range) in self.entries {
+            batch.put_fresh(k, &self.values[range]);
+        }
+    }
 }
 
 impl Changes {
@@ -870,9 +929,9 @@ impl Changes {
             .pending
             .iter()
             .map(|(k, v)| sized(k, v.as_deref().unwrap_or_default()))
-            .chain(self.fresh.iter().map(|(k, v)| sized(k, v)))
-            .chain(self.fresh_adjacency.iter().map(|(k, v)| sized(k, v)))
             .sum::<usize>()
+            + self.fresh.byte_len()
+            + self.fresh_adjacency.byte_len()
             + (self.degrees.len() + self.counters.len()) * (keys::ADJ_PREFIX_LEN + 8);
         let mut batch = WriteBatch::with_capacity(
             self.pending.len() + self.fresh.len() + self.fresh_adjacency.len() + self.degrees.len(),
@@ -888,16 +947,8 @@ impl Changes {
         // because a large batch writes them straight into sorted table files, and in a small
         // one a memtable insert next to the previous one is several times cheaper than one at a
         // random place (the skip list keeps its last position).
-        let mut fresh = self.fresh;
-        fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut fresh_adjacency = self.fresh_adjacency;
-        fresh_adjacency.sort_unstable_by_key(|a| a.0);
-        for (k, v) in &fresh_adjacency {
-            batch.put_fresh(k, v);
-        }
-        for (k, v) in &fresh {
-            batch.put_fresh(k, v);
-        }
+        self.fresh_adjacency.put_sorted(&mut batch);
+        self.fresh.put_sorted(&mut batch);
         let mut degrees: Vec<_> = self.degrees.into_iter().filter(|(_, d)| *d != 0).collect();
         degrees.sort_unstable_by_key(|(k, _)| *k);
         for (k, d) in degrees {

@@ -378,8 +378,11 @@ pub fn prefix_successor(prefix: &[u8]) -> Vec<u8> {
 
 // ---- edges ------------------------------------------------------------------------------
 
+/// Length of an encoded `edges` key.
+pub const EDGE_KEY_LEN: usize = 1 + 2 + 8;
+
 /// `0x05 | edge type u16 | edge id u64`.
-pub fn edge_key(edge_type: CatalogId, id: EdgeId) -> [u8; 11] {
+pub fn edge_key(edge_type: CatalogId, id: EdgeId) -> [u8; EDGE_KEY_LEN] {
     let mut k = [0u8; 11];
     k[0] = Keyspace::Edges.prefix();
     k[1..3].copy_from_slice(&edge_type.to_be_bytes());

@@ -194,11 +194,16 @@ impl EdgeRecord {
     /// `src u64 | dst u64 | time i64 | n u16 | (index u16, tag u8, payload)*`, little-endian.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(26 + 16 * self.props.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// [`EdgeRecord::encode`], appended to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.src.to_le_bytes());
         out.extend_from_slice(&self.dst.to_le_bytes());
         out.extend_from_slice(&self.time.to_le_bytes());
-        put_props(&mut out, &self.props);
-        out
+        put_props(out, &self.props);
     }
 
     /// Inverse of [`EdgeRecord::encode`].
