@@ -915,7 +915,7 @@ impl<const K: usize> FreshPuts<K> {
 
     /// Queue every put into `batch` in key order.
     fn put_sorted(mut self, batch: &mut WriteBatch) {
-        self.entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.entries.sort_unstable_by_key(|a| a.0);
         for (k, range) in self.entries {
             batch.put_fresh(k, &self.values[range]);
         }

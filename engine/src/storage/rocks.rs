@@ -282,7 +282,7 @@ impl RocksBackend {
         link: bool,
     ) -> Result<()> {
         let handles = self.handles()?;
-        let mut runs: Vec<(Keyspace, Vec<(&[u8], &[u8])>)> = Vec::new();
+        let mut runs: Vec<(Keyspace, Run<'_>)> = Vec::new();
         let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
             batch.byte_len() / 4 + 16 * (batch.len() - batch.fresh_len()) + 256,
         );
@@ -376,8 +376,11 @@ impl RocksBackend {
     }
 }
 
+/// One keyspace's fresh puts of a batch, borrowed from it.
+type Run<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// Write one sorted run of fresh puts as a table file for the column family with `opts`.
-fn write_table_file(opts: &Options, file: &Path, run: &mut [(&[u8], &[u8])]) -> Result<()> {
+fn write_table_file(opts: &Options, file: &Path, run: &mut Run<'_>) -> Result<()> {
     if !run.windows(2).all(|w| w[0].0 < w[1].0) {
         run.sort_unstable_by(|a, b| a.0.cmp(b.0));
         if let Some(w) = run.windows(2).find(|w| w[0].0 == w[1].0) {
