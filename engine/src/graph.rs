@@ -298,13 +298,15 @@ impl GraphStore {
             live: self.backend.as_ref(),
             catalog: carry.catalog,
             catalog_dirty: false,
-            pending: BTreeMap::new(),
-            fresh: FreshPuts::default(),
-            fresh_adjacency: FreshPuts::default(),
-            counters: HashMap::default(),
-            degrees: HashMap::default(),
-            next_node: carry.next_node,
-            next_edge: carry.next_edge,
+            changes: Changes {
+                pending: BTreeMap::new(),
+                fresh: FreshPuts::default(),
+                fresh_adjacency: FreshPuts::default(),
+                counters: HashMap::default(),
+                degrees: HashMap::default(),
+                next_node: carry.next_node,
+                next_edge: carry.next_edge,
+            },
             deleted_nodes: false,
         }
     }
@@ -312,7 +314,7 @@ impl GraphStore {
     /// Apply a built transaction. The catalog lock is held across the backend write so that no
     /// snapshot pairs the new data with the old catalog.
     fn commit(&self, prepared: Prepared, durability: Durability) -> Result<()> {
-        let (batch, catalog) = prepared.changes.into_batch();
+        let batch = prepared.changes.into_batch(prepared.catalog.as_ref());
         let mut committed = self.catalog.write();
         self.backend.write(batch, durability)?;
         self.generation
@@ -321,7 +323,7 @@ impl GraphStore {
             self.deletion_epoch
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        if let Some(catalog) = catalog {
+        if let Some(catalog) = prepared.catalog {
             *committed = Arc::new(catalog);
         }
         Ok(())
@@ -364,6 +366,8 @@ struct Carry {
 /// A transaction built and not yet committed.
 pub(crate) struct Prepared {
     changes: Changes,
+    /// The new catalog, when the transaction changed it.
+    catalog: Option<Catalog>,
     deleted_nodes: bool,
 }
 
@@ -385,8 +389,8 @@ impl<'s> Pipeline<'s> {
         let out = f(&mut txn)?;
         self.carry = Some(Carry {
             catalog: txn.catalog.clone(),
-            next_node: txn.next_node.clone(),
-            next_edge: txn.next_edge.clone(),
+            next_node: txn.changes.next_node.clone(),
+            next_edge: txn.changes.next_edge.clone(),
         });
         Ok((out, txn.into_prepared()))
     }
@@ -414,19 +418,7 @@ pub struct WriteTxn<'s> {
     live: &'s dyn Backend,
     catalog: Catalog,
     catalog_dirty: bool,
-    /// Pending puts (`Some`) and deletes (`None`), read back by this transaction's own reads.
-    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    /// Puts of keys that cannot exist yet (records and adjacency of newly allocated edge ids):
-    /// appended without ordering or lookup, the bulk-load fast path. Moved into `pending` before
-    /// anything that could read them back (deletes).
-    fresh: FreshPuts<{ keys::EDGE_KEY_LEN }>,
-    /// Fast-path adjacency puts, kept apart because they arrive in random order and are sorted
-    /// before the commit.
-    fresh_adjacency: FreshPuts<{ keys::ADJ_KEY_LEN }>,
-    counters: HashMap<Vec<u8>, i64>,
-    degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
-    next_node: HashMap<CatalogId, NodeId>,
-    next_edge: HashMap<CatalogId, EdgeId>,
+    changes: Changes,
     deleted_nodes: bool,
 }
 
@@ -437,39 +429,41 @@ impl WriteTxn<'_> {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.pending.get(key) {
+        match self.changes.pending.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.live.get(key),
         }
     }
 
     fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
-        self.pending.insert(key.into(), Some(value));
+        self.changes.pending.insert(key.into(), Some(value));
     }
 
     fn delete(&mut self, key: impl Into<Vec<u8>>) {
-        self.pending.insert(key.into(), None);
+        self.changes.pending.insert(key.into(), None);
     }
 
     fn add(&mut self, key: impl AsRef<[u8]>, delta: i64) {
         let key = key.as_ref();
         // Looked up borrowed first: a bulk load adds to the same few counters for every edge.
-        match self.counters.get_mut(key) {
+        match self.changes.counters.get_mut(key) {
             Some(total) => *total += delta,
             None => {
-                self.counters.insert(key.to_vec(), delta);
+                self.changes.counters.insert(key.to_vec(), delta);
             }
         }
     }
 
     fn add_degree(&mut self, key: [u8; keys::ADJ_PREFIX_LEN], delta: i64) {
-        *self.degrees.entry(key).or_insert(0) += delta;
+        *self.changes.degrees.entry(key).or_insert(0) += delta;
     }
 
     /// Make the fast-path puts visible to this transaction's reads.
     fn materialize(&mut self) {
-        self.fresh.drain_into(&mut self.pending);
-        self.fresh_adjacency.drain_into(&mut self.pending);
+        self.changes.fresh.drain_into(&mut self.changes.pending);
+        self.changes
+            .fresh_adjacency
+            .drain_into(&mut self.changes.pending);
     }
 
     /// Committed keys in `[lower, upper)` merged with this transaction's pending changes.
@@ -479,7 +473,7 @@ impl WriteTxn<'_> {
             let (k, v) = item?;
             merged.insert(k.into_vec(), v.into_vec());
         }
-        for (k, v) in self.pending.range(lower.to_vec()..upper.to_vec()) {
+        for (k, v) in self.changes.pending.range(lower.to_vec()..upper.to_vec()) {
             match v {
                 Some(v) => merged.insert(k.clone(), v.clone()),
                 None => merged.remove(k),
@@ -567,26 +561,26 @@ impl WriteTxn<'_> {
     }
 
     fn allocate_node_id(&mut self, label: CatalogId) -> Result<NodeId> {
-        let next = match self.next_node.get(&label) {
+        let next = match self.changes.next_node.get(&label) {
             Some(n) => *n,
             None => match self.live.get(&keys::next_node_id_key(label))? {
                 Some(b) => keys::decode_u64(&b)?,
                 None => 0,
             },
         };
-        self.next_node.insert(label, next + 1);
+        self.changes.next_node.insert(label, next + 1);
         Ok(next)
     }
 
     fn allocate_edge_id(&mut self, edge_type: CatalogId) -> Result<EdgeId> {
-        let next = match self.next_edge.get(&edge_type) {
+        let next = match self.changes.next_edge.get(&edge_type) {
             Some(n) => *n,
             None => match self.live.get(&keys::next_edge_id_key(edge_type))? {
                 Some(b) => keys::decode_u64(&b)?,
                 None => 0,
             },
         };
-        self.next_edge.insert(edge_type, next + 1);
+        self.changes.next_edge.insert(edge_type, next + 1);
         Ok(next)
     }
 
@@ -726,6 +720,7 @@ impl WriteTxn<'_> {
             props,
         };
         let record = self
+            .changes
             .fresh
             .push(keys::edge_key(edge_type, id), |out| record.encode_into(out));
         for (label, node, dir, other) in adjacency_entries(sl, dl, undirected, src, dst) {
@@ -738,12 +733,12 @@ impl WriteTxn<'_> {
                 edge: id,
             }
             .encode();
-            let record = self.fresh.value(record.clone());
+            let record = self.changes.fresh.value(record.clone());
             let props = match dir {
                 Dir::Out => edge_record_props(record)?,
                 Dir::In => &[],
             };
-            self.fresh_adjacency.push(k, |out| {
+            self.changes.fresh_adjacency.push(k, |out| {
                 out.extend_from_slice(&other.to_be_bytes());
                 out.extend_from_slice(props);
             });
@@ -837,17 +832,9 @@ impl WriteTxn<'_> {
 
     fn into_prepared(self) -> Prepared {
         Prepared {
+            changes: self.changes,
+            catalog: self.catalog_dirty.then_some(self.catalog),
             deleted_nodes: self.deleted_nodes,
-            changes: Changes {
-                catalog: self.catalog_dirty.then_some(self.catalog),
-                pending: self.pending,
-                fresh: self.fresh,
-                fresh_adjacency: self.fresh_adjacency,
-                counters: self.counters,
-                degrees: self.degrees,
-                next_node: self.next_node,
-                next_edge: self.next_edge,
-            },
         }
     }
 }
@@ -855,10 +842,14 @@ impl WriteTxn<'_> {
 /// A transaction's writes, not yet turned into a storage batch: a pipeline sorts and packs them
 /// on its commit thread, so the thread building the next transaction does not.
 struct Changes {
-    /// The new catalog, when the transaction changed it.
-    catalog: Option<Catalog>,
+    /// Pending puts (`Some`) and deletes (`None`), read back by the transaction's own reads.
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Puts of keys that cannot exist yet (records of newly allocated edge ids): appended
+    /// without ordering or lookup, the bulk-load fast path. Moved into `pending` before anything
+    /// that could read them back (deletes).
     fresh: FreshPuts<{ keys::EDGE_KEY_LEN }>,
+    /// Fast-path adjacency puts, kept apart because they arrive in random order and are sorted
+    /// before the commit.
     fresh_adjacency: FreshPuts<{ keys::ADJ_KEY_LEN }>,
     counters: HashMap<Vec<u8>, i64>,
     degrees: HashMap<[u8; keys::ADJ_PREFIX_LEN], i64>,
@@ -923,7 +914,8 @@ impl<const K: usize> FreshPuts<K> {
 }
 
 impl Changes {
-    fn into_batch(self) -> (WriteBatch, Option<Catalog>) {
+    /// The storage batch of these writes, with the catalog when it changed.
+    fn into_batch(self, catalog: Option<&Catalog>) -> WriteBatch {
         let sized = |k: &[u8], v: &[u8]| k.len() + v.len();
         let bytes = self
             .pending
@@ -965,10 +957,10 @@ impl Changes {
         for (t, next) in self.next_edge {
             batch.put(keys::next_edge_id_key(t), keys::encode_u64(next));
         }
-        if let Some(catalog) = &self.catalog {
+        if let Some(catalog) = catalog {
             batch.put(keys::catalog_key(), catalog.to_json());
         }
-        (batch, self.catalog)
+        batch
     }
 }
 
