@@ -269,18 +269,9 @@ impl RocksBackend {
     }
 
     /// Commit a batch whose fresh puts go into table files (see the module documentation).
-    fn write_ingesting(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
-        self.write_ingesting_until(batch, durability, true)
-    }
-
-    /// [`Self::write_ingesting`]; with `link` false it stops where a crash after the commit
-    /// would, before any file is linked (for tests of recovery).
-    fn write_ingesting_until(
-        &self,
-        batch: WriteBatch,
-        durability: Durability,
-        link: bool,
-    ) -> Result<()> {
+    /// With `link` false it stops where a crash after the commit would, before any file is
+    /// linked (for tests of recovery).
+    fn write_ingesting(&self, batch: WriteBatch, durability: Durability, link: bool) -> Result<()> {
         let handles = self.handles()?;
         let mut runs: Vec<(Keyspace, Run<'_>)> = Vec::new();
         let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
@@ -295,11 +286,7 @@ impl RocksBackend {
                         None => runs.push((ks, vec![(k, v)])),
                     }
                 }
-                (Op::Put(k, v), false) => rest.put_cf(cf_for(&handles, k)?, k, v),
-                (Op::Delete(k), _) => rest.delete_cf(cf_for(&handles, k)?, k),
-                (Op::Add(k, delta), _) => {
-                    rest.merge_cf(cf_for(&handles, k)?, k, encode_counter(delta))
-                }
+                (op, _) => queue(&mut rest, &handles, op)?,
             }
         }
         let staging = self.staging();
@@ -399,6 +386,16 @@ fn write_table_file(opts: &Options, file: &Path, run: &mut Run<'_>) -> Result<()
     writer.finish().map_err(backend_err)
 }
 
+/// Add one operation to a RocksDB batch, in its keyspace's column family.
+fn queue(wb: &mut rocksdb::WriteBatch, handles: &[(u8, &ColumnFamily)], op: Op<'_>) -> Result<()> {
+    match op {
+        Op::Put(k, v) => wb.put_cf(cf_for(handles, k)?, k, v),
+        Op::Delete(k) => wb.delete_cf(cf_for(handles, k)?, k),
+        Op::Add(k, delta) => wb.merge_cf(cf_for(handles, k)?, k, encode_counter(delta)),
+    }
+    Ok(())
+}
+
 fn cf_for<'h>(handles: &[(u8, &'h ColumnFamily)], key: &[u8]) -> Result<&'h ColumnFamily> {
     let first = key.first().copied();
     handles
@@ -493,20 +490,16 @@ impl Backend for RocksBackend {
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
         if batch.fresh_len() >= self.ingest_min_fresh {
-            return self.write_ingesting(batch, durability);
+            return self.write_ingesting(batch, durability, true);
         }
         let handles = self.handles()?;
-        let handle = |key: &[u8]| cf_for(&handles, key);
         // The batch buffer is sized up front (key, value and framing per operation) so it is
-        // never regrown. RocksDB's record adds a tag, a column family id and two lengths to each operation.
+        // never regrown. RocksDB's record adds a tag, a column family id and two lengths to
+        // each operation.
         let mut wb =
             rocksdb::WriteBatch::with_capacity_bytes(batch.byte_len() + 16 * batch.len() + 64);
         for op in batch.iter() {
-            match op {
-                Op::Put(k, v) => wb.put_cf(handle(k)?, k, v),
-                Op::Delete(k) => wb.delete_cf(handle(k)?, k),
-                Op::Add(k, delta) => wb.merge_cf(handle(k)?, k, encode_counter(delta)),
-            }
+            queue(&mut wb, &handles, op)?;
         }
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(durability == Durability::Sync);
@@ -626,7 +619,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
-            db.write_ingesting_until(edge_batch(0..700), Durability::Sync, false)
+            db.write_ingesting(edge_batch(0..700), Durability::Sync, false)
                 .unwrap();
             assert!(db.get(&pending_ingest_key()).unwrap().is_some());
             assert_eq!(staged_files(dir.path()), 2);
