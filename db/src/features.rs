@@ -209,6 +209,11 @@ pub struct StructuralSpec {
     /// the other endpoint's usual value (see [`CONSENSUS`]), days since the last and the first
     /// edge, and the mean and std of days between consecutive edges.
     pub edge_aggregates: Option<String>,
+    /// With the edge aggregates, per numeric property what the most established senders sent
+    /// (see [`ESTABLISHED`]). Models stored before it existed read `false` and keep the
+    /// columns they were trained on.
+    #[serde(default)]
+    pub established: bool,
 }
 
 /// Evaluates a [`StructuralSpec`] over one projection. Cheap to create (no names are built),
@@ -222,6 +227,7 @@ pub struct Structural<'a> {
     /// undirected type): where a message's sender sees its own edges of the type.
     reverse: Vec<usize>,
     aggregated_label: Option<LabelRange>,
+    established: bool,
 }
 
 /// Per-relation recency columns, after the count and the edge-property statistics.
@@ -242,6 +248,20 @@ const STATS: [&str; 5] = ["sum", "mean", "std", "min", "max"];
 /// usually get, a user rated worse than the raters usually rate, a card paying amounts unusual
 /// for its merchants: the edge alone or the node's own averages do not show that.
 pub const CONSENSUS: [&str; 2] = ["mean_deviation", "mean_abs_deviation"];
+
+/// What the node's most established senders sent: the min and the mean of each numeric edge
+/// property over the edges from the [`ESTABLISHED_SENDERS`] senders that themselves received
+/// the most edges of the type (as of the same time). A rating from a user the whole market
+/// trades with, a payment from a long-standing account: where trust is concentrated, the
+/// verdict of the few central counterparties says more than the average of all of them.
+pub const ESTABLISHED: [&str; 2] = ["min_from_established", "mean_from_established"];
+
+/// Senders [`ESTABLISHED`] keeps.
+pub const ESTABLISHED_SENDERS: usize = 3;
+
+/// [`ESTABLISHED`] looks at most at this many of a node's most recent edges of a type, which
+/// bounds the cost of scoring a node of huge degree.
+pub const ESTABLISHED_WINDOW: usize = 1024;
 
 impl<'a> Structural<'a> {
     /// Prepare `spec` over `projection`.
@@ -282,6 +302,7 @@ impl<'a> Structural<'a> {
             aggregated,
             reverse,
             aggregated_label,
+            established: spec.established,
         })
     }
 
@@ -289,7 +310,12 @@ impl<'a> Structural<'a> {
     fn aggregate_width(&self, relation: usize) -> usize {
         let numeric =
             &self.projection.edge_types[self.projection.relations[relation].edge_type].numeric;
-        1 + (STATS.len() + CONSENSUS.len()) * numeric.len() + RECENCY.len()
+        let established = if self.established {
+            ESTABLISHED.len()
+        } else {
+            0
+        };
+        1 + (STATS.len() + CONSENSUS.len() + established) * numeric.len() + RECENCY.len()
     }
 
     /// Number of columns.
@@ -323,6 +349,13 @@ impl<'a> Structural<'a> {
             for (prop, _) in &p.edge_types[p.relations[r].edge_type].numeric {
                 names.extend(STATS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
                 names.extend(CONSENSUS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
+                if self.established {
+                    names.extend(
+                        ESTABLISHED
+                            .iter()
+                            .map(|stat| format!("{stat}_{prop}[{tag}]")),
+                    );
+                }
             }
             names.extend(RECENCY.iter().map(|stat| format!("{stat}[{tag}]")));
         }
@@ -380,6 +413,9 @@ impl<'a> Structural<'a> {
                 }
                 out.extend(m.summary().iter().map(|&v| v as f32));
                 out.extend(self.consensus_deviation(r, known.clone(), as_of, values));
+                if self.established {
+                    out.extend(self.established_senders(r, known.clone(), as_of, values));
+                }
             }
             let times: Vec<i64> = rel.relation.times[known]
                 .iter()
@@ -458,6 +494,39 @@ impl<'a> Structural<'a> {
         ]
     }
 
+    /// [`ESTABLISHED`] of one property over the messages `known` of relation `r`.
+    fn established_senders(
+        &self,
+        r: usize,
+        known: std::ops::Range<usize>,
+        as_of: Option<i64>,
+        values: &[f32],
+    ) -> [f32; ESTABLISHED.len()] {
+        let rel = &self.projection.relations[r].relation;
+        let window = known.end - known.len().min(ESTABLISHED_WINDOW)..known.end;
+        // (edges the sender received, the value it sent), most received first; walking from
+        // the newest edge keeps the more recent of equally established senders.
+        let mut best: Vec<(usize, f32)> = Vec::with_capacity(ESTABLISHED_SENDERS + 1);
+        for m in window.rev() {
+            let v = values[rel.edge_ids[m] as usize];
+            if v.is_nan() {
+                continue;
+            }
+            let standing = rel.messages_as_of(rel.sources[m] as usize, as_of).len();
+            let at = best.partition_point(|&(w, _)| w >= standing);
+            if at < ESTABLISHED_SENDERS {
+                best.insert(at, (standing, v));
+                best.truncate(ESTABLISHED_SENDERS);
+            }
+        }
+        if best.is_empty() {
+            return [0.0; ESTABLISHED.len()];
+        }
+        let min = best.iter().map(|&(_, v)| v).fold(f32::INFINITY, f32::min);
+        let mean = best.iter().map(|&(_, v)| v as f64).sum::<f64>() / best.len() as f64;
+        [min, mean as f32]
+    }
+
     /// The features of every node as of `as_of`, in parallel.
     pub fn all(&self, as_of: Option<i64>) -> NodeFeatures {
         let width = self.width();
@@ -487,6 +556,7 @@ pub fn edge_aggregate_features(
     let spec = StructuralSpec {
         degrees: false,
         edge_aggregates: Some(label.to_string()),
+        established: true,
     };
     Ok(Structural::new(projection, &spec)?.all(as_of))
 }

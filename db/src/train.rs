@@ -334,6 +334,7 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         edge_aggregates: (spec.features == FeatureChoice::Auto
             && properties.len() < FEW_PROPERTIES)
             .then(|| spec.label.clone()),
+        established: true,
     };
     let base = graph.base_all(&structural)?;
     let targets = property_values(snapshot, &graph.projection, &spec.label, &spec.target)?;
@@ -946,6 +947,7 @@ fn train_transactions(
             structural: StructuralSpec {
                 degrees: true,
                 edge_aggregates: None,
+                established: false,
             },
             base_names: Vec::new(),
             input_names: run.model.input_names.clone(),
@@ -1039,6 +1041,7 @@ fn train_gnn_sampled(
     let mut sage = Sage::new(&Cpu, config);
     let mut order = split.train.clone();
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
+    let mut last_gain = 0;
     let mut curve = Vec::new();
     for epoch in 1..=train.epochs {
         let epoch_seed = mix64(train.seed ^ mix64(epoch as u64));
@@ -1082,12 +1085,15 @@ fn train_gnn_sampled(
         };
         progress(TrainProgress::Epoch(&report));
         curve.push((epoch, f64::from(report.loss), val_auc));
-        if best.as_ref().is_none_or(|(_, v, _)| val_auc > *v) {
+        // Ties replace the kept model, gains alone extend the patience (as in
+        // `argus_extensions::ml::train`).
+        let gained = best.as_ref().is_none_or(|(_, v, _)| val_auc > *v);
+        if gained || best.as_ref().is_some_and(|(_, v, _)| val_auc == *v) {
             best = Some((epoch, val_auc, sage.snapshot(&Cpu)));
-        } else if best
-            .as_ref()
-            .is_some_and(|(e, _, _)| epoch - e >= train.patience)
-        {
+        }
+        if gained {
+            last_gain = epoch;
+        } else if epoch - last_gain >= train.patience {
             break;
         }
     }

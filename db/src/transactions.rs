@@ -77,6 +77,7 @@ impl TransactionGraph {
         let specs = [0, 1].map(|e| StructuralSpec {
             degrees: true,
             edge_aggregates: Some(labels[e].clone()),
+            established: true,
         });
         Ok(TransactionGraph {
             projection,

@@ -175,3 +175,79 @@ fn consensus_deviation_compares_each_edge_with_the_other_side() {
     // Before u3's second rating, its mean was its single rating: no deviation.
     close(at(Some(3_000_000), 2, "mean_deviation_rating[rates>]"), 0.0);
 }
+
+#[test]
+fn established_senders_are_ranked_by_what_they_received_as_of_the_time() {
+    use argus_engine::graph::prop_def;
+    use argus_engine::{PropType, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let db = argus_db::Database::open(dir.path()).unwrap();
+    db.store()
+        .write(|t| {
+            t.create_label("user", "id", vec![])?;
+            t.create_edge_type(
+                "rates",
+                "user",
+                "user",
+                false,
+                vec![prop_def("rating", PropType::Float)],
+            )?;
+            for u in ["t", "r0", "r1", "r2", "r3", "r4"] {
+                t.upsert_node("user", u, &[])?;
+            }
+            // Standing before t is rated: r0 received 3 ratings, r1 2, r2 1; r3 gets its first
+            // only after everything else.
+            for (src, dst, rating, second) in [
+                ("r1", "r0", 1.0, 1),
+                ("r2", "r0", 1.0, 2),
+                ("r3", "r0", 1.0, 3),
+                ("r2", "r1", 1.0, 4),
+                ("r3", "r1", 1.0, 5),
+                ("r3", "r2", 1.0, 6),
+                ("r3", "t", 9.0, 10),
+                ("r4", "t", 1.0, 11),
+                ("r2", "t", 7.0, 12),
+                ("r1", "t", 5.0, 13),
+                ("r0", "t", -10.0, 14),
+                ("r4", "r3", 1.0, 20),
+            ] {
+                t.insert_edge(
+                    "rates",
+                    src,
+                    dst,
+                    Some(second * 1_000_000),
+                    &[("rating", Value::Float(rating))],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let p = project(&db.snapshot(), &[], &[]).unwrap();
+    let at = |as_of: Option<i64>, name: &str| {
+        let f = edge_aggregate_features(&p, "user", as_of).unwrap();
+        let col = f.names.iter().position(|n| n == name).unwrap();
+        f.matrix.row(0)[col]
+    };
+    let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    // All edges: r0, r1 and r2 are the most established raters of t.
+    close(at(None, "min_from_established_rating[rates>]"), -10.0);
+    close(
+        at(None, "mean_from_established_rating[rates>]"),
+        (-10.0 + 5.0 + 7.0) / 3.0,
+    );
+    // As of 13 s: r0 has not rated t yet, and r3 has received nothing, so it ties with r4 and
+    // the more recent rating (r4's) is kept.
+    close(
+        at(Some(13_000_000), "min_from_established_rating[rates>]"),
+        1.0,
+    );
+    close(
+        at(Some(13_000_000), "mean_from_established_rating[rates>]"),
+        (5.0 + 7.0 + 1.0) / 3.0,
+    );
+    // Nobody rated before 10 s.
+    close(
+        at(Some(9_000_000), "mean_from_established_rating[rates>]"),
+        0.0,
+    );
+}

@@ -135,6 +135,7 @@ pub fn train_node_classifier<B: Backend>(
 
     let mut sage = Sage::new(backend, model);
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
+    let mut last_gain = 0;
     let mut curve = Vec::new();
     for epoch in 1..=config.epochs {
         let seed = config
@@ -162,13 +163,16 @@ pub fn train_node_classifier<B: Backend>(
         };
         progress(&report);
         curve.push(report);
-        let improved = best.as_ref().is_none_or(|(_, b, _)| val_auc > *b);
-        if improved {
+        let gained = best.as_ref().is_none_or(|(_, b, _)| val_auc > *b);
+        // A tie replaces the kept model too, as more trees do in the booster: a small
+        // validation part can rank perfectly from the first epochs, when the model is barely
+        // trained. Only a gain extends the patience, so a plateau does not run every epoch.
+        if gained || best.as_ref().is_some_and(|(_, b, _)| val_auc == *b) {
             best = Some((epoch, val_auc, sage.snapshot(backend)));
-        } else if best
-            .as_ref()
-            .is_some_and(|(e, _, _)| epoch - e >= config.patience)
-        {
+        }
+        if gained {
+            last_gain = epoch;
+        } else if epoch - last_gain >= config.patience {
             break;
         }
     }
@@ -190,5 +194,57 @@ pub fn train_node_classifier<B: Backend>(
         scores,
         embedding: backend.download(&cache.embedding),
         params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::backend::Aggregation;
+    use crate::ml::cpu::Cpu;
+    use crate::ml::relation::Relation;
+
+    #[test]
+    fn a_validation_plateau_keeps_the_later_epoch_and_stops_after_the_patience() {
+        // The one feature is the label: validation ranks perfectly from the first epoch on.
+        let n = 40;
+        let labels: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
+        let features = Matrix::from_vec(
+            n,
+            1,
+            labels.iter().map(|&l| if l { 1.0 } else { -1.0 }).collect(),
+        );
+        let graphs = vec![Relation::from_edges(n, n, &[])];
+        let split = NodeSplit {
+            train: (0..20).collect(),
+            val: (20..30).collect(),
+            test: (30..40).collect(),
+        };
+        let task = NodeTask {
+            graphs: &graphs,
+            features: &features,
+            labels: &labels,
+            split: &split,
+        };
+        let model = SageConfig {
+            input: 1,
+            hidden: 4,
+            layers: 1,
+            relations: 1,
+            aggregation: Aggregation::Mean,
+            dropout: 0.0,
+            seed: 1,
+        };
+        let config = TrainConfig {
+            epochs: 50,
+            patience: 5,
+            ..TrainConfig::default()
+        };
+        let out = train_node_classifier(&Cpu, &task, model, &config, &mut |_| {});
+        assert_eq!(out.val_auc, 1.0);
+        let first_perfect = out.curve.iter().find(|r| r.val_auc == 1.0).unwrap().epoch;
+        // Ties keep replacing the model, and only a gain extends the patience.
+        assert_eq!(out.curve.len(), first_perfect + config.patience);
+        assert_eq!(out.best_epoch, out.curve.len());
     }
 }
