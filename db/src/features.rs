@@ -250,8 +250,9 @@ const STATS: [&str; 5] = ["sum", "mean", "std", "min", "max"];
 pub const CONSENSUS: [&str; 2] = ["mean_deviation", "mean_abs_deviation"];
 
 /// What the node's most established senders sent: the min and the mean of each numeric edge
-/// property over the edges from the [`ESTABLISHED_SENDERS`] senders that themselves received
-/// the most edges of the type (as of the same time). A rating from a user the whole market
+/// property over the newest edge from each of the [`ESTABLISHED_SENDERS`] senders that
+/// themselves received the most edges of the type (as of the same time). A rating from a user
+/// the whole market
 /// trades with, a payment from a long-standing account: where trust is concentrated, the
 /// verdict of the few central counterparties says more than the average of all of them.
 pub const ESTABLISHED: [&str; 2] = ["min_from_established", "mean_from_established"];
@@ -504,26 +505,31 @@ impl<'a> Structural<'a> {
     ) -> [f32; ESTABLISHED.len()] {
         let rel = &self.projection.relations[r].relation;
         let window = known.end - known.len().min(ESTABLISHED_WINDOW)..known.end;
-        // (edges the sender received, the value it sent), most received first; walking from
-        // the newest edge keeps the more recent of equally established senders.
-        let mut best: Vec<(usize, f32)> = Vec::with_capacity(ESTABLISHED_SENDERS + 1);
+        // (edges the sender received, sender, the value it sent), most received first. Walking
+        // from the newest edge keeps the more recent of equally established senders, and a
+        // sender's newest edge only.
+        let mut best: Vec<(usize, u32, f32)> = Vec::with_capacity(ESTABLISHED_SENDERS + 1);
         for m in window.rev() {
             let v = values[rel.edge_ids[m] as usize];
-            if v.is_nan() {
+            let sender = rel.sources[m];
+            if v.is_nan() || best.iter().any(|&(_, s, _)| s == sender) {
                 continue;
             }
-            let standing = rel.messages_as_of(rel.sources[m] as usize, as_of).len();
-            let at = best.partition_point(|&(w, _)| w >= standing);
+            let standing = rel.messages_as_of(sender as usize, as_of).len();
+            let at = best.partition_point(|&(w, _, _)| w >= standing);
             if at < ESTABLISHED_SENDERS {
-                best.insert(at, (standing, v));
+                best.insert(at, (standing, sender, v));
                 best.truncate(ESTABLISHED_SENDERS);
             }
         }
         if best.is_empty() {
             return [0.0; ESTABLISHED.len()];
         }
-        let min = best.iter().map(|&(_, v)| v).fold(f32::INFINITY, f32::min);
-        let mean = best.iter().map(|&(_, v)| v as f64).sum::<f64>() / best.len() as f64;
+        let min = best
+            .iter()
+            .map(|&(_, _, v)| v)
+            .fold(f32::INFINITY, f32::min);
+        let mean = best.iter().map(|&(_, _, v)| v as f64).sum::<f64>() / best.len() as f64;
         [min, mean as f32]
     }
 

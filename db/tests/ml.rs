@@ -209,6 +209,7 @@ fn established_senders_are_ranked_by_what_they_received_as_of_the_time() {
                 ("r2", "t", 7.0, 12),
                 ("r1", "t", 5.0, 13),
                 ("r0", "t", -10.0, 14),
+                ("r1", "t", 3.0, 15),
                 ("r4", "r3", 1.0, 20),
             ] {
                 t.insert_edge(
@@ -229,11 +230,12 @@ fn established_senders_are_ranked_by_what_they_received_as_of_the_time() {
         f.matrix.row(0)[col]
     };
     let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
-    // All edges: r0, r1 and r2 are the most established raters of t.
+    // All edges: r0, r1 and r2 are the most established raters of t; r1 counts once, with
+    // its newer rating.
     close(at(None, "min_from_established_rating[rates>]"), -10.0);
     close(
         at(None, "mean_from_established_rating[rates>]"),
-        (-10.0 + 5.0 + 7.0) / 3.0,
+        (-10.0 + 3.0 + 7.0) / 3.0,
     );
     // As of 13 s: r0 has not rated t yet, and r3 has received nothing, so it ties with r4 and
     // the more recent rating (r4's) is kept.
