@@ -114,46 +114,19 @@ fn split_file_errors_name_the_place() {
 
 #[test]
 fn consensus_deviation_compares_each_edge_with_the_other_side() {
-    use argus_engine::graph::prop_def;
-    use argus_engine::{PropType, Value};
     let dir = tempfile::tempdir().unwrap();
-    let db = argus_db::Database::open(dir.path()).unwrap();
-    db.store()
-        .write(|t| {
-            t.create_label("user", "id", vec![])?;
-            t.create_edge_type(
-                "rates",
-                "user",
-                "user",
-                false,
-                vec![prop_def("rating", PropType::Float)],
-            )?;
-            for u in ["u0", "u1", "u2", "u3"] {
-                t.upsert_node("user", u, &[])?;
-            }
-            for (src, dst, rating, second) in [
-                ("u0", "u2", 10.0, 1),
-                ("u1", "u2", 10.0, 2),
-                ("u3", "u2", -10.0, 3),
-                ("u3", "u0", 4.0, 4),
-            ] {
-                t.insert_edge(
-                    "rates",
-                    src,
-                    dst,
-                    Some(second * 1_000_000),
-                    &[("rating", Value::Float(rating))],
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    let db = rating_graph(
+        dir.path(),
+        &["u0", "u1", "u2", "u3"],
+        &[
+            ("u0", "u2", 10.0, 1),
+            ("u1", "u2", 10.0, 2),
+            ("u3", "u2", -10.0, 3),
+            ("u3", "u0", 4.0, 4),
+        ],
+    );
     let p = project(&db.snapshot(), &[], &[]).unwrap();
-    let at = |as_of: Option<i64>, node: usize, name: &str| {
-        let f = edge_aggregate_features(&p, "user", as_of).unwrap();
-        let col = f.names.iter().position(|n| n == name).unwrap();
-        f.matrix.row(node)[col]
-    };
+    let at = |as_of: Option<i64>, node: usize, name: &str| feature(&p, as_of, node, name);
     let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
     // u3 gave -10 to u2 (who gets 10/3 on average) and 4 to u0 (who gets 4).
     close(
@@ -178,57 +151,30 @@ fn consensus_deviation_compares_each_edge_with_the_other_side() {
 
 #[test]
 fn established_senders_are_ranked_by_what_they_received_as_of_the_time() {
-    use argus_engine::graph::prop_def;
-    use argus_engine::{PropType, Value};
     let dir = tempfile::tempdir().unwrap();
-    let db = argus_db::Database::open(dir.path()).unwrap();
-    db.store()
-        .write(|t| {
-            t.create_label("user", "id", vec![])?;
-            t.create_edge_type(
-                "rates",
-                "user",
-                "user",
-                false,
-                vec![prop_def("rating", PropType::Float)],
-            )?;
-            for u in ["t", "r0", "r1", "r2", "r3", "r4"] {
-                t.upsert_node("user", u, &[])?;
-            }
-            // Standing before t is rated: r0 received 3 ratings, r1 2, r2 1; r3 gets its first
-            // only after everything else.
-            for (src, dst, rating, second) in [
-                ("r1", "r0", 1.0, 1),
-                ("r2", "r0", 1.0, 2),
-                ("r3", "r0", 1.0, 3),
-                ("r2", "r1", 1.0, 4),
-                ("r3", "r1", 1.0, 5),
-                ("r3", "r2", 1.0, 6),
-                ("r3", "t", 9.0, 10),
-                ("r4", "t", 1.0, 11),
-                ("r2", "t", 7.0, 12),
-                ("r1", "t", 5.0, 13),
-                ("r0", "t", -10.0, 14),
-                ("r1", "t", 3.0, 15),
-                ("r4", "r3", 1.0, 20),
-            ] {
-                t.insert_edge(
-                    "rates",
-                    src,
-                    dst,
-                    Some(second * 1_000_000),
-                    &[("rating", Value::Float(rating))],
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    // Standing before t is rated: r0 received 3 ratings, r1 2, r2 1; r3 gets its first only
+    // after everything else.
+    let db = rating_graph(
+        dir.path(),
+        &["t", "r0", "r1", "r2", "r3", "r4"],
+        &[
+            ("r1", "r0", 1.0, 1),
+            ("r2", "r0", 1.0, 2),
+            ("r3", "r0", 1.0, 3),
+            ("r2", "r1", 1.0, 4),
+            ("r3", "r1", 1.0, 5),
+            ("r3", "r2", 1.0, 6),
+            ("r3", "t", 9.0, 10),
+            ("r4", "t", 1.0, 11),
+            ("r2", "t", 7.0, 12),
+            ("r1", "t", 5.0, 13),
+            ("r0", "t", -10.0, 14),
+            ("r1", "t", 3.0, 15),
+            ("r4", "r3", 1.0, 20),
+        ],
+    );
     let p = project(&db.snapshot(), &[], &[]).unwrap();
-    let at = |as_of: Option<i64>, name: &str| {
-        let f = edge_aggregate_features(&p, "user", as_of).unwrap();
-        let col = f.names.iter().position(|n| n == name).unwrap();
-        f.matrix.row(0)[col]
-    };
+    let at = |as_of: Option<i64>, name: &str| feature(&p, as_of, 0, name);
     let close = |a: f32, b: f32| assert!((a - b).abs() < 1e-4, "{a} vs {b}");
     // All edges: r0, r1 and r2 are the most established raters of t; r1 counts once, with
     // its newer rating.
@@ -252,4 +198,53 @@ fn established_senders_are_ranked_by_what_they_received_as_of_the_time() {
         at(Some(9_000_000), "mean_from_established_rating[rates>]"),
         0.0,
     );
+}
+
+/// Users rating each other: `(rater, rated, rating, second)`.
+fn rating_graph(
+    dir: &std::path::Path,
+    users: &[&str],
+    ratings: &[(&str, &str, f64, i64)],
+) -> argus_db::Database {
+    use argus_engine::graph::prop_def;
+    use argus_engine::{PropType, Value};
+    let db = argus_db::Database::open(dir).unwrap();
+    db.store()
+        .write(|t| {
+            t.create_label("user", "id", vec![])?;
+            t.create_edge_type(
+                "rates",
+                "user",
+                "user",
+                false,
+                vec![prop_def("rating", PropType::Float)],
+            )?;
+            for u in users {
+                t.upsert_node("user", u, &[])?;
+            }
+            for &(src, dst, rating, second) in ratings {
+                t.insert_edge(
+                    "rates",
+                    src,
+                    dst,
+                    Some(second * 1_000_000),
+                    &[("rating", Value::Float(rating))],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    db
+}
+
+/// The edge aggregate `name` of `node` as of `as_of`.
+fn feature(
+    p: &argus_db::projection::Projection,
+    as_of: Option<i64>,
+    node: usize,
+    name: &str,
+) -> f32 {
+    let f = edge_aggregate_features(p, "user", as_of).unwrap();
+    let col = f.names.iter().position(|n| n == name).unwrap();
+    f.matrix.row(node)[col]
 }
