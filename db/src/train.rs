@@ -17,7 +17,7 @@ use argus_extensions::ml::metrics::{roc_auc, Scores};
 use argus_extensions::ml::relation::Relation;
 use argus_extensions::ml::sage::{Sage, SageConfig};
 use argus_extensions::ml::train::{
-    subset, train_node_classifier, EpochReport, NodeSplit, NodeTask, TrainConfig,
+    subset, train_node_classifier, EarlyStopping, EpochReport, NodeSplit, NodeTask, TrainConfig,
 };
 
 use crate::eval::read_splits;
@@ -1041,7 +1041,7 @@ fn train_gnn_sampled(
     let mut sage = Sage::new(&Cpu, config);
     let mut order = split.train.clone();
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
-    let mut last_gain = 0;
+    let mut stopping = EarlyStopping::new(train.patience);
     let mut curve = Vec::new();
     for epoch in 1..=train.epochs {
         let epoch_seed = mix64(train.seed ^ mix64(epoch as u64));
@@ -1085,15 +1085,11 @@ fn train_gnn_sampled(
         };
         progress(TrainProgress::Epoch(&report));
         curve.push((epoch, f64::from(report.loss), val_auc));
-        // Ties replace the kept model, gains alone extend the patience (as in
-        // `argus_extensions::ml::train`).
-        let gained = best.as_ref().is_none_or(|(_, v, _)| val_auc > *v);
-        if gained || best.as_ref().is_some_and(|(_, v, _)| val_auc == *v) {
+        let step = stopping.observe(epoch, val_auc);
+        if step.keep {
             best = Some((epoch, val_auc, sage.snapshot(&Cpu)));
         }
-        if gained {
-            last_gain = epoch;
-        } else if epoch - last_gain >= train.patience {
+        if step.stop {
             break;
         }
     }

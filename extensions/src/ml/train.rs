@@ -88,6 +88,49 @@ pub fn subset(all: &[f32], labels: &[bool], rows: &[u32]) -> (Vec<f32>, Vec<bool
         .unzip()
 }
 
+/// Early stopping on a validation metric, shared by the GNN training loops. A gain or a tie
+/// keeps the epoch's model: a small validation part can rank perfectly from the first epochs,
+/// when the model is barely trained, so ties go to the later epoch, as more trees do in the
+/// booster. Only a gain extends the patience, so a plateau does not run every epoch.
+pub struct EarlyStopping {
+    patience: usize,
+    best: Option<f64>,
+    last_gain: usize,
+}
+
+/// What [`EarlyStopping::observe`] decides for one epoch.
+pub struct StoppingStep {
+    /// Keep this epoch's model.
+    pub keep: bool,
+    /// Train no further.
+    pub stop: bool,
+}
+
+impl EarlyStopping {
+    /// Stop `patience` epochs after the last gain.
+    pub fn new(patience: usize) -> EarlyStopping {
+        EarlyStopping {
+            patience,
+            best: None,
+            last_gain: 0,
+        }
+    }
+
+    /// Epoch `epoch` (from 1) scored `val` on validation.
+    pub fn observe(&mut self, epoch: usize, val: f64) -> StoppingStep {
+        let gained = self.best.is_none_or(|b| val > b);
+        let keep = gained || self.best == Some(val);
+        if gained {
+            self.best = Some(val);
+            self.last_gain = epoch;
+        }
+        StoppingStep {
+            keep,
+            stop: !gained && epoch - self.last_gain >= self.patience,
+        }
+    }
+}
+
 /// The data of one node-classification run.
 pub struct NodeTask<'a, B: Backend> {
     /// One graph per relation of the model.
@@ -135,7 +178,7 @@ pub fn train_node_classifier<B: Backend>(
 
     let mut sage = Sage::new(backend, model);
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
-    let mut last_gain = 0;
+    let mut stopping = EarlyStopping::new(config.patience);
     let mut curve = Vec::new();
     for epoch in 1..=config.epochs {
         let seed = config
@@ -163,16 +206,11 @@ pub fn train_node_classifier<B: Backend>(
         };
         progress(&report);
         curve.push(report);
-        let gained = best.as_ref().is_none_or(|(_, b, _)| val_auc > *b);
-        // A tie replaces the kept model too, as more trees do in the booster: a small
-        // validation part can rank perfectly from the first epochs, when the model is barely
-        // trained. Only a gain extends the patience, so a plateau does not run every epoch.
-        if gained || best.as_ref().is_some_and(|(_, b, _)| val_auc == *b) {
+        let step = stopping.observe(epoch, val_auc);
+        if step.keep {
             best = Some((epoch, val_auc, sage.snapshot(backend)));
         }
-        if gained {
-            last_gain = epoch;
-        } else if epoch - last_gain >= config.patience {
+        if step.stop {
             break;
         }
     }
