@@ -300,6 +300,7 @@ impl GraphStore {
             catalog_dirty: false,
             changes: Changes {
                 pending: BTreeMap::new(),
+                pending_bytes: 0,
                 fresh: FreshPuts::default(),
                 fresh_adjacency: FreshPuts::default(),
                 counters: HashMap::default(),
@@ -353,6 +354,13 @@ impl GraphStore {
     /// Persist memtables and logs (a clean point for backups and benchmarks).
     pub fn flush(&self) -> Result<()> {
         self.backend.flush()
+    }
+
+    /// Wait until the backend's background compaction has caught up with the writes so far: a
+    /// bulk load returns once its rows are durable and readable, while merging its table files
+    /// goes on behind it (benchmarks time that part separately).
+    pub fn wait_for_compaction(&self) -> Result<()> {
+        self.backend.wait_for_background_work()
     }
 }
 
@@ -436,11 +444,25 @@ impl WriteTxn<'_> {
     }
 
     fn put(&mut self, key: impl Into<Vec<u8>>, value: Vec<u8>) {
-        self.changes.pending.insert(key.into(), Some(value));
+        let key = key.into();
+        self.changes.pending_bytes += key.len() + value.len();
+        self.changes.pending.insert(key, Some(value));
     }
 
     fn delete(&mut self, key: impl Into<Vec<u8>>) {
-        self.changes.pending.insert(key.into(), None);
+        let key = key.into();
+        self.changes.pending_bytes += key.len();
+        self.changes.pending.insert(key, None);
+    }
+
+    /// Roughly how many bytes this transaction's changes take when encoded (keys rewritten
+    /// within the transaction count once per write).
+    pub fn approx_bytes(&self) -> usize {
+        const COUNTER_BYTES: usize = keys::ADJ_PREFIX_LEN + 8;
+        self.changes.pending_bytes
+            + self.changes.fresh.byte_len()
+            + self.changes.fresh_adjacency.byte_len()
+            + (self.changes.degrees.len() + self.changes.counters.len()) * COUNTER_BYTES
     }
 
     fn add(&mut self, key: impl AsRef<[u8]>, delta: i64) {
@@ -460,6 +482,17 @@ impl WriteTxn<'_> {
 
     /// Make the fast-path puts visible to this transaction's reads.
     fn materialize(&mut self) {
+        self.changes.pending_bytes +=
+            self.changes.fresh.byte_len() + self.changes.fresh_adjacency.byte_len();
+        // Moved into `pending`, fresh puts are no longer counted when the batch is packed.
+        let adjacency: Vec<_> = self.changes.fresh_adjacency.keys().collect();
+        for k in adjacency {
+            self.add_degree(keys::degree_key_of_adjacency(&k), 1);
+        }
+        let edges: Vec<_> = self.changes.fresh.keys().collect();
+        for k in edges {
+            self.add(keys::edge_count_key(keys::edge_type_of_edge_key(&k)), 1);
+        }
         self.changes.fresh.drain_into(&mut self.changes.pending);
         self.changes
             .fresh_adjacency
@@ -738,13 +771,13 @@ impl WriteTxn<'_> {
                 Dir::Out => edge_record_props(record)?,
                 Dir::In => &[],
             };
+            // Its degree counter and the type's edge count are counted from the sorted fresh
+            // puts when the batch is packed (`Changes::into_batch`), not here per edge.
             self.changes.fresh_adjacency.push(k, |out| {
                 out.extend_from_slice(&other.to_be_bytes());
                 out.extend_from_slice(props);
             });
-            self.add_degree(keys::degree_key(label, node, edge_type, dir), 1);
         }
-        self.add(keys::edge_count_key(edge_type), 1);
         Ok(id)
     }
 
@@ -844,6 +877,8 @@ impl WriteTxn<'_> {
 struct Changes {
     /// Pending puts (`Some`) and deletes (`None`), read back by the transaction's own reads.
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Bytes written into `pending`, overwrites included.
+    pending_bytes: usize,
     /// Puts of keys that cannot exist yet (records of newly allocated edge ids): appended
     /// without ordering or lookup, the bulk-load fast path. Moved into `pending` before anything
     /// that could read them back (deletes).
@@ -904,10 +939,16 @@ impl<const K: usize> FreshPuts<K> {
         self.values.clear();
     }
 
-    /// Queue every put into `batch` in key order.
-    fn put_sorted(mut self, batch: &mut WriteBatch) {
-        self.entries.sort_unstable_by_key(|a| a.0);
+    fn keys(&self) -> impl Iterator<Item = [u8; K]> + '_ {
+        self.entries.iter().map(|(k, _)| *k)
+    }
+
+    /// Queue every put into `batch` in key order, showing each key to `visit`.
+    fn put_sorted(mut self, batch: &mut WriteBatch, mut visit: impl FnMut(&[u8; K])) {
+        self.entries
+            .sort_unstable_by(|a, b| keys::compare_fixed(&a.0, &b.0));
         for (k, range) in self.entries {
+            visit(&k);
             batch.put_fresh(k, &self.values[range]);
         }
     }
@@ -924,9 +965,14 @@ impl Changes {
             .sum::<usize>()
             + self.fresh.byte_len()
             + self.fresh_adjacency.byte_len()
-            + (self.degrees.len() + self.counters.len()) * (keys::ADJ_PREFIX_LEN + 8);
+            // Fresh adjacency entries add at most one degree counter each (see below).
+            + (self.degrees.len() + self.fresh_adjacency.len() + self.counters.len())
+                * (keys::ADJ_PREFIX_LEN + 8);
         let mut batch = WriteBatch::with_capacity(
-            self.pending.len() + self.fresh.len() + self.fresh_adjacency.len() + self.degrees.len(),
+            self.pending.len()
+                + self.fresh.len()
+                + 2 * self.fresh_adjacency.len()
+                + self.degrees.len(),
             bytes,
         );
         for (k, v) in self.pending {
@@ -939,14 +985,46 @@ impl Changes {
         // because a large batch writes them straight into sorted table files, and in a small
         // one a memtable insert next to the previous one is several times cheaper than one at a
         // random place (the skip list keeps its last position).
-        self.fresh_adjacency.put_sorted(&mut batch);
-        self.fresh.put_sorted(&mut batch);
-        let mut degrees: Vec<_> = self.degrees.into_iter().filter(|(_, d)| *d != 0).collect();
-        degrees.sort_unstable_by_key(|(k, _)| *k);
+        //
+        // Each fresh adjacency entry adds one to its node's degree and each fresh record one to
+        // its type's edge count. Counting them here, as runs of equal prefixes in sorted order,
+        // is a sequential pass; a hash-map update per edge while building missed the cache for
+        // nearly every node of a large load.
+        let mut fresh_degrees: Vec<([u8; keys::ADJ_PREFIX_LEN], i64)> = Vec::new();
+        self.fresh_adjacency.put_sorted(&mut batch, |k| {
+            let degree = keys::degree_key_of_adjacency(k);
+            match fresh_degrees.last_mut() {
+                Some((last, n)) if *last == degree => *n += 1,
+                _ => fresh_degrees.push((degree, 1)),
+            }
+        });
+        let mut fresh_edges: Vec<(CatalogId, i64)> = Vec::new();
+        self.fresh.put_sorted(&mut batch, |k| {
+            let edge_type = keys::edge_type_of_edge_key(k);
+            match fresh_edges.last_mut() {
+                Some((last, n)) if *last == edge_type => *n += 1,
+                _ => fresh_edges.push((edge_type, 1)),
+            }
+        });
+        let mut counters = self.counters;
+        for (edge_type, n) in fresh_edges {
+            *counters.entry(keys::edge_count_key(edge_type)).or_insert(0) += n;
+        }
+        let degrees = if self.degrees.is_empty() {
+            fresh_degrees
+        } else {
+            let mut all = self.degrees;
+            for (k, n) in fresh_degrees {
+                *all.entry(k).or_insert(0) += n;
+            }
+            let mut all: Vec<_> = all.into_iter().filter(|(_, d)| *d != 0).collect();
+            all.sort_unstable_by_key(|(k, _)| *k);
+            all
+        };
         for (k, d) in degrees {
             batch.add(k, d);
         }
-        let mut counters: Vec<_> = self.counters.into_iter().filter(|(_, d)| *d != 0).collect();
+        let mut counters: Vec<_> = counters.into_iter().filter(|(_, d)| *d != 0).collect();
         counters.sort();
         for (k, d) in counters {
             batch.add(k, d);

@@ -376,6 +376,25 @@ pub fn prefix_successor(prefix: &[u8]) -> Vec<u8> {
     vec![0xff; prefix.len() + 1]
 }
 
+/// The byte order of two fixed-length keys (what `a.cmp(b)` gives), compared eight bytes at a
+/// time as big-endian words: sorting a bulk load's entries this way avoids a `memcmp` call per
+/// comparison. The last word may overlap the one before it; bytes it shares were equal.
+pub fn compare_fixed<const K: usize>(a: &[u8; K], b: &[u8; K]) -> std::cmp::Ordering {
+    if K < 8 {
+        return a.cmp(b);
+    }
+    let word =
+        |k: &[u8; K], at: usize| u64::from_be_bytes(k[at..at + 8].try_into().expect("eight bytes"));
+    let mut at = 0;
+    loop {
+        let start = at.min(K - 8);
+        match word(a, start).cmp(&word(b, start)) {
+            std::cmp::Ordering::Equal if start + 8 < K => at += 8,
+            other => return other,
+        }
+    }
+}
+
 // ---- edges ------------------------------------------------------------------------------
 
 /// Length of an encoded `edges` key.
@@ -412,6 +431,19 @@ pub fn degree_key(label: CatalogId, node: NodeId, edge_type: CatalogId, dir: Dir
     let mut k = adj_prefix(label, node, edge_type, dir);
     k[0] = Keyspace::Degree.prefix();
     k
+}
+
+/// The degree counter that an adjacency entry (a full `adjacency` key) counts towards.
+pub fn degree_key_of_adjacency(adjacency: &[u8; ADJ_KEY_LEN]) -> [u8; ADJ_PREFIX_LEN] {
+    let mut k = [0; ADJ_PREFIX_LEN];
+    k.copy_from_slice(&adjacency[..ADJ_PREFIX_LEN]);
+    k[0] = Keyspace::Degree.prefix();
+    k
+}
+
+/// The edge type of an `edges` key.
+pub fn edge_type_of_edge_key(key: &[u8; EDGE_KEY_LEN]) -> CatalogId {
+    u16::from_be_bytes([key[1], key[2]])
 }
 
 /// Inverse of [`degree_key`].
@@ -480,6 +512,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn word_comparison_is_byte_order(a in adj(), b in adj(), e1 in any::<u64>(), e2 in any::<u64>()) {
+            let (ka, kb) = (a.encode(), b.encode());
+            prop_assert_eq!(compare_fixed(&ka, &kb), ka.cmp(&kb));
+            prop_assert_eq!(compare_fixed(&ka, &ka), std::cmp::Ordering::Equal);
+            // Keys that differ only in their last bytes, where the final word overlaps.
+            let (ta, tb) = (AdjKey { edge: e1, ..a.clone() }.encode(), AdjKey { edge: e2, ..a.clone() }.encode());
+            prop_assert_eq!(compare_fixed(&ta, &tb), ta.cmp(&tb));
+            let (ea, eb) = (edge_key(a.edge_type, e1), edge_key(a.edge_type, e2));
+            prop_assert_eq!(compare_fixed(&ea, &eb), ea.cmp(&eb));
+            let (short_a, short_b) = ([a.dir as u8, 1, 2], [b.dir as u8, 1, 2]);
+            prop_assert_eq!(compare_fixed(&short_a, &short_b), short_a.cmp(&short_b));
+        }
+
         #[test]
         fn time_round_trip_and_order(a in any::<i64>(), b in any::<i64>()) {
             prop_assert_eq!(decode_time(encode_time(a)), a);

@@ -181,6 +181,12 @@ pub trait Backend: ReadView {
     /// Persist everything written so far (memtables and logs).
     fn flush(&self) -> Result<()>;
 
+    /// Wait until the background work that earlier writes started (compaction) has finished.
+    /// Backends without background work return at once.
+    fn wait_for_background_work(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Rough on-disk size in bytes, for `argus stats`.
     fn disk_usage(&self) -> u64;
 }

@@ -179,6 +179,9 @@ impl RocksBackend {
         db_opts.create_missing_column_families(true);
         db_opts.increase_parallelism(2);
         db_opts.set_max_background_jobs(2);
+        // A compaction that merges a bulk load's level-0 files into the bottom level can split
+        // by key range and use both cores once the load has stopped competing for them.
+        db_opts.set_max_subcompactions(2);
         db_opts.set_bytes_per_sync(1 << 20);
         let mut descriptors = vec![ColumnFamilyDescriptor::new("default", Options::default())];
         for (ks, cf) in &cf_options {
@@ -522,6 +525,12 @@ impl Backend for RocksBackend {
             }
         }
         Ok(())
+    }
+
+    fn wait_for_background_work(&self) -> Result<()> {
+        self.db
+            .wait_for_compact(&rocksdb::WaitForCompactOptions::default())
+            .map_err(backend_err)
     }
 
     fn disk_usage(&self) -> u64 {
