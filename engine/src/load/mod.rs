@@ -313,7 +313,63 @@ fn cell_key(cell: &Cell) -> Option<Cow<'_, str>> {
 
 /// Key → id of one label's nodes, hashed with a fast non-cryptographic hasher (the keys are the
 /// user's own data, loaded by the user).
-type KeyCache = HashMap<String, NodeId, rustc_hash::FxBuildHasher>;
+type KeyCache = HashMap<CachedKey, NodeId, rustc_hash::FxBuildHasher>;
+
+/// Longest key a [`CachedKey`] holds without a heap allocation.
+const INLINE_KEY_BYTES: usize = 22;
+
+/// A node key in the loader's key cache. Keys are mostly short ids, and these are stored in the
+/// hash table's slot itself: a lookup in a cache of millions of keys then compares the key
+/// where it already is, instead of following a pointer to a string elsewhere in memory (a
+/// second cache miss per lookup, two lookups per edge).
+#[derive(Debug, Clone)]
+enum CachedKey {
+    Inline { len: u8, bytes: [u8; INLINE_KEY_BYTES] },
+    Heap(Box<[u8]>),
+}
+
+impl CachedKey {
+    fn new(key: &[u8]) -> CachedKey {
+        if key.len() <= INLINE_KEY_BYTES {
+            let mut bytes = [0; INLINE_KEY_BYTES];
+            bytes[..key.len()].copy_from_slice(key);
+            CachedKey::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            CachedKey::Heap(key.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            CachedKey::Inline { len, bytes } => &bytes[..*len as usize],
+            CachedKey::Heap(s) => s,
+        }
+    }
+}
+
+// Looked up by the key's bytes: hash and equality are those of `[u8]`, as `Borrow` requires.
+impl std::borrow::Borrow<[u8]> for CachedKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl std::hash::Hash for CachedKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl PartialEq for CachedKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for CachedKey {}
 
 /// Fill `cache` with every key of `label` when one sequential scan of its key dictionary is
 /// cheaper than the point lookups the file would need: when the label has no more nodes than
@@ -333,9 +389,7 @@ fn prefetch_keys(
     for item in snapshot.view().scan(&prefix, &upper, false) {
         let (k, v) = item?;
         let (_, key) = crate::keys::decode_key_to_id_key(&k)?;
-        if let Ok(key) = std::str::from_utf8(key) {
-            cache.insert(key.to_owned(), crate::keys::decode_u64(&v)?);
-        }
+        cache.insert(CachedKey::new(key), crate::keys::decode_u64(&v)?);
     }
     Ok(())
 }
@@ -843,7 +897,7 @@ pub fn load_edges(
                             message: "empty node key".into(),
                         })?;
                         let cache_side = if sl == dl { 0 } else { side };
-                        if let Some(id) = ids[cache_side].get(key.as_ref()) {
+                        if let Some(id) = ids[cache_side].get(key.as_bytes()) {
                             ends[side] = *id;
                             continue;
                         }
@@ -863,7 +917,7 @@ pub fn load_edges(
                                 })
                             }
                         };
-                        ids[cache_side].insert(key.into_owned(), id);
+                        ids[cache_side].insert(CachedKey::new(key.as_bytes()), id);
                         ends[side] = id;
                     }
                     let time = match time_col {

@@ -48,8 +48,11 @@ self_cell::self_cell!(
 pub struct RocksBackend {
     db: Arc<DB>,
     path: PathBuf,
-    /// Each keyspace's column-family options, which table files written for it must share.
-    cf_options: Vec<(Keyspace, Options)>,
+    /// The options of the table files an ingesting commit writes for each keyspace: its
+    /// column family's, except that `adjacency` files are not compressed. They land in level 0
+    /// overlapping every earlier batch's file, so compaction soon reads and rewrites them, and
+    /// compresses them then.
+    table_file_options: Vec<(Keyspace, Options)>,
     ingest_min_fresh: usize,
     /// Numbers the table files of ingesting commits.
     next_file: AtomicU64,
@@ -198,10 +201,19 @@ impl RocksBackend {
                 Error::Backend(format!("{}: {msg}", dir.display()))
             }
         })?;
+        let table_file_options = cf_options
+            .into_iter()
+            .map(|(ks, mut opts)| {
+                if ks == Keyspace::Adjacency {
+                    opts.set_compression_type(DBCompressionType::None);
+                }
+                (ks, opts)
+            })
+            .collect();
         let backend = RocksBackend {
             db: Arc::new(db),
             path: dir.to_path_buf(),
-            cf_options,
+            table_file_options,
             ingest_min_fresh: options.ingest_min_fresh,
             next_file: AtomicU64::new(0),
             linking: RwLock::new(()),
@@ -313,7 +325,7 @@ impl RocksBackend {
                 .map(|((ks, run), (_, name))| {
                     let file = staging.join(name);
                     let opts = &self
-                        .cf_options
+                        .table_file_options
                         .iter()
                         .find(|(k, _)| k == ks)
                         .expect("every keyspace")
