@@ -324,7 +324,10 @@ const INLINE_KEY_BYTES: usize = 22;
 /// second cache miss per lookup, two lookups per edge).
 #[derive(Debug, Clone)]
 enum CachedKey {
-    Inline { len: u8, bytes: [u8; INLINE_KEY_BYTES] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_KEY_BYTES],
+    },
     Heap(Box<[u8]>),
 }
 
