@@ -518,7 +518,7 @@ mod tests {
             prop_assert_eq!(compare_fixed(&ka, &kb), ka.cmp(&kb));
             prop_assert_eq!(compare_fixed(&ka, &ka), std::cmp::Ordering::Equal);
             // Keys that differ only in their last bytes, where the final word overlaps.
-            let (ta, tb) = (AdjKey { edge: e1, ..a.clone() }.encode(), AdjKey { edge: e2, ..a.clone() }.encode());
+            let (ta, tb) = (AdjKey { edge: e1, ..a }.encode(), AdjKey { edge: e2, ..a }.encode());
             prop_assert_eq!(compare_fixed(&ta, &tb), ta.cmp(&tb));
             let (ea, eb) = (edge_key(a.edge_type, e1), edge_key(a.edge_type, e2));
             prop_assert_eq!(compare_fixed(&ea, &eb), ea.cmp(&eb));
