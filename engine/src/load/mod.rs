@@ -127,8 +127,8 @@ impl Default for LoadOptions {
             schema: Vec::new(),
             // Large batches are what make bulk loads fast: each batch's degree updates are summed
             // per node before they are written, and each one adds a level-0 table file that
-            // compaction has to merge. 500,000 payments encode to about 110 MiB.
-            batch_rows: 500_000,
+            // compaction has to merge. 1,000,000 payments encode to about 220 MiB.
+            batch_rows: 1_000_000,
             batch_bytes: 256 << 20,
             infer_rows: 10_000,
         }
