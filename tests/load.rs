@@ -1,6 +1,6 @@
 //! Bulk loads from real files: CSV dialects, Latin-1, Parquet, type inference and overrides,
 //! label files merged into existing nodes, idempotent reloads, bad input reported by file, line
-//! and column with the store unchanged, and resuming a failed edge load.
+//! and column with the store unchanged, resuming a failed edge load, and batches cut at their byte limit.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -328,6 +328,51 @@ fn failed_edge_load_resumes_without_duplicates() {
     let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
     assert_eq!((r.skipped_rows, r.rows), (1000, 0));
     assert_eq!(store.snapshot().edge_count(t).unwrap(), 1000);
+}
+
+#[test]
+fn batches_end_at_their_byte_limit_and_long_keys_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    // Keys on both sides of the length the loader's key cache stores inline.
+    let long = |i: usize| format!("account-with-a-long-external-key-{i:04}");
+    let mut node_csv = String::from("id\n");
+    for i in 0..50 {
+        node_csv.push_str(&format!("{}\nshort{i}\n", long(i)));
+    }
+    let node_file = write(dir.path(), "accounts.csv", node_csv.as_bytes());
+    load::load_nodes(&store, &nodes("account", &node_file, "id"), &mut quiet()).unwrap();
+    let mut csv = String::from("src,dst,note\n");
+    for i in 0..1000 {
+        csv.push_str(&format!(
+            "{},short{},{}\n",
+            long(i % 50),
+            (i * 7) % 50,
+            "x".repeat(200)
+        ));
+    }
+    let file = write(dir.path(), "transfers.csv", csv.as_bytes());
+    let mut spec = edges("sent", &file, ("account", "src"), ("account", "dst"), None);
+    spec.options.batch_bytes = 64 << 10;
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!(r.edges_inserted, 1000);
+    // Each row encodes its 200-byte note twice (record and out-adjacency entry): over 400
+    // bytes, so a 64 KiB batch holds at most about 160 rows, far fewer than `batch_rows`.
+    assert!(r.batches >= 6, "{} batches", r.batches);
+    let snap = store.snapshot();
+    let out = snap
+        .neighbors(
+            "account",
+            &long(3),
+            &NeighborQuery {
+                edge_type: Some("sent".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.len(), 20);
+    let report = argus_engine::check::check(&snap).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
 }
 
 #[test]

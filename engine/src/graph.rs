@@ -457,7 +457,7 @@ impl WriteTxn<'_> {
 
     /// Roughly how many bytes this transaction's changes take when encoded (keys rewritten
     /// within the transaction count once per write).
-    pub fn approx_bytes(&self) -> usize {
+    pub(crate) fn approx_bytes(&self) -> usize {
         const COUNTER_BYTES: usize = keys::ADJ_PREFIX_LEN + 8;
         self.changes.pending_bytes
             + self.changes.fresh.byte_len()
@@ -485,13 +485,16 @@ impl WriteTxn<'_> {
         self.changes.pending_bytes +=
             self.changes.fresh.byte_len() + self.changes.fresh_adjacency.byte_len();
         // Moved into `pending`, fresh puts are no longer counted when the batch is packed.
-        let adjacency: Vec<_> = self.changes.fresh_adjacency.keys().collect();
-        for k in adjacency {
-            self.add_degree(keys::degree_key_of_adjacency(&k), 1);
+        let changes = &mut self.changes;
+        for k in changes.fresh_adjacency.keys() {
+            *changes
+                .degrees
+                .entry(keys::degree_key_of_adjacency(&k))
+                .or_insert(0) += 1;
         }
-        let edges: Vec<_> = self.changes.fresh.keys().collect();
-        for k in edges {
-            self.add(keys::edge_count_key(keys::edge_type_of_edge_key(&k)), 1);
+        for k in changes.fresh.keys() {
+            let key = keys::edge_count_key(keys::edge_type_of_edge_key(&k));
+            *changes.counters.entry(key).or_insert(0) += 1;
         }
         self.changes.fresh.drain_into(&mut self.changes.pending);
         self.changes
@@ -954,6 +957,14 @@ impl<const K: usize> FreshPuts<K> {
     }
 }
 
+/// Count `item` into `runs`, the lengths of the runs of equal items seen so far in order.
+fn count_run<T: PartialEq>(runs: &mut Vec<(T, i64)>, item: T) {
+    match runs.last_mut() {
+        Some((last, n)) if *last == item => *n += 1,
+        _ => runs.push((item, 1)),
+    }
+}
+
 impl Changes {
     /// The storage batch of these writes, with the catalog when it changed.
     fn into_batch(self, catalog: Option<&Catalog>) -> WriteBatch {
@@ -990,21 +1001,13 @@ impl Changes {
         // its type's edge count. Counting them here, as runs of equal prefixes in sorted order,
         // is a sequential pass; a hash-map update per edge while building missed the cache for
         // nearly every node of a large load.
-        let mut fresh_degrees: Vec<([u8; keys::ADJ_PREFIX_LEN], i64)> = Vec::new();
+        let mut fresh_degrees = Vec::new();
         self.fresh_adjacency.put_sorted(&mut batch, |k| {
-            let degree = keys::degree_key_of_adjacency(k);
-            match fresh_degrees.last_mut() {
-                Some((last, n)) if *last == degree => *n += 1,
-                _ => fresh_degrees.push((degree, 1)),
-            }
+            count_run(&mut fresh_degrees, keys::degree_key_of_adjacency(k))
         });
-        let mut fresh_edges: Vec<(CatalogId, i64)> = Vec::new();
+        let mut fresh_edges = Vec::new();
         self.fresh.put_sorted(&mut batch, |k| {
-            let edge_type = keys::edge_type_of_edge_key(k);
-            match fresh_edges.last_mut() {
-                Some((last, n)) if *last == edge_type => *n += 1,
-                _ => fresh_edges.push((edge_type, 1)),
-            }
+            count_run(&mut fresh_edges, keys::edge_type_of_edge_key(k))
         });
         let mut counters = self.counters;
         for (edge_type, n) in fresh_edges {
