@@ -1,6 +1,7 @@
 //! Bulk loads from real files: CSV dialects, Latin-1, Parquet, type inference and overrides,
 //! label files merged into existing nodes, idempotent reloads, bad input reported by file, line
-//! and column with the store unchanged, resuming a failed edge load, and batches cut at their byte limit.
+//! and column with the store unchanged, resuming a failed edge load, and batches cut at their
+//! byte limit.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
