@@ -56,7 +56,7 @@ fn main() -> Result<()> {
         spec.families = vec![Family::Gnn];
         spec.gnn.epochs = args.epochs;
         spec.gnn.batch_size = 1024;
-        spec.fanouts = vec![10, 10];
+        spec.neighbours = 10;
         eprintln!(
             "training {} (2-layer GNN, hidden {}, mini-batches of 1024 with 10 × 10 sampled neighbours, {} epochs)",
             args.model, spec.gnn.hidden, args.epochs

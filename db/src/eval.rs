@@ -11,7 +11,9 @@ use argus_extensions::ml::metrics::Scores;
 use argus_extensions::ml::train::NodeSplit;
 
 use crate::projection::Projection;
-use crate::train::{prepare, train_baseline, train_family, Family, TrainProgress, TrainSpec};
+use crate::train::{
+    prepare, selection_key, train_baseline, train_family, Family, TrainProgress, TrainSpec,
+};
 use crate::Database;
 
 pub use crate::train::{FeatureChoice, ModelSettings, FEW_PROPERTIES};
@@ -51,6 +53,8 @@ pub struct SplitResult {
     pub families: Vec<FamilyResult>,
     /// No-graph baseline, test metrics.
     pub baseline: Scores,
+    /// No-graph baseline, validation ROC-AUC.
+    pub baseline_val_auc: f64,
 }
 
 impl SplitResult {
@@ -171,6 +175,8 @@ pub(crate) fn read_splits(
     }
     let names = header[1..].to_vec();
     let mut parts = vec![NodeSplit::default(); names.len()];
+    // A node listed twice could sit in two parts of one split (train and test): refused.
+    let mut first_line: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;
         let record = record.map_err(|e| Error::Input {
@@ -187,6 +193,12 @@ pub(crate) fn read_splits(
         let index = projection
             .index_of(label_id, id)
             .ok_or_else(|| Error::Corrupt(format!("{label} {key} is outside the projection")))?;
+        if let Some(earlier) = first_line.insert(index, line) {
+            return Err(Error::Input {
+                location: location(line, Some(1), Some(&header[0])),
+                message: format!("{label} {key} is listed twice (first on line {earlier})"),
+            });
+        }
         for (c, part) in parts.iter_mut().enumerate() {
             let value = record.get(c + 1).unwrap_or_default().trim();
             let bucket = match value {
@@ -292,22 +304,27 @@ pub fn eval_node_classification(
                     .collect(),
             });
         }
+        let (baseline_val_auc, baseline) = train_baseline(&prepared, &spec.train, split, seed);
         let result = SplitResult {
             split: name.clone(),
             families,
-            baseline: train_baseline(&prepared, &spec.train, split, seed),
+            baseline,
+            baseline_val_auc,
         };
         progress(EvalProgress::Split(&result));
         results.push(result);
     }
+    // A family whose validation ROC-AUC is undefined on any split never wins selection.
     let mean_val = |f: Family| {
-        mean_std(
-            &results
-                .iter()
-                .filter_map(|r| r.family(f).map(|x| x.val_auc))
-                .collect::<Vec<_>>(),
+        selection_key(
+            mean_std(
+                &results
+                    .iter()
+                    .filter_map(|r| r.family(f).map(|x| x.val_auc))
+                    .collect::<Vec<_>>(),
+            )
+            .0,
         )
-        .0
     };
     let selected = spec
         .train

@@ -214,6 +214,17 @@ pub struct StructuralSpec {
     /// columns they were trained on.
     #[serde(default)]
     pub established: bool,
+    /// With the edge aggregates, per numeric property the [`CONSENSUS`] deviation.
+    #[serde(default = "enabled")]
+    pub consensus: bool,
+    /// Edge properties (`edge_type.property`) that are labels ([`crate::labels`]): never
+    /// aggregated, so a payment's `is_fraud` cannot reach a model through its endpoints.
+    #[serde(default)]
+    pub withheld: Vec<String>,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// Evaluates a [`StructuralSpec`] over one projection. Cheap to create (no names are built),
@@ -228,6 +239,10 @@ pub struct Structural<'a> {
     reverse: Vec<usize>,
     aggregated_label: Option<LabelRange>,
     established: bool,
+    consensus: bool,
+    /// Per projected edge type, the positions in its `numeric` of the properties aggregated
+    /// (the withheld ones left out).
+    columns: Vec<Vec<usize>>,
 }
 
 /// Per-relation recency columns, after the count and the edge-property statistics.
@@ -297,6 +312,18 @@ impl<'a> Structural<'a> {
                     .unwrap_or(r)
             })
             .collect();
+        let columns = projection
+            .edge_types
+            .iter()
+            .map(|t| {
+                (0..t.numeric.len())
+                    .filter(|&c| {
+                        let qualified = format!("{}.{}", t.name, t.numeric[c].0);
+                        !spec.withheld.contains(&qualified)
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(Structural {
             projection,
             degrees: spec.degrees,
@@ -304,19 +331,21 @@ impl<'a> Structural<'a> {
             reverse,
             aggregated_label,
             established: spec.established,
+            consensus: spec.consensus,
+            columns,
         })
     }
 
     /// Columns of one aggregated relation: count, statistics per numeric property, recency.
     fn aggregate_width(&self, relation: usize) -> usize {
-        let numeric =
-            &self.projection.edge_types[self.projection.relations[relation].edge_type].numeric;
+        let properties = self.columns[self.projection.relations[relation].edge_type].len();
         let established = if self.established {
             ESTABLISHED.len()
         } else {
             0
         };
-        1 + (STATS.len() + CONSENSUS.len() + established) * numeric.len() + RECENCY.len()
+        let consensus = if self.consensus { CONSENSUS.len() } else { 0 };
+        1 + (STATS.len() + consensus + established) * properties + RECENCY.len()
     }
 
     /// Number of columns.
@@ -347,9 +376,13 @@ impl<'a> Structural<'a> {
         for &r in &self.aggregated {
             let tag = &p.relations[r].name;
             names.push(format!("log_count[{tag}]"));
-            for (prop, _) in &p.edge_types[p.relations[r].edge_type].numeric {
+            let edge_type = &p.edge_types[p.relations[r].edge_type];
+            for &c in &self.columns[p.relations[r].edge_type] {
+                let prop = &edge_type.numeric[c].0;
                 names.extend(STATS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
-                names.extend(CONSENSUS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
+                if self.consensus {
+                    names.extend(CONSENSUS.iter().map(|stat| format!("{stat}_{prop}[{tag}]")));
+                }
                 if self.established {
                     names.extend(
                         ESTABLISHED
@@ -397,6 +430,7 @@ impl<'a> Structural<'a> {
         for &r in &self.aggregated {
             let rel = &p.relations[r];
             let numeric = &p.edge_types[rel.edge_type].numeric;
+            let columns = &self.columns[rel.edge_type];
             if !own {
                 out.extend(std::iter::repeat_n(0.0, self.aggregate_width(r)));
                 continue;
@@ -404,7 +438,7 @@ impl<'a> Structural<'a> {
             let known = rel.relation.messages_as_of(node, as_of);
             out.push((known.len() as f32).ln_1p());
             let edges = &rel.relation.edge_ids[known.clone()];
-            for (_, values) in numeric {
+            for values in columns.iter().map(|&c| &numeric[c].1) {
                 let mut m = Moments::default();
                 for &e in edges {
                     let v = values[e as usize];
@@ -413,7 +447,9 @@ impl<'a> Structural<'a> {
                     }
                 }
                 out.extend(m.summary().iter().map(|&v| v as f32));
-                out.extend(self.consensus_deviation(r, known.clone(), as_of, values));
+                if self.consensus {
+                    out.extend(self.consensus_deviation(r, known.clone(), as_of, values));
+                }
                 if self.established {
                     out.extend(self.established_senders(r, known.clone(), as_of, values));
                 }
@@ -504,6 +540,13 @@ impl<'a> Structural<'a> {
         values: &[f32],
     ) -> [f32; ESTABLISHED.len()] {
         let rel = &self.projection.relations[r].relation;
+        // Standing is what a sender received along the edge type's own direction: against it
+        // (`type<`), the senders are the edges' destinations, ranked by the edges they received.
+        let received = if self.projection.relations[r].name.ends_with('<') {
+            &self.projection.relations[self.reverse[r]].relation
+        } else {
+            rel
+        };
         let window = known.end - known.len().min(ESTABLISHED_WINDOW)..known.end;
         // (edges the sender received, sender, the value it sent), most received first. Walking
         // from the newest edge keeps the more recent of equally established senders, and a
@@ -515,7 +558,7 @@ impl<'a> Structural<'a> {
             if v.is_nan() || best.iter().any(|&(_, s, _)| s == sender) {
                 continue;
             }
-            let standing = rel.messages_as_of(sender as usize, as_of).len();
+            let standing = received.messages_as_of(sender as usize, as_of).len();
             let at = best.partition_point(|&(w, _, _)| w >= standing);
             if at < ESTABLISHED_SENDERS {
                 best.insert(at, (standing, sender, v));
@@ -563,6 +606,8 @@ pub fn edge_aggregate_features(
         degrees: false,
         edge_aggregates: Some(label.to_string()),
         established: true,
+        consensus: true,
+        withheld: Vec::new(),
     };
     Ok(Structural::new(projection, &spec)?.all(as_of))
 }

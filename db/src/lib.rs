@@ -8,6 +8,7 @@
 
 pub mod eval;
 pub mod features;
+pub mod labels;
 pub mod model;
 pub mod projection;
 pub mod registry;

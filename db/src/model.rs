@@ -6,9 +6,11 @@
 //! trees over the node's own and its neighbourhood's features ([`ModelKind::Trees`]). Both read
 //! the same base features per node: the label's numeric properties, a one-hot of the label when
 //! several share the graph, and structural features computed as of a time
-//! ([`StructuralSpec`]). Scoring samples each target's neighbourhood with the model's fanouts
-//! among edges no newer than the as-of time, computes every sampled node's base features as of
-//! that time, and runs the model on that small block.
+//! ([`StructuralSpec`]). Both aggregate over each node's newest [`FraudModel::neighbours`]
+//! messages per relation, in training and in serving: scoring takes those neighbourhoods among
+//! edges no newer than the as-of time, computes every node's base features as of that time and
+//! runs the model on that small block, which for the training snapshot reproduces the score
+//! that evaluation computed.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,29 +51,16 @@ pub enum ModelKind {
         /// The trees.
         booster: Gbdt,
     },
-    /// Boosted trees on the tree inputs plus the GNN's logit and embedding of the node: the
-    /// GNN summarises the neighbourhood, the trees combine that with the explicit aggregates.
-    Hybrid {
-        /// Shape of the GNN.
-        config: SageConfig,
-        /// GNN parameters, in [`Sage::snapshot`] order.
-        params: Vec<Matrix>,
-        /// Projection relations whose neighbourhoods are aggregated for the trees.
-        relations: Vec<usize>,
-        /// The trees.
-        booster: Gbdt,
-    },
     /// A transaction model (the model's `label` is then the edge type it scores).
     Transaction(Box<crate::transactions::TransactionModel>),
 }
 
 impl ModelKind {
-    /// `gnn`, `trees`, `hybrid` or `transaction`.
+    /// `gnn`, `trees` or `transaction`.
     pub fn family(&self) -> &'static str {
         match self {
             ModelKind::Gnn { .. } => "gnn",
             ModelKind::Trees { .. } => "trees",
-            ModelKind::Hybrid { .. } => "hybrid",
             ModelKind::Transaction(_) => "transaction",
         }
     }
@@ -98,10 +87,9 @@ pub struct FraudModel {
     pub input_names: Vec<String>,
     /// (mean, std) per base column, fitted on the training projection (GNN input scaling).
     pub scale: Vec<(f32, f32)>,
-    /// Neighbours drawn per relation and hop when scoring.
-    pub fanouts: Vec<usize>,
-    /// Seed of the neighbour draws.
-    pub sample_seed: u64,
+    /// Newest messages per relation each node aggregates (in every hop), in training and in
+    /// serving alike.
+    pub neighbours: usize,
     /// Spectral coordinates the tree model reads after its neighbourhood inputs (tree models
     /// only; see [`crate::spectral`]).
     #[serde(default)]
@@ -247,7 +235,7 @@ impl FraudModel {
         check_relations(&graph.projection, &self.relations)
     }
 
-    /// Sample the block of `targets` (global index, as-of time).
+    /// The block of `targets` (global index, as-of time).
     pub fn block(
         &self,
         graph: &ScoringGraph,
@@ -257,18 +245,12 @@ impl FraudModel {
         let hops = match &self.kind {
             ModelKind::Gnn { config, .. } => config.layers,
             ModelKind::Trees { .. } => 2,
-            ModelKind::Hybrid { config, .. } => config.layers.max(2),
             ModelKind::Transaction(_) => 0,
         };
-        let fanouts: Vec<usize> = (0..hops)
-            .map(|h| self.fanouts.get(h).copied().unwrap_or(10))
-            .collect();
-        sample_block(&graph.projection, targets, &fanouts, self.sample_seed, skip)
+        sample_block(&graph.projection, targets, hops, self.neighbours, skip)
     }
 
-    /// Model inputs of a block's targets (tree models), of all its nodes (GNN, scaled) or the
-    /// unscaled base features of all its nodes (hybrid: [`LoadedModel::hybrid_rows`] derives
-    /// both halves from them).
+    /// Model inputs of a block's targets (tree models) or of all its nodes (GNN, scaled).
     pub fn inputs(&self, graph: &ScoringGraph, block: &Block) -> Result<Matrix> {
         if let ModelKind::Transaction(_) = self.kind {
             return Err(Error::InvalidArgument(
@@ -300,22 +282,9 @@ impl FraudModel {
                     None => inputs,
                 }
             }
-            ModelKind::Hybrid { .. } => base,
             ModelKind::Transaction(_) => Matrix::default(),
         })
     }
-}
-
-/// The hybrid model's tree inputs for `targets` rows: tree inputs, GNN logit, GNN embedding.
-pub fn hybrid_tree_inputs(tree_inputs: &Matrix, logits: &Matrix, embedding: &Matrix) -> Matrix {
-    tree_inputs.hconcat(logits).hconcat(embedding)
-}
-
-/// Names of [`hybrid_tree_inputs`]' GNN columns.
-pub fn hybrid_gnn_names(hidden: usize) -> Vec<String> {
-    std::iter::once("gnn_logit".to_string())
-        .chain((0..hidden).map(|j| format!("gnn_embedding_{j}")))
-        .collect()
 }
 
 /// A model ready to score: its network is built once, not per call.
@@ -331,7 +300,7 @@ impl LoadedModel {
     /// Build the model's network.
     pub fn new(model: FraudModel) -> LoadedModel {
         let sage = match &model.kind {
-            ModelKind::Gnn { config, params, .. } | ModelKind::Hybrid { config, params, .. } => {
+            ModelKind::Gnn { config, params, .. } => {
                 let mut sage = Sage::new(&Cpu, config.clone());
                 sage.restore(&Cpu, params);
                 Some(sage)
@@ -378,11 +347,6 @@ impl LoadedModel {
                     .collect();
                 (scored(logits), None)
             }
-            ModelKind::Hybrid { booster, .. } => {
-                let (rows, embedding) = self.hybrid_rows(block, inputs);
-                let logits = (0..rows.rows).map(|i| booster.logit(rows.row(i))).collect();
-                (scored(logits), Some(embedding))
-            }
             ModelKind::Transaction(_) => (Vec::new(), None),
         }
     }
@@ -392,7 +356,7 @@ impl LoadedModel {
         let sage = self
             .sage
             .as_ref()
-            .expect("a GNN or hybrid model is loaded with its network");
+            .expect("a GNN model is loaded with its network");
         // Layer l is needed only for the hops that later layers still read.
         let layers = sage.config.layers;
         let active: Vec<usize> = (0..layers)
@@ -415,20 +379,6 @@ impl LoadedModel {
             logits.data.iter_mut().for_each(|a| *a /= n);
         }
         (logits, Cpu.download(&embedding).select_rows(&targets))
-    }
-
-    /// A hybrid model's tree input rows for a block's targets (from the unscaled base features
-    /// of the block's nodes), and the targets' GNN embeddings.
-    pub fn hybrid_rows(&self, block: &Block, base: &Matrix) -> (Matrix, Matrix) {
-        let ModelKind::Hybrid { relations, .. } = &self.model.kind else {
-            panic!("hybrid_rows of a {} model", self.model.kind.family());
-        };
-        let mut scaled = base.clone();
-        apply_scale(&mut scaled, &self.model.scale);
-        let (logits, embedding) = self.gnn_targets(block, &scaled);
-        let targets: Vec<u32> = (0..block.targets as u32).collect();
-        let trees = tree_input_matrix(base, &block.relations, relations).select_rows(&targets);
-        (hybrid_tree_inputs(&trees, &logits, &embedding), embedding)
     }
 
     /// Score `targets` (global index, as-of time) as one vectorised batch.

@@ -139,6 +139,34 @@ fn versions(snapshot: &Snapshot, name: Option<&str>) -> Result<Vec<ModelVersion>
     Ok(out)
 }
 
+/// `(label, target)` of every registered version: what models predict is a label, which no
+/// other model may read as an input ([`crate::labels`]).
+pub(crate) fn registered_targets(snapshot: &Snapshot) -> Result<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Predicts {
+        label: String,
+        target: String,
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        model: Predicts,
+    }
+    let lower = meta_key(b"model/");
+    let mut upper = lower.clone();
+    *upper.last_mut().expect("non-empty prefix") += 1;
+    let mut out = Vec::new();
+    for pair in snapshot.view().scan(&lower, &upper, false) {
+        let (key, value) = pair?;
+        if key.windows(3).any(|w| w == b"/v/") {
+            let head = decode::<Head>(&value, "model version")?;
+            out.push((head.model.label, head.model.target));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 fn deployment(snapshot: &Snapshot, name: &str) -> Result<Deployment> {
     match snapshot.view().get(&deployment_key(name))? {
         Some(bytes) => decode(&bytes, "model deployment"),

@@ -1,14 +1,11 @@
-//! Neighbour sampling with fanouts, as of a time: the computation graph ("block") that scores a
-//! few entities without touching the rest of the graph. Hop by hop, each frontier node draws at
-//! most `fanout` of its messages per relation among those with time ≤ its as-of time, so an
-//! edge created after that time can never influence the result. Sampled neighbours are fresh
-//! copies (the block is a tree per target), which keeps every hop's aggregation exactly the one
-//! a full-graph pass would compute when no node has more neighbours than the fanout.
-//!
-//! Draws are a deterministic function of (seed, node, relation, as-of prefix), so the same
-//! entity scored twice at the same time sees the same neighbours.
+//! Bounded neighbourhoods as of a time: the computation graph ("block") that scores a few
+//! entities without touching the rest of the graph. Hop by hop, each frontier node takes its
+//! newest `cap` messages per relation among those with time ≤ its as-of time, so an edge created
+//! after that time can never influence the result. Neighbours are fresh copies (the block is a
+//! tree per target), and training aggregates over the same newest-`cap` neighbourhoods
+//! ([`argus_extensions::ml::relation::Relation::newest`]): a node's score from the block equals
+//! its score from the full-graph pass of training and evaluation.
 
-use argus_extensions::ml::cpu::mix64;
 use argus_extensions::ml::relation::Relation;
 
 use crate::projection::Projection;
@@ -42,33 +39,15 @@ pub struct Parent {
     pub message: usize,
 }
 
-/// Up to `k` distinct positions of `0..n`, a deterministic function of `seed` (all of them, in
-/// order, when `n ≤ k`).
-fn choose(n: usize, k: usize, seed: u64) -> Vec<usize> {
-    if n <= k {
-        return (0..n).collect();
-    }
-    // Partial Fisher–Yates over a sparse permutation: O(k) work whatever n is.
-    let mut swapped = std::collections::HashMap::with_capacity(k * 2);
-    let mut out = Vec::with_capacity(k);
-    for i in 0..k {
-        let j = i + (mix64(seed ^ mix64(i as u64)) % (n - i) as u64) as usize;
-        let at_j = *swapped.get(&j).unwrap_or(&j);
-        let at_i = *swapped.get(&i).unwrap_or(&i);
-        swapped.insert(j, at_i);
-        out.push(at_j);
-    }
-    out.sort_unstable();
-    out
-}
-
-/// Sample the block of `targets` (global index, as-of time) with one fanout per hop, skipping
-/// the messages for which `skip(relation, message)` is true (used to measure an edge's effect).
+/// The block of `targets` (global index, as-of time) over `hops` hops of at most `cap` newest
+/// messages per relation, skipping the messages for which `skip(relation, message)` is true
+/// (used to measure an edge's effect: the next older message then takes its place, as if the
+/// edge had never been written).
 pub fn sample_block(
     projection: &Projection,
     targets: &[(u32, Option<i64>)],
-    fanouts: &[usize],
-    seed: u64,
+    hops: usize,
+    cap: usize,
     skip: &dyn Fn(usize, usize) -> bool,
 ) -> Block {
     let mut nodes: Vec<u32> = targets.iter().map(|t| t.0).collect();
@@ -77,16 +56,16 @@ pub fn sample_block(
     let mut edges: Vec<Vec<(u32, u32)>> = vec![Vec::new(); projection.relations.len()];
     let mut frontier = 0..nodes.len();
     let mut hop_ends = vec![nodes.len()];
-    for &fanout in fanouts {
+    for _ in 0..hops {
         let start = nodes.len();
         for local in frontier.clone() {
             let (global, time) = (nodes[local] as usize, as_of[local]);
             for (r, rel) in projection.relations.iter().enumerate() {
                 let known = rel.relation.messages_as_of(global, time);
-                let positions: Vec<usize> = known.filter(|&m| !skip(r, m)).collect();
-                let draw_seed = mix64(seed ^ mix64(global as u64) ^ mix64(r as u64 + 1));
-                for pick in choose(positions.len(), fanout, draw_seed) {
-                    let message = positions[pick];
+                let newest = known.rev().filter(|&m| !skip(r, m)).take(cap);
+                let mut messages: Vec<usize> = newest.collect();
+                messages.reverse();
+                for message in messages {
                     edges[r].push((nodes.len() as u32, local as u32));
                     nodes.push(rel.relation.sources[message]);
                     as_of.push(time);
@@ -112,23 +91,5 @@ pub fn sample_block(
         parent,
         targets: targets.len(),
         hop_ends,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn choose_is_distinct_bounded_and_deterministic() {
-        let a = choose(1000, 10, 42);
-        assert_eq!(a.len(), 10);
-        let mut d = a.clone();
-        d.dedup();
-        assert_eq!(d.len(), 10);
-        assert!(a.iter().all(|&i| i < 1000));
-        assert_eq!(a, choose(1000, 10, 42));
-        assert_ne!(a, choose(1000, 10, 43));
-        assert_eq!(choose(3, 10, 1), vec![0, 1, 2]);
     }
 }

@@ -258,10 +258,6 @@ impl Scorer {
         };
         let mut features: Vec<FeatureEffect> = match &model.kind {
             ModelKind::Trees { booster, .. } => attributions(booster, inputs.row(0)),
-            ModelKind::Hybrid { booster, .. } => {
-                let (rows, _) = self.loaded.hybrid_rows(&block, &inputs);
-                attributions(booster, rows.row(0))
-            }
             ModelKind::Transaction(_) => Vec::new(),
             ModelKind::Gnn { .. } => {
                 // Occlusion: the target's feature set to its training mean (0 once scaled).

@@ -3,7 +3,7 @@
 //! validation kept. `eval` calls this once per split column; `train` once, then registers the
 //! result.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ use argus_extensions::ml::train::{
 use crate::eval::read_splits;
 use crate::features::{numeric_properties, property_values, NodeFeatures, StructuralSpec};
 use crate::model::{
-    hybrid_gnn_names, hybrid_tree_inputs, tree_inputs, FraudModel, ModelKind, ScoringGraph,
+    tree_inputs, FraudModel, ModelKind, ScoringGraph,
 };
 use crate::projection::LabelRange;
 use crate::registry::{ModelVersion, TrainedOn};
@@ -51,17 +51,14 @@ pub enum Family {
     Gnn,
     /// Boosted trees on graph features.
     Trees,
-    /// Boosted trees on graph features plus the GNN's logit and embedding.
-    Hybrid,
 }
 
 impl Family {
-    /// Parse `gnn`, `trees` or `hybrid`.
+    /// Parse `gnn` or `trees`.
     pub fn parse(s: &str) -> Option<Family> {
         match s {
             "gnn" => Some(Family::Gnn),
             "trees" => Some(Family::Trees),
-            "hybrid" => Some(Family::Hybrid),
             _ => None,
         }
     }
@@ -71,7 +68,6 @@ impl Family {
         match self {
             Family::Gnn => "gnn",
             Family::Trees => "trees",
-            Family::Hybrid => "hybrid",
         }
     }
 }
@@ -97,13 +93,21 @@ pub struct ModelSettings {
     pub weight_decay: f32,
     /// Seed (each split adds its index).
     pub seed: u64,
-    /// Targets per mini-batch, each with its sampled neighbourhood (the scoring fanouts);
+    /// Targets per mini-batch, each with its bounded neighbourhood (the one serving reads);
     /// 0 trains on the full graph at once.
     #[serde(default)]
     pub batch_size: usize,
     /// Networks trained from different seeds whose logits are averaged (1: one network).
     #[serde(default = "one_bag")]
     pub bags: usize,
+    /// An epoch tying the best validation ROC-AUC replaces the kept network (the last epoch of
+    /// a plateau is kept); off, the first best epoch is kept.
+    #[serde(default = "later")]
+    pub ties_keep_later: bool,
+}
+
+fn later() -> bool {
+    true
 }
 
 fn one_bag() -> usize {
@@ -124,6 +128,7 @@ impl Default for ModelSettings {
             seed: 0,
             batch_size: 0,
             bags: 1,
+            ties_keep_later: true,
         }
     }
 }
@@ -144,6 +149,29 @@ pub fn default_tree_config() -> GbdtConfig {
     }
 }
 
+/// Default of [`TrainSpec::neighbours`], chosen on validation (`docs/ml.md`).
+pub const DEFAULT_NEIGHBOURS: usize = 10;
+
+/// Structural feature groups an ablation can leave out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeatureGroup {
+    /// Consensus deviation of edge properties.
+    Consensus,
+    /// What the most established senders sent.
+    Established,
+}
+
+impl FeatureGroup {
+    /// Parse `consensus` or `established`.
+    pub fn parse(s: &str) -> Option<FeatureGroup> {
+        match s {
+            "consensus" => Some(FeatureGroup::Consensus),
+            "established" => Some(FeatureGroup::Established),
+            _ => None,
+        }
+    }
+}
+
 /// Everything a training run needs besides the split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
@@ -161,8 +189,16 @@ pub struct TrainSpec {
     pub gnn: ModelSettings,
     /// Tree settings.
     pub trees: GbdtConfig,
-    /// Neighbours per relation and hop when scoring one entity.
-    pub fanouts: Vec<usize>,
+    /// Newest messages per relation each node aggregates, in every hop: the same bounded
+    /// neighbourhood in training, evaluation and serving.
+    pub neighbours: usize,
+    /// Properties withheld from the features besides the store's label properties
+    /// ([`crate::labels`]): `property` of the label, or `owner.property`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Feature groups left out (`consensus`, `established`), for ablations.
+    #[serde(default)]
+    pub without: Vec<FeatureGroup>,
     /// Spectral coordinates for the tree model: `None` lets the data decide
     /// ([`AUTO_DIMS`] when the same-label relations carry no timestamps and the label has at
     /// most [`AUTO_MAX_NODES`] nodes, else none), `Some(0)` turns them off.
@@ -178,10 +214,12 @@ impl TrainSpec {
             target: target.into(),
             edge_types: Vec::new(),
             features: FeatureChoice::Auto,
-            families: vec![Family::Gnn, Family::Trees, Family::Hybrid],
+            families: vec![Family::Gnn, Family::Trees],
             gnn: ModelSettings::default(),
             trees: default_tree_config(),
-            fanouts: vec![10, 10],
+            neighbours: DEFAULT_NEIGHBOURS,
+            exclude: Vec::new(),
+            without: Vec::new(),
             spectral: None,
         }
     }
@@ -207,15 +245,17 @@ pub struct Prepared {
     pub spectral_dims: usize,
     /// Seed of the spectral coordinates.
     spectral_seed: u64,
+    /// Newest messages per relation each node aggregates.
+    neighbours: usize,
+    /// The projection's relations bounded to [`Prepared::neighbours`] messages per target:
+    /// what the models aggregate over.
+    bounded: Vec<Relation>,
     spectral: OnceLock<Option<SpectralTable>>,
     /// The tree inputs with spectral coordinates (`None`: without them, the plain tree inputs).
     spectral_inputs: OnceLock<Option<NodeFeatures>>,
     /// Split-independent model inputs, built on first use and shared by every split.
     gnn_features: OnceLock<(Matrix, Vec<(f32, f32)>)>,
-    gnn_graphs: OnceLock<Vec<Relation>>,
     tree_inputs: OnceLock<NodeFeatures>,
-    /// The last GNN trained (with its split and seed): the hybrid family reuses it.
-    last_gnn: Mutex<Option<(NodeSplit, u64, Trained)>>,
 }
 
 impl Prepared {
@@ -242,17 +282,9 @@ impl Prepared {
         })
     }
 
-    /// Owned graphs for full-graph training (the projection keeps its own for scoring;
-    /// sampled training reads those and never builds this copy).
-    fn gnn_graphs(&self) -> &[Relation] {
-        self.gnn_graphs.get_or_init(|| {
-            self.graph
-                .projection
-                .relations
-                .iter()
-                .map(|r| r.relation.clone())
-                .collect()
-        })
+    /// The relations the models aggregate over: each target's newest messages only.
+    pub fn bounded_relations(&self) -> &[Relation] {
+        &self.bounded
     }
 
     /// Spectral coordinates of the label's nodes over the tree relations, when enabled.
@@ -297,13 +329,7 @@ impl Prepared {
     /// Base features plus neighbourhood aggregates over the tree relations.
     pub fn tree_inputs(&self) -> &NodeFeatures {
         self.tree_inputs.get_or_init(|| {
-            let graphs: Vec<&Relation> = self
-                .graph
-                .projection
-                .relations
-                .iter()
-                .map(|r| &r.relation)
-                .collect();
+            let graphs: Vec<&Relation> = self.bounded.iter().collect();
             tree_inputs(
                 &self.base,
                 &graphs,
@@ -316,13 +342,24 @@ impl Prepared {
 
 /// Project, read features and labels.
 pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
+    if spec.neighbours == 0 {
+        return Err(Error::InvalidArgument(
+            "neighbours per relation must be at least 1".into(),
+        ));
+    }
+    let withheld = crate::labels::withheld(snapshot, &spec.label, &spec.target, &spec.exclude)?;
     let properties = match &spec.features {
-        FeatureChoice::Auto => numeric_properties(snapshot, &spec.label, &[&spec.target])?,
+        FeatureChoice::Auto => {
+            let skip = withheld.of(&spec.label);
+            let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+            numeric_properties(snapshot, &spec.label, &skip)?
+        }
         FeatureChoice::Properties(p) => {
-            if p.iter().any(|x| x == &spec.target) {
+            if let Some(x) = p.iter().find(|x| withheld.contains(&spec.label, x)) {
                 return Err(Error::InvalidArgument(format!(
-                    "the feature list contains the target {}",
-                    spec.target
+                    "the feature list contains {}.{x}, which is the target, a declared label \
+                     property, the target of a registered model or excluded",
+                    spec.label
                 )));
             }
             p.clone()
@@ -334,7 +371,9 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         edge_aggregates: (spec.features == FeatureChoice::Auto
             && properties.len() < FEW_PROPERTIES)
             .then(|| spec.label.clone()),
-        established: true,
+        established: !spec.without.contains(&FeatureGroup::Established),
+        consensus: !spec.without.contains(&FeatureGroup::Consensus),
+        withheld: withheld.edge_properties(snapshot),
     };
     let base = graph.base_all(&structural)?;
     let targets = property_values(snapshot, &graph.projection, &spec.label, &spec.target)?;
@@ -359,6 +398,12 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         .all(|&t| t == argus_extensions::NO_TIME);
     let auto = untimed && label_range.len <= AUTO_MAX_NODES;
     let spectral_dims = spec.spectral.unwrap_or(if auto { AUTO_DIMS } else { 0 });
+    let bounded = graph
+        .projection
+        .relations
+        .iter()
+        .map(|r| r.relation.newest(spec.neighbours))
+        .collect();
     Ok(Prepared {
         graph,
         properties,
@@ -369,12 +414,12 @@ pub fn prepare(snapshot: &Snapshot, spec: &TrainSpec) -> Result<Prepared> {
         label_range,
         spectral_dims,
         spectral_seed: spec.gnn.seed,
+        neighbours: spec.neighbours,
+        bounded,
         spectral: OnceLock::new(),
         spectral_inputs: OnceLock::new(),
         gnn_features: OnceLock::new(),
-        gnn_graphs: OnceLock::new(),
         tree_inputs: OnceLock::new(),
-        last_gnn: Mutex::new(None),
     })
 }
 
@@ -412,79 +457,7 @@ pub fn train_family(
     seed: u64,
     progress: &mut dyn FnMut(TrainProgress<'_>),
 ) -> Result<Trained> {
-    match family {
-        Family::Hybrid => train_hybrid(prepared, spec, split, seed, progress),
-        Family::Gnn => {
-            let trained = train_single(prepared, spec, family, split, seed, progress)?;
-            *prepared.last_gnn.lock().expect("not poisoned") =
-                Some((split.clone(), seed, trained.clone()));
-            Ok(trained)
-        }
-        Family::Trees => train_single(prepared, spec, family, split, seed, progress),
-    }
-}
-
-/// The hybrid: the GNN of this split and seed (reused when just trained), then trees on the
-/// tree inputs plus its full-graph logit and embedding per node, stopped early on validation.
-fn train_hybrid(
-    prepared: &Prepared,
-    spec: &TrainSpec,
-    split: &NodeSplit,
-    seed: u64,
-    progress: &mut dyn FnMut(TrainProgress<'_>),
-) -> Result<Trained> {
-    let reused = prepared
-        .last_gnn
-        .lock()
-        .expect("not poisoned")
-        .as_ref()
-        .filter(|(s, sd, _)| s == split && *sd == seed)
-        .map(|(_, _, t)| t.clone());
-    let gnn = match reused {
-        Some(t) => t,
-        None => train_single(prepared, spec, Family::Gnn, split, seed, progress)?,
-    };
-    // The hybrid's trees read the first network's logit and embedding.
-    let ModelKind::Gnn { config, params, .. } = gnn.model.kind.clone() else {
-        return Err(Error::Corrupt("the hybrid's GNN is not a GNN".into()));
-    };
-    let (x, _) = prepared.gnn_features();
-    let mut sage = Sage::new(&Cpu, config.clone());
-    sage.restore(&Cpu, &params);
-    let (logits, embedding) =
-        sage.infer(&Cpu, prepared.gnn_graphs(), x, &vec![x.rows; config.layers]);
-    let trees_in = prepared.tree_inputs();
-    let inputs = hybrid_tree_inputs(
-        &trees_in.matrix,
-        &Cpu.download(&logits),
-        &Cpu.download(&embedding),
-    );
-    let labels = prepared.labels();
-    let mut model = gnn.model;
-    model.input_names = trees_in
-        .names
-        .iter()
-        .cloned()
-        .chain(hybrid_gnn_names(config.hidden))
-        .collect();
-    let relations = prepared.tree_relations.clone();
-    Ok(fit_trees(
-        &inputs,
-        &labels,
-        split,
-        &GbdtConfig {
-            seed,
-            ..spec.trees.clone()
-        },
-        model,
-        |booster| ModelKind::Hybrid {
-            config,
-            params,
-            relations,
-            booster,
-        },
-        progress,
-    ))
+    train_single(prepared, spec, family, split, seed, progress)
 }
 
 /// Boost trees on `inputs` (stopped early on validation) and return them as the `kind` of
@@ -546,8 +519,7 @@ fn train_single(
         base_names: prepared.base.names.clone(),
         input_names: prepared.base.names.clone(),
         scale: Vec::new(),
-        fanouts: spec.fanouts.clone(),
-        sample_seed: seed,
+        neighbours: prepared.neighbours,
         spectral: None,
         kind: ModelKind::Trees {
             relations: Vec::new(),
@@ -579,6 +551,7 @@ fn train_single(
                 },
                 balance_classes: true,
                 seed,
+                ties_keep_later: m.ties_keep_later,
             };
             let mut runs: Vec<Trained> = Vec::with_capacity(m.bags.max(1));
             let mut bagged = Vec::new();
@@ -614,7 +587,7 @@ fn train_single(
                     let out = train_node_classifier(
                         &Cpu,
                         &NodeTask {
-                            graphs: prepared.gnn_graphs(),
+                            graphs: prepared.bounded_relations(),
                             features: x,
                             labels: &labels,
                             split,
@@ -653,7 +626,6 @@ fn train_single(
             };
             Ok(trained)
         }
-        Family::Hybrid => train_hybrid(prepared, spec, split, seed, progress),
         Family::Trees => {
             let x = prepared.spectral_tree_inputs();
             model.spectral = prepared.spectral().cloned();
@@ -701,13 +673,13 @@ fn average_runs(runs: Vec<Trained>, labels: &[bool], split: &NodeSplit) -> Train
 }
 
 /// The no-graph baseline: trees on the label's own properties only (a constant column when it
-/// has none), the same split and selection.
+/// has none), the same split and selection. Returns its validation ROC-AUC and test metrics.
 pub fn train_baseline(
     prepared: &Prepared,
     spec: &TrainSpec,
     split: &NodeSplit,
     seed: u64,
-) -> Scores {
+) -> (f64, Scores) {
     let labels = prepared.labels();
     let own = prepared.properties.len();
     let n = prepared.base.matrix.rows;
@@ -728,7 +700,16 @@ pub fn train_baseline(
     let out = train_gbdt(&x, &labels, &split.train, &split.val, &config, &mut |_| {});
     let scores = out.model.predict(&x);
     let (test_scores, test_labels) = subset(&scores, &labels, &split.test);
-    Scores::of(&test_scores, &test_labels)
+    (out.val_auc, Scores::of(&test_scores, &test_labels))
+}
+
+/// A validation metric as a selection key: NaN (a validation part of one class) never wins.
+pub fn selection_key(metric: f64) -> f64 {
+    if metric.is_nan() {
+        f64::NEG_INFINITY
+    } else {
+        metric
+    }
 }
 
 /// Where `train` takes its train/val/test parts from.
@@ -758,6 +739,9 @@ pub struct TrainRun {
     pub curve: Vec<(usize, f64, f64)>,
     /// The kept family's test (score, label) pairs.
     pub test_scores: Vec<(f32, bool)>,
+    /// The keys of the test nodes, in `test_scores` order: serving any of them from the
+    /// registered model gives the same score (`db/tests/serving.rs` checks it).
+    pub test_keys: Vec<String>,
     /// Test metrics of the no-graph baseline, where the run trains one (transactions).
     pub baseline: Option<Scores>,
 }
@@ -862,7 +846,11 @@ pub fn train_model(
             })
             .sum::<f64>()
             / s.len().max(1) as f64;
-        let key = (trained.val_auc, val_pr, -val_log_loss);
+        let key = (
+            selection_key(trained.val_auc),
+            selection_key(val_pr),
+            selection_key(-val_log_loss),
+        );
         if best.as_ref().is_none_or(|(_, b)| key > *b) {
             best = Some((trained, key));
         }
@@ -899,8 +887,27 @@ pub fn train_model(
             .iter()
             .map(|&i| (best.scores[i as usize], labels[i as usize]))
             .collect(),
+        test_keys: split
+            .test
+            .iter()
+            .map(|&i| node_key(&snapshot, p, i))
+            .collect::<Result<_>>()?,
         baseline: None,
     })
+}
+
+/// The key of the node at global index `index`.
+fn node_key(
+    snapshot: &Snapshot,
+    projection: &crate::projection::Projection,
+    index: u32,
+) -> Result<String> {
+    let (label, id) = projection
+        .node_at(index as usize)
+        .ok_or_else(|| Error::Corrupt(format!("index {index} is outside the projection")))?;
+    snapshot
+        .node_key(label, id)?
+        .ok_or_else(|| Error::Corrupt(format!("node {id} of label {label} has no key")))
 }
 
 /// `train_model` for an edge type: a transaction model on its labelled edges, split by time.
@@ -917,6 +924,7 @@ fn train_transactions(
         snapshot,
         &spec.label,
         &spec.target,
+        &spec.exclude,
         &spec.trees,
         &mut |r| {
             curve.push((r.trees, r.loss, r.val_auc));
@@ -948,12 +956,13 @@ fn train_transactions(
                 degrees: true,
                 edge_aggregates: None,
                 established: false,
+                consensus: false,
+                withheld: Vec::new(),
             },
             base_names: Vec::new(),
             input_names: run.model.input_names.clone(),
             scale: Vec::new(),
-            fanouts: Vec::new(),
-            sample_seed: 0,
+            neighbours: 0,
             spectral: None,
             kind: ModelKind::Transaction(Box::new(run.model)),
         },
@@ -967,6 +976,7 @@ fn train_transactions(
         tried: vec![(Family::Trees, run.val_auc, run.test)],
         curve,
         test_scores: Vec::new(),
+        test_keys: Vec::new(),
         baseline: Some(run.baseline),
     })
 }
@@ -987,20 +997,20 @@ struct SampledOutcome {
     scores: Vec<f32>,
 }
 
-/// Scores of `nodes` from sampled blocks (the serving computation), in batches.
+/// Scores of `nodes` from their blocks (the serving computation), in batches.
 fn sampled_scores(
     sage: &Sage<Cpu>,
     projection: &crate::projection::Projection,
     x: &Matrix,
     nodes: &[u32],
-    fanouts: &[usize],
-    seed: u64,
+    neighbours: usize,
     batch: usize,
 ) -> Vec<f32> {
     let mut out = Vec::with_capacity(nodes.len());
     for chunk in nodes.chunks(batch.max(1)) {
         let targets: Vec<(u32, Option<i64>)> = chunk.iter().map(|&i| (i, None)).collect();
-        let block = sample_block(projection, &targets, fanouts, seed, &|_, _| false);
+        let layers = sage.config.layers;
+        let block = sample_block(projection, &targets, layers, neighbours, &|_, _| false);
         let inputs = x.select_rows(&block.nodes);
         let (logits, _) = sage.forward(&Cpu, &block.relations, &inputs, false, 0);
         out.extend(
@@ -1012,9 +1022,9 @@ fn sampled_scores(
     out
 }
 
-/// Mini-batch GNN training: each batch of training targets is scored on its sampled
-/// neighbourhood (the same fanouts and as-of rules as serving), so memory grows with the batch,
-/// not the graph. Validation scores come from the serving computation too.
+/// Mini-batch GNN training: each batch of training targets is scored on its bounded
+/// neighbourhood (the same one as serving), so memory grows with the batch, not the graph.
+/// Validation scores come from the serving computation too.
 #[allow(clippy::too_many_arguments)]
 fn train_gnn_sampled(
     prepared: &Prepared,
@@ -1027,9 +1037,7 @@ fn train_gnn_sampled(
     progress: &mut dyn FnMut(TrainProgress<'_>),
 ) -> SampledOutcome {
     let projection = &prepared.graph.projection;
-    let fanouts: Vec<usize> = (0..config.layers)
-        .map(|h| spec.fanouts.get(h).copied().unwrap_or(10))
-        .collect();
+    let (layers, neighbours) = (config.layers, prepared.neighbours);
     let batch = spec.gnn.batch_size;
     let positives = split.train.iter().filter(|&&i| labels[i as usize]).count();
     let pos_weight = if train.balance_classes && positives > 0 {
@@ -1037,11 +1045,10 @@ fn train_gnn_sampled(
     } else {
         1.0
     };
-    let serving_seed = train.seed;
     let mut sage = Sage::new(&Cpu, config);
     let mut order = split.train.clone();
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
-    let mut stopping = EarlyStopping::new(train.patience);
+    let mut stopping = EarlyStopping::new(train.patience).ties_keep_later(train.ties_keep_later);
     let mut curve = Vec::new();
     for epoch in 1..=train.epochs {
         let epoch_seed = mix64(train.seed ^ mix64(epoch as u64));
@@ -1050,7 +1057,7 @@ fn train_gnn_sampled(
         for (b, chunk) in order.chunks(batch).enumerate() {
             let targets: Vec<(u32, Option<i64>)> = chunk.iter().map(|&i| (i, None)).collect();
             let seed = mix64(epoch_seed ^ mix64(b as u64 + 1));
-            let block = sample_block(projection, &targets, &fanouts, seed, &|_, _| false);
+            let block = sample_block(projection, &targets, layers, neighbours, &|_, _| false);
             let inputs = x.select_rows(&block.nodes);
             let n = block.nodes.len();
             let mut target = Matrix::zeros(n, 1);
@@ -1072,8 +1079,7 @@ fn train_gnn_sampled(
             projection,
             x,
             &split.val,
-            &fanouts,
-            serving_seed,
+            neighbours,
             4096,
         );
         let val_labels: Vec<bool> = split.val.iter().map(|&i| labels[i as usize]).collect();
@@ -1108,8 +1114,7 @@ fn train_gnn_sampled(
         projection,
         x,
         &scored,
-        &fanouts,
-        serving_seed,
+        neighbours,
         512,
     )) {
         scores[i as usize] = s;

@@ -30,8 +30,12 @@ pub struct TransactionModel {
     pub labels: [String; 2],
     /// Numeric properties of each endpoint label used as features.
     pub endpoint_properties: [Vec<String>; 2],
-    /// Numeric edge properties used as features (the target excluded).
+    /// Numeric edge properties used as features (the target and other labels excluded).
     pub edge_properties: Vec<String>,
+    /// Edge properties (`edge_type.property`) never aggregated into the endpoints' features:
+    /// the target and every other label property ([`crate::labels`]).
+    #[serde(default)]
+    pub withheld: Vec<String>,
     /// Relation names of the projection (all edge types), checked when scoring.
     pub relations: Vec<String>,
     /// Input column names.
@@ -68,6 +72,7 @@ impl TransactionGraph {
         snapshot: &Snapshot,
         labels: &[String; 2],
         properties: &[Vec<String>; 2],
+        withheld: &[String],
     ) -> Result<Self> {
         let projection = project(snapshot, &[], labels)?;
         let statics = [
@@ -78,6 +83,8 @@ impl TransactionGraph {
             degrees: true,
             edge_aggregates: Some(labels[e].clone()),
             established: true,
+            consensus: true,
+            withheld: withheld.to_vec(),
         });
         Ok(TransactionGraph {
             projection,
@@ -137,6 +144,7 @@ pub fn train_transaction_model(
     snapshot: &Snapshot,
     edge_type: &str,
     target: &str,
+    exclude: &[String],
     trees: &GbdtConfig,
     progress: &mut dyn FnMut(&RoundReport),
 ) -> Result<TransactionRun> {
@@ -153,11 +161,15 @@ pub fn train_transaction_model(
         catalog.label_by_id(def.src_label)?.name.clone(),
         catalog.label_by_id(def.dst_label)?.name.clone(),
     ];
-    let endpoint_properties = [
-        numeric_properties(snapshot, &labels[0], &[])?,
-        numeric_properties(snapshot, &labels[1], &[])?,
-    ];
-    let graph = TransactionGraph::build(snapshot, &labels, &endpoint_properties)?;
+    let withheld = crate::labels::withheld(snapshot, edge_type, target, exclude)?;
+    let usable = |label: &str| -> Result<Vec<String>> {
+        let skip = withheld.of(label);
+        let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+        numeric_properties(snapshot, label, &skip)
+    };
+    let endpoint_properties = [usable(&labels[0])?, usable(&labels[1])?];
+    let withheld_edges = withheld.edge_properties(snapshot);
+    let graph = TransactionGraph::build(snapshot, &labels, &endpoint_properties, &withheld_edges)?;
     let p = &graph.projection;
     let t = p
         .edge_types
@@ -169,7 +181,9 @@ pub fn train_transaction_model(
         .iter()
         .position(|(n, _)| n == target)
         .ok_or_else(|| Error::Corrupt(format!("{edge_type}.{target} was not projected")))?;
-    let feature_columns: Vec<usize> = (0..numeric.len()).filter(|&c| c != target_column).collect();
+    let feature_columns: Vec<usize> = (0..numeric.len())
+        .filter(|&c| !withheld.contains(edge_type, &numeric[c].0))
+        .collect();
     let edge_properties: Vec<String> = feature_columns
         .iter()
         .map(|&c| numeric[c].0.clone())
@@ -253,6 +267,7 @@ pub fn train_transaction_model(
             labels,
             endpoint_properties,
             edge_properties,
+            withheld: withheld_edges,
             relations: p.relations.iter().map(|r| r.name.clone()).collect(),
             input_names,
             booster: out.model,
@@ -274,7 +289,12 @@ pub struct TransactionScorer {
 impl TransactionScorer {
     /// Load `model` over `snapshot`.
     pub fn new(model: TransactionModel, snapshot: &Snapshot) -> Result<TransactionScorer> {
-        let graph = TransactionGraph::build(snapshot, &model.labels, &model.endpoint_properties)?;
+        let graph = TransactionGraph::build(
+            snapshot,
+            &model.labels,
+            &model.endpoint_properties,
+            &model.withheld,
+        )?;
         crate::model::check_relations(&graph.projection, &model.relations)?;
         Ok(TransactionScorer { model, graph })
     }

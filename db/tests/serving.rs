@@ -76,11 +76,7 @@ fn versions_deploy_and_roll_back() {
 fn scores_separate_the_groups_in_batch_and_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = planted(dir.path());
-    for (name, family) in [
-        ("trees", Family::Trees),
-        ("gnn", Family::Gnn),
-        ("hybrid", Family::Hybrid),
-    ] {
+    for (name, family) in [("trees", Family::Trees), ("gnn", Family::Gnn)] {
         train(&db, name, family, true);
         let scorer = db.scorer(name, None).unwrap();
         let snap = db.snapshot();
@@ -110,9 +106,8 @@ fn an_edge_from_the_future_does_not_change_an_as_of_score() {
     let db = planted(dir.path());
     train(&db, "gnn", Family::Gnn, true);
     train(&db, "trees", Family::Trees, true);
-    train(&db, "hybrid", Family::Hybrid, true);
     let as_of = Some(60 * 1_000_000);
-    let before: Vec<f32> = ["gnn", "trees", "hybrid"]
+    let before: Vec<f32> = ["gnn", "trees"]
         .iter()
         .map(|m| {
             db.scorer(m, None)
@@ -144,7 +139,7 @@ fn an_edge_from_the_future_does_not_change_an_as_of_score() {
             Ok(())
         })
         .unwrap();
-    for (m, b) in ["gnn", "trees", "hybrid"].iter().zip(&before) {
+    for (m, b) in ["gnn", "trees"].iter().zip(&before) {
         let after = db
             .scorer(m, None)
             .unwrap()
@@ -167,11 +162,7 @@ fn an_edge_from_the_future_does_not_change_an_as_of_score() {
 fn explanations_name_features_and_neighbours() {
     let dir = tempfile::tempdir().unwrap();
     let db = planted(dir.path());
-    for (name, family) in [
-        ("trees", Family::Trees),
-        ("gnn", Family::Gnn),
-        ("hybrid", Family::Hybrid),
-    ] {
+    for (name, family) in [("trees", Family::Trees), ("gnn", Family::Gnn)] {
         train(&db, name, family, true);
         let e = db
             .scorer(name, None)
@@ -205,12 +196,12 @@ fn mini_batch_training_on_sampled_neighbourhoods_scores_like_serving() {
     let mut spec = spec(Family::Gnn);
     spec.gnn.batch_size = 16;
     spec.gnn.epochs = 40;
-    spec.fanouts = vec![2, 2];
+    spec.neighbours = 2;
     let run = train_run(&db, "sampled", &spec, 1, true);
     assert!(run.test_scores.len() >= 10);
     let (scores, labels): (Vec<f32>, Vec<bool>) = run.test_scores.iter().copied().unzip();
     assert!(roc_auc(&scores, &labels).unwrap() > 0.9);
-    // Fanout 2 of 6 neighbours: the registered model samples exactly as training scored.
+    // 2 of 6 neighbours: the registered model reads exactly the neighbourhoods training read.
     let scorer = db.scorer("sampled", None).unwrap();
     let snap = db.snapshot();
     let all: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
@@ -227,7 +218,10 @@ fn transactions_are_scored_before_they_are_stored() {
     use argus_engine::PropType;
     let dir = tempfile::tempdir().unwrap();
     let db = planted(dir.path());
-    // Payments of one amount: only the payer's history (its `sends` amounts) tells fraud apart.
+    // Payments of one amount between accounts whose own properties are alike: only the payer's
+    // history (its `sends` amounts) tells fraud apart. The accounts' `fraud` flag is a label of
+    // the store, and `pays.is_fraud` the target: neither, nor any aggregate of them, is read.
+    db.declare_label_property("account.fraud").unwrap();
     db.store()
         .write(|t| {
             t.create_edge_type(
@@ -262,6 +256,12 @@ fn transactions_are_scored_before_they_are_stored() {
     spec.trees.learning_rate = 0.1;
     let run = train_run(&db, "txn", &spec, 0, true);
     assert_eq!(run.version.model.kind.family(), "transaction");
+    let inputs = &run.version.model.input_names;
+    assert!(
+        inputs.iter().all(|n| !n.contains("fraud")),
+        "a label reached the inputs: {inputs:?}"
+    );
+    assert!(inputs.iter().any(|n| n.contains("amount")), "{inputs:?}");
     assert_eq!(run.version.trained_on.parts, [420, 90, 90]);
     assert!(run.version.test.roc_auc > 0.99, "{:?}", run.version.test);
     let baseline = run.baseline.unwrap();
@@ -379,4 +379,132 @@ fn a_bagged_gnn_averages_its_networks_in_training_and_serving() {
         scores.iter().any(|&s| (s - trained).abs() < 1e-4),
         "{trained} not among {scores:?}"
     );
+}
+
+#[test]
+fn the_evaluated_score_is_the_served_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    for family in [Family::Trees, Family::Gnn] {
+        let mut spec = spec(family);
+        // 2 of each account's 6 neighbours: training must bound the neighbourhood as serving does.
+        spec.neighbours = 2;
+        let name = family.name();
+        let run = train_run(&db, name, &spec, 5, true);
+        assert_eq!(run.test_keys.len(), run.test_scores.len());
+        assert!(run.test_keys.len() >= 10);
+        let scorer = db.scorer(name, None).unwrap();
+        let snap = db.snapshot();
+        let keys: Vec<&str> = run.test_keys.iter().map(String::as_str).collect();
+        let batch = scorer.score_keys(&snap, &keys, None).unwrap();
+        for ((key, &(evaluated, _)), served) in run.test_keys.iter().zip(&run.test_scores).zip(batch)
+        {
+            let one = scorer.score(&snap, key, None).unwrap().score;
+            assert!(
+                (one - evaluated).abs() < 1e-5 && (served.unwrap() - evaluated).abs() < 1e-5,
+                "{name} {key}: evaluated {evaluated}, scored {one}, batch {served:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn label_properties_never_reach_the_features() {
+    use argus_db::train::{prepare, FeatureChoice};
+    use argus_engine::graph::prop_def;
+    use argus_engine::PropType;
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    // `leak` copies the label onto the accounts, and `flagged` onto each payment from a
+    // fraudulent sender: either would score perfectly while telling nothing a model could know.
+    db.store()
+        .write(|t| {
+            t.add_label_property("account", prop_def("leak", PropType::Int))?;
+            t.create_edge_type(
+                "flags",
+                "account",
+                "account",
+                false,
+                vec![prop_def("flagged", PropType::Int)],
+            )?;
+            for i in 0..80i64 {
+                t.upsert_node(
+                    "account",
+                    &format!("a{i}"),
+                    &[("leak", Value::Int(i64::from(i >= 40)))],
+                )?;
+                t.insert_edge(
+                    "flags",
+                    &format!("a{i}"),
+                    &format!("a{}", (i + 1) % 80),
+                    Some(i * 1_000_000),
+                    &[("flagged", Value::Int(i64::from(i >= 40)))],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let base_names = |spec: &TrainSpec| prepare(&db.snapshot(), spec).unwrap().base.names;
+    let reads = |names: &[String], what: &str| names.iter().any(|n| n.contains(what));
+    let mut probe = TrainSpec::new("account", "fraud");
+    probe.features = FeatureChoice::Auto;
+    // Undeclared, both leak in: this is what the exclusions must stop.
+    let open = base_names(&probe);
+    assert!(reads(&open, "leak") && reads(&open, "flagged"), "{open:?}");
+    // Excluded by the run.
+    probe.exclude = vec!["leak".into(), "flags.flagged".into()];
+    let excluded = base_names(&probe);
+    assert!(!reads(&excluded, "leak") && !reads(&excluded, "flagged"), "{excluded:?}");
+    assert!(reads(&excluded, "noise"), "{excluded:?}");
+    // Declared in the store: every later run skips them, and naming one is refused.
+    probe.exclude.clear();
+    db.declare_label_property("account.leak").unwrap();
+    db.declare_label_property("flags.flagged").unwrap();
+    db.declare_label_property("flags.flagged").unwrap();
+    assert_eq!(db.label_properties().unwrap(), ["account.leak", "flags.flagged"]);
+    let declared = base_names(&probe);
+    assert!(!reads(&declared, "leak") && !reads(&declared, "flagged"), "{declared:?}");
+    probe.features = FeatureChoice::Properties(vec!["noise".into(), "leak".into()]);
+    let err = prepare(&db.snapshot(), &probe).err().unwrap().to_string();
+    assert!(err.contains("account.leak"), "{err}");
+    assert!(db.declare_label_property("account.nothing").is_err());
+    assert!(db.declare_label_property("nowhere.leak").is_err());
+    // A trained model's inputs and its stored feature definition agree.
+    let run = train_run(&db, "clean", &spec(Family::Trees), 2, true);
+    let inputs = &run.version.model.input_names;
+    assert!(!reads(inputs, "leak") && !reads(inputs, "flagged"), "{inputs:?}");
+}
+
+#[test]
+fn the_target_of_a_registered_model_is_withheld_from_others() {
+    use argus_db::train::prepare;
+    use argus_engine::graph::prop_def;
+    use argus_engine::PropType;
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    db.store()
+        .write(|t| {
+            t.add_label_property("account", prop_def("chargeback", PropType::Int))?;
+            for i in 0..80i64 {
+                t.upsert_node(
+                    "account",
+                    &format!("a{i}"),
+                    &[("chargeback", Value::Int(i64::from(i % 3 == 0)))],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let names = |spec: &TrainSpec| prepare(&db.snapshot(), spec).unwrap().base.names;
+    assert!(names(&spec(Family::Trees))
+        .iter()
+        .any(|n| n.contains("chargeback")));
+    // Once a model predicts `chargeback`, it is a label: the fraud model no longer reads it.
+    let mut other = TrainSpec::new("account", "chargeback");
+    other.families = vec![Family::Trees];
+    other.trees.trees = 20;
+    train_run(&db, "chargebacks", &other, 1, true);
+    assert!(!names(&spec(Family::Trees))
+        .iter()
+        .any(|n| n.contains("chargeback")));
 }

@@ -109,6 +109,12 @@ enum Command {
     /// The model registry: list versions, deploy one, roll back.
     #[command(subcommand)]
     Models(ml_cli::Models),
+    /// Label properties: the answers models learn, which no model reads as an input.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  argus --db pay.db labels declare user.is_fraud card.is_fraud paid.is_fraud\n  argus --db pay.db labels list"
+    )]
+    Labels(ml_cli::Labels),
     /// Generate a payments graph, load it with progress, and query it.
     #[command(after_help = "Example:\n  argus demo --dir ./argus-demo --users 20000")]
     Demo(demo::DemoArgs),
@@ -339,6 +345,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ml_cli::run_score_transaction(&open_database(&cli)?, args, cli.format)?
         }
         Command::Models(models) => ml_cli::run_models(&open_database(&cli)?, models, cli.format)?,
+        Command::Labels(labels) => ml_cli::run_labels(&open_database(&cli)?, labels, cli.format)?,
         Command::Sql(args) => {
             let store = std::sync::Arc::new(open_existing(&cli)?);
             run_sql(store, args, cli.format)?;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Result};
 use argus_db::eval::{eval_node_classification, EvalProgress, EvalReport, NodeEvalSpec};
 use argus_db::train::{
-    train_model, Family, FeatureChoice, ModelSettings, SplitSource, TrainProgress, TrainSpec,
+    train_model, Family, FeatureChoice, FeatureGroup, ModelSettings, SplitSource, TrainProgress,
+    TrainSpec,
 };
 use argus_db::Database;
 use argus_extensions::ml::backend::Aggregation;
@@ -41,13 +42,21 @@ pub struct ModelArgs {
     /// What to predict, as LABEL.PROPERTY (a 0/1 or boolean property).
     #[arg(long)]
     label: String,
-    /// `auto` (numeric properties except the target, degrees, and edge aggregates when there
-    /// are few properties) or a comma-separated property list.
+    /// `auto` (numeric properties except label properties, degrees, and edge aggregates when
+    /// there are few properties) or a comma-separated property list.
     #[arg(long, default_value = "auto")]
     features: String,
-    /// Model families to train, comma-separated: gnn, trees, hybrid (trees that also read the
-    /// GNN's logit and embedding; reuses the GNN trained in the same run).
-    #[arg(long, value_delimiter = ',', default_value = "gnn,trees,hybrid")]
+    /// Properties no feature may read, comma-separated: PROPERTY of the label, or
+    /// OWNER.PROPERTY of any label or edge type (besides the target, the store's declared label
+    /// properties and every registered model's target, which are always withheld).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Structural feature groups to leave out (ablations), comma-separated: consensus,
+    /// established.
+    #[arg(long, value_delimiter = ',')]
+    without: Vec<String>,
+    /// Model families to train, comma-separated: gnn, trees.
+    #[arg(long, value_delimiter = ',', default_value = "gnn,trees")]
     models: Vec<String>,
     /// Edge types of the graph, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
@@ -76,13 +85,16 @@ pub struct ModelArgs {
     /// GNN AdamW weight decay.
     #[arg(long, default_value_t = ModelSettings::default().weight_decay)]
     weight_decay: f32,
-    /// GNN: targets per mini-batch, each on its sampled neighbourhood (the --fanouts); 0 trains
+    /// GNN: targets per mini-batch, each on its bounded neighbourhood (--neighbours); 0 trains
     /// on the full graph at once.
     #[arg(long, default_value_t = 0)]
     batch_size: usize,
     /// GNN: networks trained from different seeds, their logits averaged.
     #[arg(long, default_value_t = ModelSettings::default().bags)]
     gnn_bags: usize,
+    /// GNN: which epoch of a validation plateau is kept: last or first.
+    #[arg(long, default_value = "last")]
+    gnn_plateau: String,
     /// Trees: most boosting rounds.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().trees)]
     trees: usize,
@@ -101,9 +113,10 @@ pub struct ModelArgs {
     /// coordinates describe the whole graph, not a graph as of a time).
     #[arg(long, default_value = "auto")]
     spectral: String,
-    /// Neighbours sampled per relation and hop when scoring one entity.
-    #[arg(long, value_delimiter = ',', default_value = "10,10")]
-    fanouts: Vec<usize>,
+    /// Newest neighbours per relation each node aggregates, in every hop: the same bounded
+    /// neighbourhood in training, evaluation and scoring.
+    #[arg(long, default_value_t = argus_db::train::DEFAULT_NEIGHBOURS)]
+    neighbours: usize,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -119,6 +132,11 @@ pub struct NodeEvalArgs {
     /// CSV of splits: `id,split_0,...` with train/val/test.
     #[arg(long)]
     splits: PathBuf,
+    /// What to report: `test` (each split's test metrics, the published protocol) or
+    /// `validation` (validation ROC-AUC only, for choosing features and settings without
+    /// looking at test).
+    #[arg(long, default_value = "test")]
+    report: String,
 }
 
 #[derive(Subcommand)]
@@ -220,7 +238,7 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
         .iter()
         .map(|m| {
             Family::parse(m.trim())
-                .ok_or_else(|| anyhow!("--models takes gnn, trees and/or hybrid, got {m:?}"))
+                .ok_or_else(|| anyhow!("--models takes gnn and/or trees, got {m:?}"))
         })
         .collect::<Result<_>>()?;
     let aggregation = Aggregation::parse(&args.aggregation).ok_or_else(|| {
@@ -248,12 +266,29 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
         seed: args.seed,
         batch_size: args.batch_size,
         bags: args.gnn_bags.max(1),
+        ties_keep_later: match args.gnn_plateau.as_str() {
+            "last" => true,
+            "first" => false,
+            other => return Err(anyhow!("--gnn-plateau takes last or first, got {other:?}")),
+        },
     };
     spec.trees.trees = args.trees;
     spec.trees.max_depth = args.tree_depth;
     spec.trees.learning_rate = args.tree_lr;
     spec.trees.bags = args.tree_bags.max(1);
-    spec.fanouts = args.fanouts.clone();
+    if args.neighbours == 0 {
+        return Err(anyhow!("--neighbours must be at least 1"));
+    }
+    spec.neighbours = args.neighbours;
+    spec.exclude = args.exclude.iter().map(|e| e.trim().to_string()).collect();
+    spec.without = args
+        .without
+        .iter()
+        .map(|w| {
+            FeatureGroup::parse(w.trim())
+                .ok_or_else(|| anyhow!("--without takes consensus and/or established, got {w:?}"))
+        })
+        .collect::<Result<_>>()?;
     spec.spectral = match args.spectral.as_str() {
         "auto" => None,
         n => Some(
@@ -286,6 +321,16 @@ fn show_progress(what: &str, family: Family, p: &TrainProgress<'_>, started: std
 
 pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
     let Eval::NodeClassification(args) = eval;
+    let validation_only = match args.report.as_str() {
+        "test" => false,
+        "validation" => true,
+        other => return Err(anyhow!("--report takes test or validation, got {other:?}")),
+    };
+    if validation_only && args.model.plot.is_some() {
+        return Err(anyhow!(
+            "--plot draws test curves: leave it out with --report validation"
+        ));
+    }
     let spec = NodeEvalSpec {
         train: train_spec(&args.model)?,
         splits: args.splits.clone(),
@@ -316,21 +361,36 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
             progress,
         } => show_progress(split, family, &progress, started),
         EvalProgress::Split(r) => {
+            let (part, baseline) = if validation_only {
+                ("validation", r.baseline_val_auc)
+            } else {
+                ("test", r.baseline.roc_auc)
+            };
             let parts: Vec<String> = r
                 .families
                 .iter()
-                .map(|f| format!("{} {:.4}", f.family.name(), f.test.roc_auc))
+                .map(|f| {
+                    let v = if validation_only {
+                        f.val_auc
+                    } else {
+                        f.test.roc_auc
+                    };
+                    format!("{} {v:.4}", f.family.name())
+                })
                 .collect();
             eprintln!(
-                "{}: test ROC-AUC {}, no-graph baseline {:.4} ({:.0} s)",
+                "{}: {part} ROC-AUC {}, no-graph baseline {baseline:.4} ({:.0} s)",
                 r.split,
                 parts.join(", "),
-                r.baseline.roc_auc,
                 started.elapsed().as_secs_f64()
             );
         }
     })?;
-    print_report(&report, format);
+    if validation_only {
+        print_validation_report(&report, format);
+    } else {
+        print_report(&report, format);
+    }
     if let Some(path) = &args.model.plot {
         let first = &report.splits[0];
         let curves: Vec<PlottedModel> = first
@@ -479,6 +539,46 @@ fn print_report(report: &EvalReport, format: Format) {
                     String::new()
                 },
                 describe(&report.baseline_features)
+            );
+        }
+        Format::Csv => print!("{}", table.to_csv()),
+        Format::Json => println!("{}", table.to_json()),
+    }
+}
+
+/// Validation ROC-AUC per split and family, and of the no-graph baseline: the figures that
+/// choose features and settings, with no test metric in sight.
+fn print_validation_report(report: &EvalReport, format: Format) {
+    let families: Vec<Family> = report.splits[0].families.iter().map(|f| f.family).collect();
+    let mut columns = vec!["split".to_string()];
+    columns.extend(families.iter().map(|f| format!("{} val ROC-AUC", f.name())));
+    columns.push("no-graph val ROC-AUC".into());
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let mut table = Table::new(&names);
+    for r in &report.splits {
+        let mut row = vec![json!(r.split)];
+        row.extend(r.families.iter().map(|f| json!(pct(f.val_auc))));
+        row.push(json!(pct(r.baseline_val_auc)));
+        table.rows.push(row);
+    }
+    let ms = |f: &dyn Fn(&argus_db::eval::SplitResult) -> f64| {
+        let (m, s) = report.summary(f);
+        format!("{:.2} ± {:.2}", m * 100.0, s * 100.0)
+    };
+    let mut summary = vec![json!("mean ± std")];
+    for k in 0..families.len() {
+        summary.push(json!(ms(&|r| r.families[k].val_auc)));
+    }
+    summary.push(json!(ms(&|r| r.baseline_val_auc)));
+    table.rows.push(summary);
+    match format {
+        Format::Table => {
+            println!("{}", table.render());
+            println!(
+                "(validation ROC-AUC × 100 of each split's selected model; no test metric is \
+                 shown; picked by mean validation ROC-AUC: {}; features: {})",
+                report.selected.name(),
+                describe(&report.features),
             );
         }
         Format::Csv => print!("{}", table.to_csv()),
@@ -687,6 +787,37 @@ pub fn run_score_transaction(
         json!(args.model),
     ]);
     println!("{}", table.render_as(format));
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum Labels {
+    /// Declare properties labels: no model reads them, or any aggregate of them, as an input.
+    Declare {
+        /// OWNER.PROPERTY of a label or an edge type (e.g. user.is_fraud paid.is_fraud).
+        #[arg(required = true)]
+        properties: Vec<String>,
+    },
+    /// The declared label properties (the targets of registered models are withheld too).
+    List,
+}
+
+pub fn run_labels(db: &Database, labels: &Labels, format: Format) -> Result<()> {
+    match labels {
+        Labels::Declare { properties } => {
+            for p in properties {
+                db.declare_label_property(p)?;
+            }
+            println!("label properties: {}", db.label_properties()?.join(", "));
+        }
+        Labels::List => {
+            let mut table = Table::new(&["label property"]);
+            for p in db.label_properties()? {
+                table.rows.push(vec![json!(p)]);
+            }
+            println!("{}", table.render_as(format));
+        }
+    }
     Ok(())
 }
 

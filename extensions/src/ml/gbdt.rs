@@ -4,8 +4,7 @@
 //! missing values, class weighting, and early stopping on validation ROC-AUC.
 //!
 //! Trees over per-node neighbourhood aggregates are the strongest simple model on fraud-style
-//! graphs; the hybrid model feeds them a GNN's out-of-fold score as one more feature. Histogram
-//! construction runs per feature in parallel, so both cores are used.
+//! graphs. Histogram construction runs per feature in parallel, so both cores are used.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

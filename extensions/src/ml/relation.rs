@@ -153,6 +153,44 @@ impl Relation {
         }
     }
 
+    /// The same relation with each target keeping only its newest `cap` messages (the last
+    /// `cap` in time order; the last in stored order for untimed messages). Models aggregate
+    /// over this bounded neighbourhood in training and in serving alike, so that scoring one
+    /// entity reads exactly what training read.
+    pub fn newest(&self, cap: usize) -> Relation {
+        let timed = !self.times.is_empty();
+        let mut offsets = Vec::with_capacity(self.target_count + 1);
+        offsets.push(0u32);
+        let mut sources = Vec::new();
+        let mut times = Vec::new();
+        let mut edge_ids = Vec::new();
+        let mut pairs = Vec::new();
+        for t in 0..self.target_count {
+            let all = self.messages(t);
+            let kept = all.end - all.len().min(cap)..all.end;
+            for m in kept {
+                sources.push(self.sources[m]);
+                pairs.push((self.sources[m], t as u32));
+                if timed {
+                    times.push(self.times[m]);
+                    edge_ids.push(self.edge_ids[m]);
+                }
+            }
+            offsets.push(sources.len() as u32);
+        }
+        let (reverse_offsets, targets) = group(self.source_count, &pairs);
+        Relation {
+            target_count: self.target_count,
+            source_count: self.source_count,
+            offsets,
+            sources,
+            reverse_offsets,
+            targets,
+            times,
+            edge_ids,
+        }
+    }
+
     /// Messages arriving at `target`.
     pub fn in_degree(&self, target: usize) -> usize {
         (self.offsets[target + 1] - self.offsets[target]) as usize
@@ -194,5 +232,20 @@ mod tests {
         assert_eq!(u.sources_of(1), &[2, 0]);
         assert_eq!(&u.edge_ids[u.messages(1)], &[1, 0]);
         assert_eq!(&u.times[u.messages(1)], &[3, 7]);
+    }
+
+    #[test]
+    fn newest_keeps_the_latest_messages_of_each_target() {
+        let edges = [(0, 2), (1, 2), (3, 2), (2, 0)];
+        let times = [30, 10, 20, 5];
+        let r = Relation::from_timed_edges(4, 4, &edges, &times).newest(2);
+        assert_eq!(r.sources_of(2), &[3, 0]);
+        assert_eq!(&r.times[r.messages(2)], &[20, 30]);
+        assert_eq!(&r.edge_ids[r.messages(2)], &[2, 0]);
+        assert_eq!(r.sources_of(0), &[2]);
+        assert_eq!(r.edge_count(), 3);
+        // The reverse adjacency follows: node 1's only message was dropped.
+        assert_eq!(r.targets_of(1), &[] as &[u32]);
+        assert_eq!(r.targets_of(3), &[2]);
     }
 }

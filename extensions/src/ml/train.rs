@@ -30,6 +30,9 @@ pub struct TrainConfig {
     pub balance_classes: bool,
     /// Seed of dropout (the weights' seed is in [`SageConfig`]).
     pub seed: u64,
+    /// An epoch that ties the best validation metric replaces the kept model
+    /// ([`EarlyStopping::ties_keep_later`]).
+    pub ties_keep_later: bool,
 }
 
 impl Default for TrainConfig {
@@ -44,6 +47,7 @@ impl Default for TrainConfig {
             },
             balance_classes: true,
             seed: 0,
+            ties_keep_later: true,
         }
     }
 }
@@ -91,11 +95,14 @@ pub fn subset(all: &[f32], labels: &[bool], rows: &[u32]) -> (Vec<f32>, Vec<bool
 /// Early stopping on a validation metric, shared by the GNN training loops. A gain or a tie
 /// keeps the epoch's model: a small validation part can rank perfectly from the first epochs,
 /// when the model is barely trained, so ties go to the later epoch, as more trees do in the
-/// booster. Only a gain extends the patience, so a plateau does not run every epoch.
+/// booster (`ties_keep_later`; off, the first best epoch is kept). Only a gain extends the
+/// patience, so a plateau does not run every epoch. A NaN metric (a validation part of one
+/// class) is never a gain: it is kept only while no epoch has scored a number.
 pub struct EarlyStopping {
     patience: usize,
     best: Option<f64>,
     last_gain: usize,
+    ties_keep_later: bool,
 }
 
 /// What [`EarlyStopping::observe`] decides for one epoch.
@@ -113,13 +120,22 @@ impl EarlyStopping {
             patience,
             best: None,
             last_gain: 0,
+            ties_keep_later: true,
         }
+    }
+
+    /// Whether an epoch that ties the best keeps its model (default: yes).
+    pub fn ties_keep_later(mut self, later: bool) -> EarlyStopping {
+        self.ties_keep_later = later;
+        self
     }
 
     /// Epoch `epoch` (from 1) scored `val` on validation.
     pub fn observe(&mut self, epoch: usize, val: f64) -> StoppingStep {
-        let gained = self.best.is_none_or(|b| val > b);
-        let keep = gained || self.best == Some(val);
+        let number = !val.is_nan();
+        let gained = number && self.best.is_none_or(|b| val > b);
+        let tie = number && self.ties_keep_later && self.best == Some(val);
+        let keep = gained || tie || self.best.is_none();
         if gained {
             self.best = Some(val);
             self.last_gain = epoch;
@@ -178,7 +194,7 @@ pub fn train_node_classifier<B: Backend>(
 
     let mut sage = Sage::new(backend, model);
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
-    let mut stopping = EarlyStopping::new(config.patience);
+    let mut stopping = EarlyStopping::new(config.patience).ties_keep_later(config.ties_keep_later);
     let mut curve = Vec::new();
     for epoch in 1..=config.epochs {
         let seed = config
@@ -278,11 +294,29 @@ mod tests {
             patience: 5,
             ..TrainConfig::default()
         };
-        let out = train_node_classifier(&Cpu, &task, model, &config, &mut |_| {});
+        let out = train_node_classifier(&Cpu, &task, model.clone(), &config, &mut |_| {});
         assert_eq!(out.val_auc, 1.0);
         let first_perfect = out.curve.iter().find(|r| r.val_auc == 1.0).unwrap().epoch;
         // Ties keep replacing the model, and only a gain extends the patience.
         assert_eq!(out.curve.len(), first_perfect + config.patience);
         assert_eq!(out.best_epoch, out.curve.len());
+        // Without the rule, the first perfect epoch is kept.
+        let first = TrainConfig {
+            ties_keep_later: false,
+            ..config.clone()
+        };
+        let out = train_node_classifier(&Cpu, &task, model, &first, &mut |_| {});
+        assert_eq!(out.best_epoch, first_perfect);
+    }
+
+    #[test]
+    fn a_nan_validation_metric_never_wins() {
+        let mut stopping = EarlyStopping::new(3);
+        assert!(stopping.observe(1, f64::NAN).keep, "nothing better yet");
+        assert!(stopping.observe(2, 0.6).keep);
+        let step = stopping.observe(3, f64::NAN);
+        assert!(!step.keep);
+        assert!(!stopping.observe(4, 0.5).keep);
+        assert!(stopping.observe(5, f64::NAN).stop);
     }
 }
