@@ -20,7 +20,6 @@ pub mod csr;
 pub mod cycles;
 pub mod degree;
 pub mod fan;
-mod hash;
 pub mod k_hop;
 pub mod ml;
 pub mod pagerank;
