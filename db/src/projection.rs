@@ -232,7 +232,7 @@ fn lay_out(snapshot: &Snapshot, label_ids: Vec<CatalogId>) -> Result<(Vec<LabelR
         offset += len;
         if offset >= u64::from(u32::MAX) {
             return Err(Error::InvalidArgument(format!(
-                "graph too large for an in-memory projection: {offset} or more node ids (at most {})",
+                "graph too large for an in-memory projection: over {} node ids",
                 u32::MAX - 1
             )));
         }
