@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
-cargo build --release -p argus-query --bin argus
+cargo build --release -p argus-cli --bin argus
 exec "$CARGO_TARGET_DIR/release/argus" demo "$@"

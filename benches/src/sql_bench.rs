@@ -175,7 +175,7 @@ fn load_store(config: &PaymentsConfig, data: &Path, db: &Path) -> Result<()> {
     let argus = exe.with_file_name("argus");
     if !argus.exists() {
         bail!(
-            "{} not found: build it first (cargo build --release -p argus-query)",
+            "{} not found: build it first (cargo build --release -p argus-cli)",
             argus.display()
         );
     }

@@ -1,6 +1,7 @@
 //! The embeddable Argus database: one handle over a data directory that joins the graph store
 //! (`argus-engine`) with the ML extensions (`argus-extensions`). It builds in-memory
-//! projections of the stored graph for the models ([`projection`]), node feature matrices
+//! projections of the stored graph for the models and the SQL layer's graph algorithms
+//! ([`projection`]), node feature matrices
 //! ([`features`], [`spectral`] coordinates) and sampled neighbourhoods ([`sampling`]); trains ([`train`]) and evaluates
 //! ([`eval`]) fraud models ([`model`]), keeps them in the database ([`registry`]) and serves
 //! scores with explanations ([`serving`]). The SQL layer and the Postgres

@@ -6,7 +6,7 @@
 //! search stops as soon as `limit` rows are produced. Memory follows the rows returned.
 
 use crate::csr::{time_bounds, Csr, Direction, NO_TIME};
-use crate::hash::NodeSet;
+use rustc_hash::FxHashSet;
 
 /// One node of a k-hop neighbourhood.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,9 @@ pub fn k_hop(
     if limit == 1 {
         return rows;
     }
-    let mut seen = NodeSet::default();
+    // Keys are dense node indexes, not untrusted input: a fast non-DoS-resistant hash will do,
+    // and a set (not a bitmap over every node) keeps memory to what the search visits.
+    let mut seen = FxHashSet::default();
     seen.insert(start);
     let mut frontier = vec![start];
     for hop in 1..=hops {

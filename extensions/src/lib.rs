@@ -1,16 +1,16 @@
-//! Argus extensions: computation over in-memory graphs. Today that is graph algorithms for
-//! payments fraud (components, shortest paths, time-bounded neighbourhoods, temporal cycles,
-//! fan-in/fan-out bursts, PageRank); graph neural networks with CPU and CUDA backends come later.
+//! Argus extensions: computation over in-memory graphs. That is graph algorithms for payments
+//! fraud (components, shortest paths, time-bounded neighbourhoods, temporal cycles,
+//! fan-in/fan-out bursts, PageRank) and the ML core in [`ml`] (graph neural networks and
+//! gradient-boosted trees on a CPU backend; CUDA later).
 //!
 //! Everything runs on a [`Csr`] built from a plain edge list over dense node indexes, so the
 //! crate must not depend on storage (`argus-engine`), SQL (DataFusion) or RocksDB: callers build
-//! the graph from whatever they hold, and GPU test binaries stay small. It has no dependencies at
-//! all. The temporal algorithms need each node's edges sorted by time, with times, amounts and
-//! ids in separate compact arrays; petgraph's graphs keep one generic weight per edge and order
-//! adjacency by insertion or neighbour, and its algorithms know nothing of time, so it would add
-//! a dependency without removing code. Everything runs on one thread for now; the per-node
-//! passes (PageRank, fan) split trivially across threads, with rayon the intended dependency
-//! when that pays.
+//! the graph from whatever they hold, and GPU test binaries stay small. The temporal algorithms
+//! need each node's edges sorted by time, with times, amounts and ids in separate compact
+//! arrays; petgraph's graphs keep one generic weight per edge and order adjacency by insertion
+//! or neighbour, and its algorithms know nothing of time, so it would add a dependency without
+//! removing code. The graph algorithms run on one thread; the per-node passes (PageRank, fan)
+//! split trivially across threads, with rayon (already used by the ML core) when that pays.
 //!
 //! Times are `i64` microseconds with [`NO_TIME`] (`i64::MIN`) for "none", amounts are `f64` with
 //! NaN for "none", and results carry the caller's edge ids and types back untouched.
@@ -20,11 +20,9 @@ pub mod csr;
 pub mod cycles;
 pub mod degree;
 pub mod fan;
-mod hash;
 pub mod k_hop;
 pub mod ml;
 pub mod pagerank;
-pub mod plot;
 pub mod shortest_path;
 
 pub use components::{component_sizes, connected_components, ComponentSize};

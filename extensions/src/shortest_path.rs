@@ -12,7 +12,7 @@
 //! marked node of the next layer at each step.
 
 use crate::csr::{Csr, Direction, NO_TIME};
-use crate::hash::{NodeMap, NodeSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// One node of a path, with the edge that reached it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ fn expand(
     csr: &Csr,
     frontier: &[u32],
     direction: Direction,
-    depth_of: &mut NodeMap<u32>,
+    depth_of: &mut FxHashMap<u32, u32>,
     depth: u32,
 ) -> Vec<u32> {
     let mut next = Vec::new();
@@ -78,8 +78,9 @@ pub fn shortest_path(
     }
     let forward = direction;
     let backward = direction.reverse();
-    let mut fdepth: NodeMap<u32> = NodeMap::default();
-    let mut bdepth: NodeMap<u32> = NodeMap::default();
+    // Keys are dense node indexes, not untrusted input, so the fast non-DoS-resistant hash.
+    let mut fdepth: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut bdepth: FxHashMap<u32, u32> = FxHashMap::default();
     fdepth.insert(from, 0);
     bdepth.insert(to, 0);
     let mut ffront = vec![from];
@@ -120,7 +121,7 @@ pub fn shortest_path(
 
     // Mark the nodes on some shortest path: back from the meeting layer to `from` through the
     // forward layers, and on from it to `to` through the backward layers.
-    let mut on_path: NodeSet = meet.iter().copied().collect();
+    let mut on_path: FxHashSet<u32> = meet.iter().copied().collect();
     let mut layer = meet.clone();
     for depth in (0..a).rev() {
         let mut prev = Vec::new();

@@ -16,12 +16,11 @@
 //! - `pagerank(edge_types [, damping, iterations])`.
 //! - `shortest_path(from, to [, edge_types, max_hops])` — one row per step.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use argus_engine::keys::{self, CatalogId, NodeId};
+use argus_db::projection::GraphProjection as Projection;
 use argus_engine::Snapshot;
-use argus_extensions::{Csr, Direction, EdgeRow, NO_TIME};
+use argus_extensions::{Direction, NO_TIME};
 use datafusion::arrow::array::{
     ArrayRef, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
     UInt64Builder,
@@ -157,118 +156,6 @@ impl Args<'_> {
             );
         }
         Ok(types)
-    }
-}
-
-/// The chosen edge types of a snapshot as a CSR over dense indexes `0..n`, with the map back.
-struct Projection {
-    csr: Csr,
-    /// First dense index of each label in the projection, sorted by index.
-    bases: Vec<(u32, CatalogId)>,
-    base_of: HashMap<CatalogId, u32>,
-}
-
-impl Projection {
-    fn build(snap: &Snapshot, types: &[String]) -> argus_engine::Result<Projection> {
-        let catalog = snap.catalog();
-        let mut labels = Vec::new();
-        let mut defs = Vec::new();
-        for t in types {
-            let def = catalog.edge_type(t)?;
-            for l in [def.src_label, def.dst_label] {
-                if !labels.contains(&l) {
-                    labels.push(l);
-                }
-            }
-            defs.push(def);
-        }
-        let mut bases = Vec::new();
-        let mut base_of = HashMap::new();
-        let mut next = 0u64;
-        for l in labels {
-            let size = match snap.view().get(&keys::next_node_id_key(l))? {
-                Some(b) => keys::decode_u64(&b)?,
-                None => 0,
-            };
-            bases.push((next as u32, l));
-            base_of.insert(l, next as u32);
-            next += size;
-            if next > u64::from(u32::MAX) {
-                return Err(argus_engine::Error::InvalidArgument(
-                    "graph too large for an in-memory projection".into(),
-                ));
-            }
-        }
-        let mut rows = Vec::new();
-        for def in defs {
-            let amount = def.properties.iter().position(|p| {
-                p.name == "amount"
-                    && matches!(
-                        p.ty,
-                        argus_engine::PropType::Float | argus_engine::PropType::Int
-                    )
-            });
-            let mut projection = vec![0, 3, 4, 5];
-            if let Some(a) = amount {
-                projection.push(6 + a);
-            }
-            let (sb, db) = (base_of[&def.src_label], base_of[&def.dst_label]);
-            for batch in snap.scan_edges(&def.name, 65_536, Some(projection))? {
-                let batch = batch?;
-                use datafusion::arrow::array::{Array, AsArray};
-                use datafusion::arrow::datatypes::{
-                    Float64Type, Int64Type, TimestampMicrosecondType, UInt64Type,
-                };
-                let ids = batch.column(0).as_primitive::<UInt64Type>();
-                let src = batch.column(1).as_primitive::<UInt64Type>();
-                let dst = batch.column(2).as_primitive::<UInt64Type>();
-                let time = batch.column(3).as_primitive::<TimestampMicrosecondType>();
-                let amounts: Option<Vec<f64>> =
-                    batch.columns().get(4).map(|c| match c.data_type() {
-                        DataType::Float64 => c
-                            .as_primitive::<Float64Type>()
-                            .iter()
-                            .map(|v| v.unwrap_or(f64::NAN))
-                            .collect(),
-                        _ => c
-                            .as_primitive::<Int64Type>()
-                            .iter()
-                            .map(|v| v.map_or(f64::NAN, |x| x as f64))
-                            .collect(),
-                    });
-                for i in 0..batch.num_rows() {
-                    rows.push(EdgeRow {
-                        src: sb + src.value(i) as u32,
-                        dst: db + dst.value(i) as u32,
-                        time: if time.is_null(i) {
-                            NO_TIME
-                        } else {
-                            time.value(i)
-                        },
-                        amount: amounts.as_ref().map_or(f64::NAN, |a| a[i]),
-                        edge: ids.value(i),
-                        edge_type: def.id,
-                    });
-                }
-            }
-        }
-        let csr = Csr::from_edges(next as u32, rows)
-            .map_err(|e| argus_engine::Error::InvalidArgument(e.to_string()))?;
-        Ok(Projection {
-            csr,
-            bases,
-            base_of,
-        })
-    }
-
-    fn node(&self, index: u32) -> (CatalogId, NodeId) {
-        let pos = self.bases.partition_point(|(b, _)| *b <= index) - 1;
-        let (base, label) = self.bases[pos];
-        (label, NodeId::from(index - base))
-    }
-
-    fn index(&self, label: CatalogId, id: NodeId) -> Option<u32> {
-        self.base_of.get(&label).map(|b| b + id as u32)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Argus's SQL layer: every node label and edge type of a data directory as a DataFusion table
 //! read from one storage snapshot per statement, with key and time-range pushdown into storage
-//! scans, graph functions callable from SQL, and the `argus sql` shell. It builds on the engine
-//! (storage) and never the other way round.
+//! scans, and graph and model functions callable from SQL. It builds on the engine (storage) and
+//! the Database API (`argus-db`) and never the other way round; the `argus` command line and its
+//! interactive shell live in `argus-cli`, so embedding SQL pulls no terminal or argument parsing.
 
 pub mod algorithms;
 pub mod functions;
@@ -9,7 +10,6 @@ pub mod ml_functions;
 pub mod optimizer;
 pub mod scan;
 pub mod session;
-pub mod shell;
 pub mod table;
 
 use datafusion::error::DataFusionError;

@@ -44,7 +44,14 @@ impl Table {
     pub fn render_as(&self, format: Format) -> String {
         match format {
             Format::Table => self.render(),
-            Format::Csv => self.to_csv().trim_end().to_string(),
+            // The caller prints a line break; a quoted last field may end in whitespace itself.
+            Format::Csv => {
+                let mut csv = self.to_csv();
+                if csv.ends_with('\n') {
+                    csv.pop();
+                }
+                csv
+            }
             Format::Json => self.to_json().to_string(),
         }
     }
@@ -55,43 +62,28 @@ impl Table {
             .set_content_arrangement(ContentArrangement::Dynamic);
         t.set_header(&self.headers);
         for row in &self.rows {
-            t.add_row(row.iter().map(|c| match c {
-                Json::String(s) => s.clone(),
-                Json::Null => String::new(),
-                other => other.to_string(),
-            }));
+            t.add_row(row.iter().map(cell_text));
         }
         t.to_string()
     }
 
+    /// The table as CSV with a header; fields holding the delimiter, quotes or line breaks
+    /// (`\n` or `\r`) are quoted.
     pub fn to_csv(&self) -> String {
-        let quote = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
-        let mut out = self
-            .headers
-            .iter()
-            .map(|h| quote(h))
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push('\n');
+        // Rows shorter or longer than the header are written as they are rather than refused.
+        let mut writer = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::new());
+        // Writing into memory cannot fail: the only errors are the sink's and record lengths,
+        // which `flexible` allows.
+        writer.write_record(&self.headers).expect("CSV into memory");
         for row in &self.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| match c {
-                    Json::String(s) => quote(s),
-                    Json::Null => String::new(),
-                    other => quote(&other.to_string()),
-                })
-                .collect();
-            out.push_str(&cells.join(","));
-            out.push('\n');
+            writer
+                .write_record(row.iter().map(cell_text))
+                .expect("CSV into memory");
         }
-        out
+        let bytes = writer.into_inner().expect("CSV into memory");
+        String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8")
     }
 
     pub fn to_json(&self) -> Json {
@@ -109,6 +101,15 @@ impl Table {
                 })
                 .collect(),
         )
+    }
+}
+
+/// A cell as text: strings as they are, null as empty, other values as JSON.
+fn cell_text(cell: &Json) -> String {
+    match cell {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -402,6 +403,52 @@ pub fn print_generate_summary(
             for c in commands {
                 println!("  {c}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_with_separators_quotes_and_line_breaks_round_trip() {
+        // A lone `\r` must be quoted too: readers take it for the end of a record.
+        let awkward = "a,b \"quoted\"\r\nline two\rthree\n";
+        let mut table = Table::new(&["name, with comma", "value", "note"]);
+        table
+            .rows
+            .push(vec![json!(awkward), json!(1.5), Json::Null]);
+        table.rows.push(vec![
+            json!("cr\ronly"),
+            json!({"k": "v,\r"}),
+            json!("ends in spaces  "),
+        ]);
+
+        for text in [table.to_csv(), table.render_as(Format::Csv)] {
+            let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+            let headers: Vec<String> = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .map(str::to_string)
+                .collect();
+            assert_eq!(headers, table.headers);
+            let rows: Vec<Vec<String>> = reader
+                .records()
+                .map(|r| r.unwrap().iter().map(str::to_string).collect())
+                .collect();
+            assert_eq!(
+                rows,
+                [
+                    vec![awkward.to_string(), "1.5".into(), String::new()],
+                    vec![
+                        "cr\ronly".to_string(),
+                        r#"{"k":"v,\r"}"#.into(),
+                        "ends in spaces  ".into()
+                    ],
+                ]
+            );
         }
     }
 }

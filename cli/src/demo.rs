@@ -309,7 +309,7 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
         let batches = runtime.block_on(async { session.sql(&sql).await?.collect().await })?;
         println!(
             "{}",
-            argus_query::shell::render(&batches, argus_query::shell::OutputMode::Table)?
+            crate::shell::render(&batches, crate::shell::OutputMode::Table)?
         );
     }
 
@@ -366,7 +366,7 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
     let batches = runtime.block_on(async { session.sql(top_sql).await?.collect().await })?;
     println!(
         "{}",
-        argus_query::shell::render(&batches, argus_query::shell::OutputMode::Table)?
+        crate::shell::render(&batches, crate::shell::OutputMode::Table)?
     );
     let scorer = db_handle.scorer("user_fraud", None)?;
     let snapshot = db_handle.snapshot();

@@ -13,8 +13,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use crate::session::{table_names, ArgusSession};
-use crate::table::TableKind;
+use argus_query::session::{table_names, ArgusSession};
+use argus_query::table::TableKind;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,14 @@
 //! `argus`: the command line over an Argus data directory — generate synthetic payments data,
-//! bulk-load CSV/Parquet, inspect the graph, check consistency and run the demo.
+//! bulk-load CSV/Parquet, inspect the graph, check consistency, query it with SQL, train,
+//! evaluate and score fraud models, and run the demo. Argument parsing, progress bars, line
+//! editing, charts and the allocator live here, so the libraries under it (`argus-query`,
+//! `argus-db`) stay free of them for embedders.
 
 mod demo;
 mod ml_cli;
 mod output;
+mod plot;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -355,7 +360,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_sql(store: std::sync::Arc<GraphStore>, args: &SqlArgs, format: Format) -> Result<()> {
-    use argus_query::shell::{self, OutputMode};
+    use shell::OutputMode;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

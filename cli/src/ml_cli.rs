@@ -13,11 +13,11 @@ use argus_db::train::{
 use argus_db::Database;
 use argus_extensions::ml::backend::Aggregation;
 use argus_extensions::ml::metrics::{pr_curve, roc_curve};
-use argus_extensions::plot::{charts_to_png, LineChart, Series};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::output::{Format, Table};
+use crate::plot::{charts_to_png, LineChart, Series};
 
 #[derive(Subcommand)]
 pub enum Eval {

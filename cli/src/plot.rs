@@ -1,14 +1,10 @@
-//! Line charts rendered to PNG, with the standard library only.
+//! Line charts rendered to PNG for `argus eval --plot` and `argus train --plot`: a training
+//! curve (validation ROC-AUC per epoch or tree count), ROC curves and precision-recall curves.
 //!
-//! Training and evaluation commands write plots on request: a training curve (loss and
-//! validation ROC-AUC per epoch), ROC curves and precision-recall curves. Those are plain line
-//! charts, so rather than pull a plotting crate with its font and image stacks into this crate,
-//! the module draws them itself: a small software rasteriser with anti-aliased lines, a built-in
-//! 5x7 bitmap font, and a minimal PNG encoder (8-bit RGB, one zlib stream compressed by a
-//! fixed-Huffman deflate with a hash-chain LZ77 matcher). A mostly-white 800x600 chart comes out
-//! at a few tens of kilobytes; matching zlib's ratio is not a goal.
-
-use std::path::Path;
+//! The charts are drawn by a small software rasteriser with anti-aliased lines and a built-in
+//! 5x7 bitmap font, so the binary needs no system fonts (a plotting crate's bitmap backend only
+//! draws text through TrueType fonts found at run time or shipped with it); the `png` crate
+//! encodes the image.
 
 /// One named line of points.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,13 +40,9 @@ pub struct LineChart {
 impl LineChart {
     /// Renders the chart to an RGB image of `width` x `height` pixels (at least 1 x 1) and
     /// encodes it as PNG bytes.
-    pub fn to_png(&self, width: u32, height: u32) -> Vec<u8> {
+    #[cfg(test)]
+    fn to_png(&self, width: u32, height: u32) -> Vec<u8> {
         encode_png(&self.render(width as usize, height as usize))
-    }
-
-    /// Renders the chart like [`LineChart::to_png`] and writes the PNG to `path`.
-    pub fn write_png(&self, path: &Path, width: u32, height: u32) -> std::io::Result<()> {
-        std::fs::write(path, self.to_png(width, height))
     }
 
     fn render(&self, width: usize, height: usize) -> Canvas {
@@ -870,445 +862,46 @@ const FONT: [[u8; 8]; 95] = [
 // ---------------------------------------------------------------------------------------------
 // PNG
 
-const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
-
-/// Encodes the canvas as an 8-bit RGB, non-interlaced PNG with a single IDAT chunk.
+/// Encodes the canvas as an 8-bit RGB PNG.
+///
+/// # Panics
+///
+/// If a side does not fit in a `u32` (callers check the combined width).
 fn encode_png(canvas: &Canvas) -> Vec<u8> {
-    let scanlines = filter_scanlines(&canvas.rgb, canvas.width, canvas.height);
-    let mut zlib = Vec::with_capacity(scanlines.len() / 16 + 64);
-    // CMF: deflate with a 32 KiB window; FLG: "fast" level, check bits make it a multiple of 31.
-    zlib.extend_from_slice(&[0x78, 0x5e]);
-    deflate(&scanlines, &mut zlib);
-    zlib.extend_from_slice(&adler32(&scanlines).to_be_bytes());
-
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&(canvas.width as u32).to_be_bytes());
-    ihdr.extend_from_slice(&(canvas.height as u32).to_be_bytes());
-    // Bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace.
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-
-    let mut png = Vec::with_capacity(zlib.len() + 64);
-    png.extend_from_slice(&PNG_SIGNATURE);
-    write_chunk(&mut png, b"IHDR", &ihdr);
-    write_chunk(&mut png, b"IDAT", &zlib);
-    write_chunk(&mut png, b"IEND", &[]);
+    let side = |n: usize| u32::try_from(n).expect("image side fits in a u32");
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, side(canvas.width), side(canvas.height));
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Encoding into memory fails only on parameters the canvas rules out: sides of at least one
+    // pixel and exactly `width * height * 3` bytes of data.
+    let mut writer = encoder
+        .write_header()
+        .expect("PNG header of a non-empty RGB image");
+    writer
+        .write_image_data(&canvas.rgb)
+        .expect("PNG data of the header's size");
+    writer.finish().expect("PNG trailer");
     png
-}
-
-fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// Each row prefixed by its filter type: Up (2) where that makes the row's bytes smaller as
-/// signed values, else None (0). Rows repeating the row above become zeros, which the matcher
-/// then codes as long distance-1 runs.
-fn filter_scanlines(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
-    let stride = width * 3;
-    let mut out = Vec::with_capacity(height * (stride + 1));
-    for y in 0..height {
-        let row = &rgb[y * stride..(y + 1) * stride];
-        if y == 0 {
-            out.push(0);
-            out.extend_from_slice(row);
-            continue;
-        }
-        let above = &rgb[(y - 1) * stride..y * stride];
-        let cost = |bytes: &mut dyn Iterator<Item = u8>| -> u64 {
-            bytes.map(|b| u64::from((b as i8).unsigned_abs())).sum()
-        };
-        let none = cost(&mut row.iter().copied());
-        let up = cost(&mut row.iter().zip(above).map(|(r, a)| r.wrapping_sub(*a)));
-        if up < none {
-            out.push(2);
-            out.extend(row.iter().zip(above).map(|(r, a)| r.wrapping_sub(*a)));
-        } else {
-            out.push(0);
-            out.extend_from_slice(row);
-        }
-    }
-    out
-}
-
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) as PNG chunks use.
-fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc ^ 0xffff_ffff
-}
-
-/// Adler-32 as the zlib trailer uses.
-fn adler32(data: &[u8]) -> u32 {
-    const MOD: u32 = 65521;
-    let (mut a, mut b) = (1u32, 0u32);
-    // 5552 bytes is the most that can be summed before `b` could overflow a u32.
-    for chunk in data.chunks(5552) {
-        for &byte in chunk {
-            a += u32::from(byte);
-            b += a;
-        }
-        a %= MOD;
-        b %= MOD;
-    }
-    (b << 16) | a
-}
-
-// ---------------------------------------------------------------------------------------------
-// Deflate: one final block with the fixed Huffman codes of RFC 1951 section 3.2.6, fed by a
-// greedy LZ77 matcher over hash chains of 3-byte prefixes.
-
-const WINDOW: usize = 1 << 15;
-const MIN_MATCH: usize = 3;
-const MAX_MATCH: usize = 258;
-const HASH_BITS: u32 = 15;
-/// Candidates tried per position: chart images are long runs and repeated rows, which the
-/// first few candidates already find, so a short chain keeps encoding fast.
-const MAX_CHAIN: usize = 48;
-const NO_POS: u32 = u32::MAX;
-
-const LEN_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-const LEN_EXTRA: [u8; 29] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-];
-const DIST_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
-const DIST_EXTRA: [u8; 30] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
-
-/// Writes bits least significant first, as deflate packs them.
-struct BitWriter<'a> {
-    out: &'a mut Vec<u8>,
-    acc: u64,
-    n: u32,
-}
-
-impl BitWriter<'_> {
-    fn bits(&mut self, value: u32, n: u32) {
-        self.acc |= u64::from(value) << self.n;
-        self.n += n;
-        while self.n >= 8 {
-            self.out.push(self.acc as u8);
-            self.acc >>= 8;
-            self.n -= 8;
-        }
-    }
-
-    /// Huffman codes are defined most significant bit first, so they go out reversed.
-    fn code(&mut self, code: u32, len: u32) {
-        self.bits(code.reverse_bits() >> (32 - len), len);
-    }
-
-    fn flush(&mut self) {
-        if self.n > 0 {
-            self.out.push(self.acc as u8);
-            self.acc = 0;
-            self.n = 0;
-        }
-    }
-}
-
-/// The fixed literal/length code of `symbol` (0..=287) as `(code, length)`.
-fn fixed_literal_code(symbol: u32) -> (u32, u32) {
-    match symbol {
-        0..=143 => (0x30 + symbol, 8),
-        144..=255 => (0x190 + symbol - 144, 9),
-        256..=279 => (symbol - 256, 7),
-        _ => (0xc0 + symbol - 280, 8),
-    }
-}
-
-/// Appends a raw deflate stream (one final fixed-Huffman block) of `data` to `out`.
-fn deflate(data: &[u8], out: &mut Vec<u8>) {
-    let mut w = BitWriter { out, acc: 0, n: 0 };
-    w.bits(1, 1); // BFINAL
-    w.bits(1, 2); // BTYPE = 01, fixed Huffman codes
-    let mut matcher = Matcher::new(data);
-    let mut i = 0;
-    while i < data.len() {
-        let (len, dist) = matcher.longest_match(i);
-        if len >= MIN_MATCH {
-            write_match(&mut w, len, dist);
-            // Every position goes into the chains so later rows can match anywhere in this one.
-            for j in i..i + len {
-                matcher.insert(j);
-            }
-            i += len;
-        } else {
-            let (code, bits) = fixed_literal_code(u32::from(data[i]));
-            w.code(code, bits);
-            matcher.insert(i);
-            i += 1;
-        }
-    }
-    let (code, bits) = fixed_literal_code(256); // end of block
-    w.code(code, bits);
-    w.flush();
-}
-
-/// Hash chains over the 3-byte prefixes of `data`: `head` holds the latest position per hash,
-/// `prev` links each position in the window to the previous one with the same hash.
-struct Matcher<'a> {
-    data: &'a [u8],
-    head: Vec<u32>,
-    prev: Vec<u32>,
-}
-
-impl<'a> Matcher<'a> {
-    fn new(data: &'a [u8]) -> Matcher<'a> {
-        Matcher {
-            data,
-            head: vec![NO_POS; 1 << HASH_BITS],
-            prev: vec![NO_POS; WINDOW],
-        }
-    }
-
-    /// Hash of the three bytes at `i` (which must exist).
-    fn hash(&self, i: usize) -> usize {
-        let d = self.data;
-        let v = (u32::from(d[i]) << 16) | (u32::from(d[i + 1]) << 8) | u32::from(d[i + 2]);
-        (v.wrapping_mul(0x9e37_79b1) >> (32 - HASH_BITS)) as usize
-    }
-
-    fn insert(&mut self, i: usize) {
-        if i + MIN_MATCH <= self.data.len() {
-            let h = self.hash(i);
-            self.prev[i % WINDOW] = self.head[h];
-            self.head[h] = i as u32;
-        }
-    }
-
-    /// The longest earlier match for `data[i..]` within the window, as `(length, distance)`;
-    /// `(0, 0)` when there is none of at least three bytes.
-    fn longest_match(&self, i: usize) -> (usize, usize) {
-        let data = self.data;
-        if i + MIN_MATCH > data.len() {
-            return (0, 0);
-        }
-        let max = MAX_MATCH.min(data.len() - i);
-        let (mut best_len, mut best_dist) = (0, 0);
-        let mut cand = self.head[self.hash(i)];
-        for _ in 0..MAX_CHAIN {
-            if cand == NO_POS {
-                break;
-            }
-            let c = cand as usize;
-            // Chains only go backwards; anything else is a slot reused by a newer position.
-            if c >= i || i - c > WINDOW {
-                break;
-            }
-            // Only a candidate that also matches at the current best length can beat it.
-            let probe = best_len.min(max - 1);
-            if data[c + probe] == data[i + probe] {
-                let len = data[c..c + max]
-                    .iter()
-                    .zip(&data[i..i + max])
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                if len > best_len {
-                    best_len = len;
-                    best_dist = i - c;
-                    if len == max {
-                        break;
-                    }
-                }
-            }
-            cand = self.prev[c % WINDOW];
-        }
-        if best_len >= MIN_MATCH {
-            (best_len, best_dist)
-        } else {
-            (0, 0)
-        }
-    }
-}
-
-fn write_match(w: &mut BitWriter<'_>, len: usize, dist: usize) {
-    let li = LEN_BASE.partition_point(|&b| usize::from(b) <= len) - 1;
-    let (code, bits) = fixed_literal_code(257 + li as u32);
-    w.code(code, bits);
-    w.bits(
-        (len - usize::from(LEN_BASE[li])) as u32,
-        u32::from(LEN_EXTRA[li]),
-    );
-    let di = DIST_BASE.partition_point(|&b| usize::from(b) <= dist) - 1;
-    w.code(di as u32, 5);
-    w.bits(
-        (dist - usize::from(DIST_BASE[di])) as u32,
-        u32::from(DIST_EXTRA[di]),
-    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Reads bits least significant first.
-    struct BitReader<'a> {
-        data: &'a [u8],
-        pos: usize,
-    }
-
-    impl BitReader<'_> {
-        fn bit(&mut self) -> u32 {
-            let byte = self.data[self.pos / 8];
-            let b = (byte >> (self.pos % 8)) & 1;
-            self.pos += 1;
-            u32::from(b)
-        }
-
-        fn bits(&mut self, n: u32) -> u32 {
-            (0..n).fold(0, |v, k| v | (self.bit() << k))
-        }
-
-        /// Huffman codes arrive most significant bit first.
-        fn code(&mut self, n: u32) -> u32 {
-            (0..n).fold(0, |v, _| (v << 1) | self.bit())
-        }
-
-        fn literal(&mut self) -> u32 {
-            let mut code = self.code(7);
-            if code <= 23 {
-                return 256 + code;
-            }
-            code = (code << 1) | self.bit();
-            match code {
-                48..=191 => return code - 48,
-                192..=199 => return 280 + code - 192,
-                _ => {}
-            }
-            code = (code << 1) | self.bit();
-            assert!((400..=511).contains(&code), "bad literal code {code:b}");
-            144 + code - 400
-        }
-    }
-
-    /// Inflates a raw deflate stream made only of fixed-Huffman blocks; returns the data and
-    /// the number of bytes consumed.
-    fn inflate_fixed(data: &[u8]) -> (Vec<u8>, usize) {
-        let mut r = BitReader { data, pos: 0 };
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let last = r.bits(1);
-            assert_eq!(r.bits(2), 1, "only fixed-Huffman blocks expected");
-            loop {
-                let sym = r.literal();
-                match sym {
-                    0..=255 => out.push(sym as u8),
-                    256 => break,
-                    _ => {
-                        let li = (sym - 257) as usize;
-                        let len =
-                            usize::from(LEN_BASE[li]) + r.bits(u32::from(LEN_EXTRA[li])) as usize;
-                        let di = r.code(5) as usize;
-                        assert!(di < 30, "bad distance code {di}");
-                        let dist =
-                            usize::from(DIST_BASE[di]) + r.bits(u32::from(DIST_EXTRA[di])) as usize;
-                        assert!(dist <= out.len() && dist <= WINDOW, "distance too far");
-                        for _ in 0..len {
-                            out.push(out[out.len() - dist]);
-                        }
-                    }
-                }
-            }
-            if last == 1 {
-                return (out, r.pos.div_ceil(8));
-            }
-        }
-    }
-
-    /// Splits a PNG into its chunks, checking the signature and every CRC.
-    fn chunks(png: &[u8]) -> Vec<([u8; 4], &[u8])> {
-        assert_eq!(&png[..8], &PNG_SIGNATURE);
-        let mut out = Vec::new();
-        let mut at = 8;
-        while at < png.len() {
-            let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
-            let kind: [u8; 4] = png[at + 4..at + 8].try_into().unwrap();
-            let data = &png[at + 8..at + 8 + len];
-            let crc = u32::from_be_bytes(png[at + 8 + len..at + 12 + len].try_into().unwrap());
-            assert_eq!(crc, crc32(&png[at + 4..at + 8 + len]), "CRC of {kind:?}");
-            out.push((kind, data));
-            at += 12 + len;
-        }
-        assert_eq!(at, png.len());
-        out
-    }
-
-    /// Decodes one of our PNGs: `(width, height, filtered scanlines)`.
+    /// Decodes a PNG with the `png` crate: `(width, height, RGB pixels)`.
     fn decode(png: &[u8]) -> (u32, u32, Vec<u8>) {
-        let chunks = chunks(png);
-        let kinds: Vec<&[u8; 4]> = chunks.iter().map(|(k, _)| k).collect();
-        assert_eq!(kinds, [b"IHDR", b"IDAT", b"IEND"]);
-        let ihdr = chunks[0].1;
-        assert_eq!(ihdr.len(), 13);
-        assert_eq!(&ihdr[8..], &[8, 2, 0, 0, 0]);
-        let width = u32::from_be_bytes(ihdr[0..4].try_into().unwrap());
-        let height = u32::from_be_bytes(ihdr[4..8].try_into().unwrap());
-        (width, height, unzlib(chunks[1].1))
-    }
-
-    fn unzlib(zlib: &[u8]) -> Vec<u8> {
-        assert_eq!(zlib[0] & 0x0f, 8, "deflate");
-        assert_eq!(((u32::from(zlib[0]) << 8) | u32::from(zlib[1])) % 31, 0);
-        let (data, used) = inflate_fixed(&zlib[2..]);
-        let trailer = &zlib[2 + used..];
-        assert_eq!(trailer.len(), 4);
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png))
+            .read_info()
+            .unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut rgb).unwrap();
         assert_eq!(
-            u32::from_be_bytes(trailer.try_into().unwrap()),
-            adler32(&data)
+            (frame.color_type, frame.bit_depth),
+            (png::ColorType::Rgb, png::BitDepth::Eight)
         );
-        data
-    }
-
-    /// Undoes filters 0 and 2 back to RGB.
-    fn unfilter(scanlines: &[u8], width: usize, height: usize) -> Vec<u8> {
-        let stride = width * 3;
-        assert_eq!(scanlines.len(), height * (stride + 1));
-        let mut rgb = vec![0u8; height * stride];
-        for y in 0..height {
-            let line = &scanlines[y * (stride + 1)..(y + 1) * (stride + 1)];
-            for x in 0..stride {
-                let above = if y > 0 { rgb[(y - 1) * stride + x] } else { 0 };
-                rgb[y * stride + x] = match line[0] {
-                    0 => line[1 + x],
-                    2 => line[1 + x].wrapping_add(above),
-                    f => panic!("unexpected filter {f}"),
-                };
-            }
-        }
-        rgb
+        rgb.truncate(frame.buffer_size());
+        (frame.width, frame.height, rgb)
     }
 
     fn roc_chart() -> LineChart {
@@ -1353,54 +946,13 @@ mod tests {
     }
 
     #[test]
-    fn checksums_match_known_values() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(crc32(b""), 0);
-        assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
-        assert_eq!(adler32(b""), 1);
-        // Long input exercises the chunked modulo.
-        let ones = vec![0xffu8; 100_000];
-        let (mut a, mut b) = (1u64, 0u64);
-        for &x in &ones {
-            a = (a + u64::from(x)) % 65521;
-            b = (b + a) % 65521;
-        }
-        assert_eq!(adler32(&ones), ((b << 16) | a) as u32);
-    }
-
-    #[test]
-    fn deflate_round_trips() {
-        let mut cases: Vec<Vec<u8>> = vec![
-            Vec::new(),
-            vec![7],
-            b"ab".to_vec(),
-            b"abcabcabcabcabcabcabcabc".to_vec(),
-            vec![0; 100_000],
-            random_bytes(70_000, 0x9e37_79b9_7f4a_7c15),
-        ];
-        // Random text over a small alphabet: many short matches at every distance class.
-        let mut text: Vec<u8> = random_bytes(120_000, 42).iter().map(|b| b % 4).collect();
-        cases.push(text.clone());
-        text.extend_from_within(..50_000);
-        cases.push(text);
-        for data in cases {
-            let mut out = Vec::new();
-            deflate(&data, &mut out);
-            let (back, used) = inflate_fixed(&out);
-            assert_eq!(used, out.len());
-            assert_eq!(back, data, "round trip of {} bytes", data.len());
-        }
-    }
-
-    #[test]
     fn png_structure_and_pixels_round_trip() {
         let chart = roc_chart();
         let canvas = chart.render(320, 240);
         let png = encode_png(&canvas);
-        let (w, h, scanlines) = decode(&png);
+        let (w, h, rgb) = decode(&png);
         assert_eq!((w, h), (320, 240));
-        assert_eq!(scanlines, filter_scanlines(&canvas.rgb, 320, 240));
-        assert_eq!(unfilter(&scanlines, 320, 240), canvas.rgb);
+        assert_eq!(rgb, canvas.rgb);
         assert_eq!(chart.to_png(320, 240), png);
     }
 
@@ -1411,10 +963,9 @@ mod tests {
             height: 31,
             rgb: random_bytes(97 * 31 * 3, 7),
         };
-        let (w, h, scanlines) = decode(&encode_png(&canvas));
+        let (w, h, rgb) = decode(&encode_png(&canvas));
         assert_eq!((w, h), (97, 31));
-        assert_eq!(scanlines, filter_scanlines(&canvas.rgb, 97, 31));
-        assert_eq!(unfilter(&scanlines, 97, 31), canvas.rgb);
+        assert_eq!(rgb, canvas.rgb);
     }
 
     #[test]
@@ -1466,9 +1017,9 @@ mod tests {
     fn chart_png_is_small() {
         let png = roc_chart().to_png(800, 600);
         assert!(png.len() < 200_000, "800x600 chart is {} bytes", png.len());
-        let (w, h, scanlines) = decode(&png);
+        let (w, h, rgb) = decode(&png);
         assert_eq!((w, h), (800, 600));
-        assert_eq!(scanlines.len(), 600 * (1 + 3 * 800));
+        assert_eq!(rgb, roc_chart().render(800, 600).rgb);
     }
 
     #[test]
@@ -1480,9 +1031,8 @@ mod tests {
             ..roc_chart()
         };
         let png = charts_to_png(&[roc.clone(), pr], 300, 200);
-        let (w, h, scanlines) = decode(&png);
+        let (w, h, rgb) = decode(&png);
         assert_eq!((w, h), (600, 200));
-        let rgb = unfilter(&scanlines, 600, 200);
         let left = roc.render(300, 200);
         for y in 0..200 {
             assert_eq!(
@@ -1552,14 +1102,12 @@ mod tests {
     }
 
     /// Writes the ROC chart and a side-by-side pair under the system temporary directory for a
-    /// look by eye: `cargo test -p argus-extensions --lib plot::tests::write_sample -- --ignored`.
+    /// look by eye: `cargo test -p argus-cli --bin argus plot::tests::write_sample -- --ignored`.
     #[test]
     #[ignore = "writes files for manual inspection"]
     fn write_sample() {
         let dir = std::env::temp_dir();
-        roc_chart()
-            .write_png(&dir.join("plot_check.png"), 800, 600)
-            .unwrap();
+        std::fs::write(dir.join("plot_check.png"), roc_chart().to_png(800, 600)).unwrap();
         let epochs: Vec<f64> = (1..=30).map(f64::from).collect();
         let training = LineChart {
             title: "Training".into(),
@@ -1583,9 +1131,7 @@ mod tests {
             ],
             ..LineChart::default()
         };
-        training
-            .write_png(&dir.join("plot_training.png"), 800, 600)
-            .unwrap();
+        std::fs::write(dir.join("plot_training.png"), training.to_png(800, 600)).unwrap();
         let pr = LineChart {
             title: "Precision-recall [test]".into(),
             x_label: "Recall".into(),
@@ -1615,7 +1161,6 @@ mod tests {
             }],
             ..LineChart::default()
         };
-        font.write_png(&dir.join("plot_font.png"), 640, 400)
-            .unwrap();
+        std::fs::write(dir.join("plot_font.png"), font.to_png(640, 400)).unwrap();
     }
 }
