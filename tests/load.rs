@@ -530,15 +530,18 @@ fn write_parquet(dir: &Path, name: &str, batch: arrow_array::RecordBatch) -> Pat
 
 /// A Parquet file of a key column `id` and one column `v` holding `values`.
 fn parquet_column(dir: &Path, name: &str, values: arrow_array::ArrayRef) -> PathBuf {
-    use arrow_array::{RecordBatch, StringArray};
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
     use arrow_schema::{Field, Schema};
     let ids: Vec<String> = (0..values.len()).map(|i| format!("k{i}")).collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", arrow_schema::DataType::Utf8, false),
         Field::new("v", values.data_type().clone(), true),
     ]));
-    let batch =
-        RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(ids)), values]).unwrap();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(ids)) as ArrayRef, values],
+    )
+    .unwrap();
     write_parquet(dir, name, batch)
 }
 
@@ -568,31 +571,31 @@ fn parquet_values_beyond_i64_are_errors_naming_file_row_and_column() {
     let cases: Vec<(&str, ArrayRef, u64, &str)> = vec![
         (
             "u64.parquet",
-            Arc::new(UInt64Array::from(vec![1, 2, i64::MAX as u64 + 1])),
+            Arc::new(UInt64Array::from(vec![1, 2, i64::MAX as u64 + 1])) as ArrayRef,
             3,
             "UInt64 value 9223372036854775808 is larger than the largest int",
         ),
         (
             "seconds.parquet",
-            Arc::new(TimestampSecondArray::from(vec![0, i64::MAX / 1000, 5])),
+            Arc::new(TimestampSecondArray::from(vec![0, i64::MAX / 1000, 5])) as ArrayRef,
             2,
             "value 9223372036854775 is outside the range of times",
         ),
         (
             "millis.parquet",
-            Arc::new(TimestampMillisecondArray::from(vec![0, 1, i64::MIN / 10])),
+            Arc::new(TimestampMillisecondArray::from(vec![0, 1, i64::MIN / 10])) as ArrayRef,
             3,
             "value -922337203685477580 is outside the range of times",
         ),
         (
             "date32.parquet",
-            Arc::new(Date32Array::from(vec![0, 1, i32::MAX])),
+            Arc::new(Date32Array::from(vec![0, 1, i32::MAX])) as ArrayRef,
             3,
             "Date32 value 2147483647 is outside the range of times",
         ),
         (
             "date64.parquet",
-            Arc::new(Date64Array::from(vec![0, 1, i64::MAX])),
+            Arc::new(Date64Array::from(vec![0, 1, i64::MAX])) as ArrayRef,
             3,
             "Date64 value 9223372036854775807 is outside the range of times",
         ),
@@ -657,12 +660,12 @@ fn edge_times_out_of_range_name_file_line_and_column() {
     let columns: Vec<(&str, ArrayRef, &str)> = vec![
         (
             "int_time.parquet",
-            Arc::new(Int64Array::from(vec![1, i64::MAX / 10])),
+            Arc::new(Int64Array::from(vec![1, i64::MAX / 10])) as ArrayRef,
             "time 922337203685477580 (Unix seconds) is out of range",
         ),
         (
             "float_time.parquet",
-            Arc::new(Float64Array::from(vec![1.5, 1e300])),
+            Arc::new(Float64Array::from(vec![1.5, 1e300])) as ArrayRef,
             "(Unix seconds) is out of range",
         ),
     ];

@@ -1361,7 +1361,7 @@ impl Snapshot {
         let mut out = Vec::new();
         for entry in self.adjacency(label, node, q)?.take(limit) {
             let (neighbor, value) = entry?;
-            let extracted = extract(&neighbor, &value)?;
+            let extracted = extract(&neighbor, &value[..])?;
             out.push((neighbor, extracted));
         }
         Ok(out)
