@@ -11,7 +11,7 @@ shift
 data="$(cd .. && pwd)/shared/data"
 source scripts/env.sh
 if [ -z "${ARGUS:-}" ]; then
-  cargo build --release -p argus-query --bin argus >&2
+  cargo build --release -p argus-cli --bin argus >&2
   ARGUS="$CARGO_TARGET_DIR/release/argus"
 fi
 dir="${ARGUS_EVAL_DIR:-$HOME/.cache/argus-eval}"

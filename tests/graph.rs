@@ -607,6 +607,93 @@ fn neighbor_edges(kind: BackendKind) {
     );
 }
 
+/// A limited neighbour read is the newest-first prefix of the whole list, merged across edge
+/// types and directions, and reads about `limit` entries however many the node has.
+fn limited_neighbor_reads(kind: BackendKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), kind);
+    // One card: 3,000 payments out, 2,000 refunds in, interleaved in time, and self-transfers
+    // (a self-loop has an out- and an in-entry at the same node, at the same time).
+    store
+        .write(|tx| {
+            tx.create_label("card", "card_id", vec![])?;
+            tx.create_label("merchant", "merchant_id", vec![])?;
+            tx.create_edge_type("paid", "card", "merchant", false, vec![])?;
+            tx.create_edge_type("refund", "merchant", "card", false, vec![])?;
+            tx.create_edge_type("moved", "card", "card", false, vec![])?;
+            tx.upsert_node("card", "c", &[])?;
+            for m in 0..50 {
+                tx.upsert_node("merchant", &format!("m{m}"), &[])?;
+            }
+            for i in 0..3_000i64 {
+                let m = format!("m{}", i % 50);
+                tx.insert_edge("paid", "c", &m, Some(T0 + i * 3 * HOUR), &[])?;
+            }
+            for i in 0..2_000i64 {
+                let m = format!("m{}", i % 50);
+                tx.insert_edge("refund", &m, "c", Some(T0 + (i * 3 + 1) * HOUR), &[])?;
+            }
+            for i in 0..10i64 {
+                tx.insert_edge("moved", "c", "c", Some(T0 + i * 900 * HOUR), &[])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let snap = store.snapshot();
+    let label = snap.catalog().label("card").unwrap().id;
+    let card = snap.node_id("card", "c").unwrap().unwrap();
+    let every = NeighborQuery {
+        direction: Direction::Both,
+        ..Default::default()
+    };
+    let all = snap.neighbors_by_id(label, card, &every).unwrap();
+    assert_eq!(all.len(), 3_000 + 2_000 + 2 * 10);
+    let key = |n: &argus_engine::Neighbor| (n.time, n.edge_type, n.edge_id);
+    assert!(
+        all.windows(2).all(|w| key(&w[0]) >= key(&w[1])),
+        "newest first across types and directions"
+    );
+    for oldest_first in [false, true] {
+        let q = NeighborQuery {
+            oldest_first,
+            ..every.clone()
+        };
+        let whole = snap.neighbors_by_id(label, card, &q).unwrap();
+        for limit in [0, 1, 7, 100, 4_999, 5_020, 6_000] {
+            let limited = NeighborQuery {
+                limit: Some(limit),
+                ..q.clone()
+            };
+            let got = snap.neighbors_by_id(label, card, &limited).unwrap();
+            assert_eq!(got, whole[..limit.min(whole.len())], "limit {limit}");
+        }
+        // Lazily: 25 entries cost 25 reads plus one read ahead per (type, direction) slot.
+        let mut lazy = snap.neighbors_iter(label, card, &q).unwrap();
+        let first: Vec<_> = lazy.by_ref().take(25).map(Result::unwrap).collect();
+        assert_eq!(first, whole[..25]);
+        assert!(
+            lazy.entries_read() <= 25 + 4,
+            "read {}",
+            lazy.entries_read()
+        );
+    }
+    let err = snap
+        .neighbors_by_id(
+            label,
+            card,
+            &NeighborQuery {
+                limit: Some(argus_engine::MAX_NEIGHBOR_LIMIT + 1),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("neighbour limit 1000001 is above the largest allowed, 1000000"),
+        "{err}"
+    );
+}
+
 /// A data directory written in another layout is refused by name, not misread.
 #[test]
 fn another_data_format_is_refused() {
@@ -641,6 +728,10 @@ macro_rules! suite {
             #[test]
             fn neighbor_edges() {
                 super::neighbor_edges($kind)
+            }
+            #[test]
+            fn limited_neighbor_reads() {
+                super::limited_neighbor_reads($kind)
             }
             #[test]
             fn deletes() {

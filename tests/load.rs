@@ -484,3 +484,218 @@ fn parquet_nodes_and_edges() {
     let e = snap.edge(c1[0].edge_type, c1[0].edge_id).unwrap().unwrap();
     assert_eq!(e.props, vec![("amount".to_string(), Value::Float(2.5))]);
 }
+
+#[test]
+fn a_million_lines_of_one_empty_field_are_skipped_without_deep_recursion() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    // `""` is a record of one empty field (the CSV reader drops truly blank lines itself).
+    let mut csv = b"id,age\n".to_vec();
+    for _ in 0..1_000_000 {
+        csv.extend_from_slice(b"\"\"\n");
+    }
+    csv.extend_from_slice(b"a,1\n");
+    let path = write(dir.path(), "sparse.csv", &csv);
+    let r = load::load_nodes(&store, &nodes("user", &path, "id"), &mut quiet()).unwrap();
+    assert_eq!((r.rows, r.nodes_created), (1, 1));
+    let a = store.snapshot().node("user", "a").unwrap().unwrap();
+    assert_eq!(a.props, vec![("age".to_string(), Value::Int(1))]);
+
+    // A bad row after them is still reported at its own line.
+    let mut csv = b"id,age\n".to_vec();
+    for _ in 0..1_000_000 {
+        csv.extend_from_slice(b"\"\"\n");
+    }
+    csv.extend_from_slice(b"b,old\n");
+    let path = write(dir.path(), "sparse_bad.csv", &csv);
+    let text = load::load_nodes(&store, &nodes("user", &path, "id"), &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("sparse_bad.csv:1000002:2 (column 'age')")
+            && text.contains("'old' is not an integer"),
+        "{text}"
+    );
+}
+
+/// Write one record batch as a Parquet file in `dir`.
+fn write_parquet(dir: &Path, name: &str, batch: arrow_array::RecordBatch) -> PathBuf {
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    path
+}
+
+/// A Parquet file of a key column `id` and one column `v` holding `values`.
+fn parquet_column(dir: &Path, name: &str, values: arrow_array::ArrayRef) -> PathBuf {
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use arrow_schema::{Field, Schema};
+    let ids: Vec<String> = (0..values.len()).map(|i| format!("k{i}")).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", arrow_schema::DataType::Utf8, false),
+        Field::new("v", values.data_type().clone(), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(StringArray::from(ids)) as ArrayRef, values],
+    )
+    .unwrap();
+    write_parquet(dir, name, batch)
+}
+
+#[test]
+fn parquet_values_beyond_i64_are_errors_naming_file_row_and_column() {
+    use arrow_array::{
+        ArrayRef, Date32Array, Date64Array, TimestampMillisecondArray, TimestampSecondArray,
+        UInt64Array,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+
+    // UInt64 up to i64::MAX loads as int; one above it is refused, not wrapped to a negative.
+    let fits = parquet_column(
+        dir.path(),
+        "fits.parquet",
+        Arc::new(UInt64Array::from(vec![0, i64::MAX as u64])) as ArrayRef,
+    );
+    load::load_nodes(&store, &nodes("fits", &fits, "id"), &mut quiet()).unwrap();
+    assert_eq!(
+        store.snapshot().node("fits", "k1").unwrap().unwrap().props,
+        vec![("v".to_string(), Value::Int(i64::MAX))]
+    );
+    let before = store.snapshot();
+
+    // (file, values, the row holding the bad value, what the error says)
+    let cases: Vec<(&str, ArrayRef, u64, &str)> = vec![
+        (
+            "u64.parquet",
+            Arc::new(UInt64Array::from(vec![1, 2, i64::MAX as u64 + 1])) as ArrayRef,
+            3,
+            "UInt64 value 9223372036854775808 is larger than the largest int",
+        ),
+        (
+            "seconds.parquet",
+            Arc::new(TimestampSecondArray::from(vec![0, i64::MAX / 1000, 5])) as ArrayRef,
+            2,
+            "value 9223372036854775 is outside the range of times",
+        ),
+        (
+            "millis.parquet",
+            Arc::new(TimestampMillisecondArray::from(vec![0, 1, i64::MIN / 10])) as ArrayRef,
+            3,
+            "value -922337203685477580 is outside the range of times",
+        ),
+        (
+            "date32.parquet",
+            Arc::new(Date32Array::from(vec![0, 1, i32::MAX])) as ArrayRef,
+            3,
+            "Date32 value 2147483647 is outside the range of times",
+        ),
+        (
+            "date64.parquet",
+            Arc::new(Date64Array::from(vec![0, 1, i64::MAX])) as ArrayRef,
+            3,
+            "Date64 value 9223372036854775807 is outside the range of times",
+        ),
+    ];
+    for (name, values, row, message) in cases {
+        let path = parquet_column(dir.path(), name, values);
+        let err = load::load_nodes(&store, &nodes("big", &path, "id"), &mut quiet()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("{name}:{row}:2 (column 'v')")) && text.contains(message),
+            "{text}"
+        );
+        assert!(matches!(err, Error::Input { .. }), "{text}");
+    }
+    // Nothing of the refused files was stored.
+    let after = store.snapshot();
+    assert_eq!(after.catalog(), before.catalog());
+    assert!(store.catalog().label("big").is_err());
+}
+
+#[test]
+fn edge_times_out_of_range_name_file_line_and_column() {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let users = write(dir.path(), "users.csv", b"id\na\nb\n");
+    load::load_nodes(&store, &nodes("user", &users, "id"), &mut quiet()).unwrap();
+
+    // Unix seconds whose microseconds overflow, as text and as a property of type timestamp.
+    let tx = write(
+        dir.path(),
+        "tx.csv",
+        b"s,d,t\na,b,1767225600\na,b,9223372036855\n",
+    );
+    let spec = edges("sent", &tx, ("user", "s"), ("user", "d"), Some("t"));
+    let text = load::load_edges(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("tx.csv:3:3 (column 't')")
+            && text.contains("time '9223372036855' is out of range"),
+        "{text}"
+    );
+    let tx = write(
+        dir.path(),
+        "tx_prop.csv",
+        b"s,d,seen\na,b,2026-01-01T00:00:00Z\na,b,-9223372036855.5\n",
+    );
+    let mut spec = edges("sent", &tx, ("user", "s"), ("user", "d"), None);
+    spec.options.schema = vec![("seen".into(), PropType::Timestamp)];
+    let text = load::load_edges(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("tx_prop.csv:3:3 (column 'seen')")
+            && text.contains("time '-9223372036855.5' is out of range"),
+        "{text}"
+    );
+
+    // Parquet time columns of plain numbers are Unix seconds: integers and floats both checked.
+    let columns: Vec<(&str, ArrayRef, &str)> = vec![
+        (
+            "int_time.parquet",
+            Arc::new(Int64Array::from(vec![1, i64::MAX / 10])) as ArrayRef,
+            "time 922337203685477580 (Unix seconds) is out of range",
+        ),
+        (
+            "float_time.parquet",
+            Arc::new(Float64Array::from(vec![1.5, 1e300])) as ArrayRef,
+            "(Unix seconds) is out of range",
+        ),
+    ];
+    for (name, times, message) in columns {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, false),
+            Field::new("d", DataType::Utf8, false),
+            Field::new("t", times.data_type().clone(), false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["a", "a"])),
+                Arc::new(StringArray::from(vec!["b", "b"])),
+                times,
+            ],
+        )
+        .unwrap();
+        let path = write_parquet(dir.path(), name, batch);
+        let spec = edges("sent", &path, ("user", "s"), ("user", "d"), Some("t"));
+        let text = load::load_edges(&store, &spec, &mut quiet())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains(&format!("{name}:2:3 (column 't')")) && text.contains(message),
+            "{text}"
+        );
+    }
+    // Every failing load stopped in its first batch: no edge type, no edges.
+    assert!(store.catalog().edge_type("sent").is_err());
+    let report = argus_engine::check::check(&store.snapshot()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}

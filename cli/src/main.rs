@@ -249,9 +249,9 @@ struct NeighborsArgs {
     /// Latest edge time (Unix seconds or RFC 3339), inclusive.
     #[arg(long)]
     until: Option<String>,
-    /// At most this many edges.
-    #[arg(long)]
-    limit: Option<usize>,
+    /// At most this many edges (at most 1,000,000); only as many are read.
+    #[arg(long, default_value_t = argus_query::functions::DEFAULT_NEIGHBOR_LIMIT as usize)]
+    limit: usize,
     /// Oldest first instead of newest first.
     #[arg(long)]
     oldest_first: bool,
@@ -519,7 +519,7 @@ fn run_neighbors(store: &GraphStore, args: &NeighborsArgs, format: Format) -> Re
         direction: Direction::parse(&args.direction)?,
         since: parse_time_arg(&args.since, "--since")?,
         until: parse_time_arg(&args.until, "--until")?,
-        limit: args.limit,
+        limit: Some(args.limit),
         oldest_first: args.oldest_first,
     };
     let snap = store.snapshot();
@@ -528,6 +528,9 @@ fn run_neighbors(store: &GraphStore, args: &NeighborsArgs, format: Format) -> Re
     table.print(format);
     if format == Format::Table {
         eprintln!("{} edge(s) of {label}:{key}", found.len());
+    }
+    if found.len() == args.limit {
+        eprintln!("note: stopped at --limit {}; there may be more", args.limit);
     }
     Ok(())
 }

@@ -72,6 +72,10 @@ impl Direction {
     }
 }
 
+/// Largest `limit` a neighbour query accepts: a result is built in memory, and a million edges
+/// of one node is already more than anyone reads.
+pub const MAX_NEIGHBOR_LIMIT: usize = 1_000_000;
+
 /// What [`Snapshot::neighbors`] returns.
 #[derive(Debug, Clone, Default)]
 pub struct NeighborQuery {
@@ -83,7 +87,8 @@ pub struct NeighborQuery {
     pub since: Option<Micros>,
     /// Latest edge time (inclusive).
     pub until: Option<Micros>,
-    /// At most this many edges.
+    /// At most this many edges; at most [`MAX_NEIGHBOR_LIMIT`] (a larger one is refused).
+    /// `None` reads them all.
     pub limit: Option<usize>,
     /// Oldest first instead of newest first.
     pub oldest_first: bool,
@@ -1335,7 +1340,8 @@ impl Snapshot {
     }
 
     /// One range scan per (edge type, direction) slot of the node, `extract` reading what the
-    /// caller wants from each entry's value; merged across slots in time order.
+    /// caller wants from each entry's value; merged across slots in time order, reading no
+    /// further than `q.limit` entries need.
     fn scan_adjacency<T>(
         &self,
         label: CatalogId,
@@ -1343,55 +1349,189 @@ impl Snapshot {
         q: &NeighborQuery,
         mut extract: impl FnMut(&Neighbor, &[u8]) -> Result<T>,
     ) -> Result<Vec<(Neighbor, T)>> {
-        let since = q.since.unwrap_or(NO_TIME);
-        let until = q.until.unwrap_or(i64::MAX);
-        if since > until {
-            return Ok(Vec::new());
-        }
-        let limit = q.limit.unwrap_or(usize::MAX);
-        let slots = self.adjacency_slots(label, q)?;
+        let limit = match q.limit {
+            Some(n) if n > MAX_NEIGHBOR_LIMIT => {
+                return Err(Error::InvalidArgument(format!(
+                    "neighbour limit {n} is above the largest allowed, {MAX_NEIGHBOR_LIMIT}"
+                )))
+            }
+            Some(n) => n,
+            None => usize::MAX,
+        };
         let mut out = Vec::new();
-        for &(edge_type, dir) in &slots {
-            let def = self.catalog.edge_type_by_id(edge_type)?;
-            let other_label = match (def.undirected, dir) {
-                (true, _) => {
-                    if def.src_label == label {
-                        def.dst_label
-                    } else {
-                        def.src_label
-                    }
-                }
-                (false, Dir::Out) => def.dst_label,
-                (false, Dir::In) => def.src_label,
-            };
-            let (lo, hi) = keys::adj_time_range(label, node, edge_type, dir, since, until);
-            for item in self.view.scan(&lo, &hi, !q.oldest_first).take(limit) {
-                let (k, v) = item?;
-                let adj = AdjKey::decode(&k)?;
-                let neighbor = Neighbor {
-                    edge_type,
-                    edge_id: adj.edge,
-                    dir,
-                    time: opt_time(adj.time),
-                    label: other_label,
-                    node: adjacency_other(&v)?,
-                };
-                let extracted = extract(&neighbor, &v)?;
-                out.push((neighbor, extracted));
-            }
-        }
-        // One slot's scan is already in order; several are merged by time.
-        if slots.len() > 1 {
-            if q.oldest_first {
-                out.sort_by_key(|(n, _)| (n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id));
-            } else {
-                out.sort_by_key(|(n, _)| {
-                    std::cmp::Reverse((n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id))
-                });
-            }
-            out.truncate(limit);
+        for entry in self.adjacency(label, node, q)?.take(limit) {
+            let (neighbor, value) = entry?;
+            let extracted = extract(&neighbor, &value[..])?;
+            out.push((neighbor, extracted));
         }
         Ok(out)
+    }
+
+    /// Edges of a node (by id) matching `q`, read lazily: newest first unless
+    /// `q.oldest_first`, ties in (time, edge type, edge id) order, `q.limit` ignored. Each
+    /// (edge type, direction) slot is one range scan in time order, and the slots are merged as
+    /// they are read, so a caller that stops after `n` entries has read about `n` entries per
+    /// slot however long the node's adjacency is.
+    pub fn neighbors_iter(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        q: &NeighborQuery,
+    ) -> Result<NeighborIter<'_>> {
+        Ok(NeighborIter(self.adjacency(label, node, q)?))
+    }
+
+    fn adjacency(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        q: &NeighborQuery,
+    ) -> Result<AdjacencyMerge<'_>> {
+        let since = q.since.unwrap_or(NO_TIME);
+        let until = q.until.unwrap_or(i64::MAX);
+        let slots = self.adjacency_slots(label, q)?;
+        let mut scans = Vec::with_capacity(slots.len());
+        if since <= until {
+            for (edge_type, dir) in slots {
+                let def = self.catalog.edge_type_by_id(edge_type)?;
+                let other_label = match (def.undirected, dir) {
+                    (true, _) => {
+                        if def.src_label == label {
+                            def.dst_label
+                        } else {
+                            def.src_label
+                        }
+                    }
+                    (false, Dir::Out) => def.dst_label,
+                    (false, Dir::In) => def.src_label,
+                };
+                let (lo, hi) = keys::adj_time_range(label, node, edge_type, dir, since, until);
+                scans.push(SlotScan {
+                    entries: self.view.scan(&lo, &hi, !q.oldest_first),
+                    edge_type,
+                    dir,
+                    other_label,
+                    head: None,
+                    done: false,
+                });
+            }
+        }
+        Ok(AdjacencyMerge {
+            scans,
+            oldest_first: q.oldest_first,
+            entries_read: 0,
+        })
+    }
+}
+
+/// Edges of one node, read lazily in time order: see [`Snapshot::neighbors_iter`].
+pub struct NeighborIter<'a>(AdjacencyMerge<'a>);
+
+impl NeighborIter<'_> {
+    /// Adjacency entries read from storage so far: what was consumed plus at most one entry
+    /// read ahead per (edge type, direction) slot.
+    pub fn entries_read(&self) -> u64 {
+        self.0.entries_read
+    }
+}
+
+impl Iterator for NeighborIter<'_> {
+    type Item = Result<Neighbor>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|e| e.map(|(n, _)| n))
+    }
+}
+
+/// One (edge type, direction) slot's range scan, with the entry read but not yet merged.
+struct SlotScan<'a> {
+    entries: crate::storage::KvIter<'a>,
+    edge_type: CatalogId,
+    dir: Dir,
+    other_label: CatalogId,
+    head: Option<(Neighbor, Box<[u8]>)>,
+    done: bool,
+}
+
+impl SlotScan<'_> {
+    /// Read the next entry into `head` unless one is there; `Ok(false)` once exhausted.
+    fn fill(&mut self, entries_read: &mut u64) -> Result<bool> {
+        if self.head.is_some() {
+            return Ok(true);
+        }
+        if self.done {
+            return Ok(false);
+        }
+        let Some(item) = self.entries.next() else {
+            self.done = true;
+            return Ok(false);
+        };
+        *entries_read += 1;
+        let (k, v) = item?;
+        let adj = AdjKey::decode(&k)?;
+        let neighbor = Neighbor {
+            edge_type: self.edge_type,
+            edge_id: adj.edge,
+            dir: self.dir,
+            time: opt_time(adj.time),
+            label: self.other_label,
+            node: adjacency_other(&v)?,
+        };
+        self.head = Some((neighbor, v));
+        Ok(true)
+    }
+}
+
+/// The slots of a node merged by time as they are read (see [`Snapshot::neighbors_iter`]).
+struct AdjacencyMerge<'a> {
+    scans: Vec<SlotScan<'a>>,
+    oldest_first: bool,
+    entries_read: u64,
+}
+
+impl AdjacencyMerge<'_> {
+    fn next_entry(&mut self) -> Result<Option<(Neighbor, Box<[u8]>)>> {
+        let order = |n: &Neighbor| (n.time.unwrap_or(NO_TIME), n.edge_type, n.edge_id);
+        let mut best: Option<usize> = None;
+        for i in 0..self.scans.len() {
+            if !self.scans[i].fill(&mut self.entries_read)? {
+                continue;
+            }
+            let Some(b) = best else {
+                best = Some(i);
+                continue;
+            };
+            let (this, current) = (
+                order(&self.scans[i].head.as_ref().expect("filled").0),
+                order(&self.scans[b].head.as_ref().expect("filled").0),
+            );
+            // On ties the earlier slot wins, as a stable sort of the slots' entries would.
+            let better = if self.oldest_first {
+                this < current
+            } else {
+                this > current
+            };
+            if better {
+                best = Some(i);
+            }
+        }
+        Ok(best.and_then(|i| self.scans[i].head.take()))
+    }
+}
+
+impl Iterator for AdjacencyMerge<'_> {
+    type Item = Result<(Neighbor, Box<[u8]>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.next_entry();
+        if next.is_err() {
+            // A failed read ends the iteration after reporting the error once.
+            for scan in &mut self.scans {
+                scan.done = true;
+                scan.head = None;
+            }
+        }
+        next.transpose()
     }
 }
 

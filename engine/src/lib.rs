@@ -21,6 +21,9 @@ pub mod time;
 
 pub use catalog::{Catalog, EdgeTypeDef, LabelDef, PropType, PropertyDef, Value};
 pub use error::{Error, Location, Result};
-pub use graph::{Direction, Edge, GraphStore, Neighbor, NeighborQuery, Node, Snapshot, WriteTxn};
+pub use graph::{
+    Direction, Edge, GraphStore, Neighbor, NeighborIter, NeighborQuery, Node, Snapshot, WriteTxn,
+    MAX_NEIGHBOR_LIMIT,
+};
 pub use keys::{Dir, EdgeId, Micros, NodeId};
 pub use storage::{Backend, BackendKind, Durability, StoreOptions};

@@ -21,11 +21,7 @@ pub fn parse_time(text: &str) -> Result<Micros, String> {
         .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
     {
         if let Ok(secs) = s.parse::<f64>() {
-            let micros = (secs * 1e6).round();
-            if micros.is_finite() && micros.abs() < 9.2e18 {
-                return Ok(micros as i64);
-            }
-            return Err(format!("time '{s}' is out of range"));
+            return seconds_to_micros(secs).ok_or_else(|| format!("time '{s}' is out of range"));
         }
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -41,6 +37,15 @@ pub fn parse_time(text: &str) -> Result<Micros, String> {
     Err(format!(
         "'{s}' is not a time: expected Unix seconds (e.g. 1767225600 or 1767225600.5) or RFC 3339 (e.g. 2026-01-01T00:00:00Z)"
     ))
+}
+
+/// Seconds (fractional, e.g. a duration or Unix seconds) as whole microseconds, or `None` when
+/// the value is not finite or its microseconds do not fit an `i64`.
+pub fn seconds_to_micros(seconds: f64) -> Option<Micros> {
+    let micros = (seconds * 1e6).round();
+    // `i64::MAX as f64` rounds up to 2^63, itself out of range: hence `<` there.
+    (micros.is_finite() && micros >= i64::MIN as f64 && micros < i64::MAX as f64)
+        .then_some(micros as i64)
 }
 
 /// RFC 3339 in UTC, with as many fractional digits as needed.
@@ -70,5 +75,21 @@ mod tests {
         assert_eq!(parse_time("2026-01-01").unwrap(), 1_767_225_600_000_000);
         assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
         assert_eq!(format_micros(1_767_225_600_000_000), "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn out_of_range_times_are_errors_not_wraps() {
+        for text in ["9223372036855", "-9223372036855", "9223372036854.9"] {
+            let err = parse_time(text).unwrap_err();
+            assert!(err.contains(text) && err.contains("out of range"), "{err}");
+        }
+        assert_eq!(
+            parse_time("9223372036854").unwrap(),
+            9_223_372_036_854_000_000
+        );
+        assert_eq!(seconds_to_micros(f64::NAN), None);
+        assert_eq!(seconds_to_micros(f64::INFINITY), None);
+        assert_eq!(seconds_to_micros(9.3e12), None);
+        assert_eq!(seconds_to_micros(-0.5), Some(-500_000));
     }
 }

@@ -14,8 +14,15 @@
 //! - `fan_in(edge_type, window_seconds, min_count)` / `fan_out(...)` — nodes receiving from (or
 //!   sending to) at least `min_count` distinct counterparts within some window.
 //! - `pagerank(edge_types [, damping, iterations])`.
-//! - `shortest_path(from, to [, edge_types, max_hops])` — one row per step.
+//! - `shortest_path(from, to [, edge_types, max_hops])` — one row per step; without edge types
+//!   it follows every type.
+//!
+//! A session keeps the last projection it built and reuses it while the store is unchanged
+//! (same commit generation) and the same edge types are asked for, so repeated calls — say,
+//! `shortest_path` between many pairs over every edge type — build it once. Any commit makes
+//! it stale; the next call rebuilds it from its own snapshot.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use argus_db::projection::GraphProjection as Projection;
@@ -32,6 +39,7 @@ use datafusion::common::{plan_err, DataFusionError, Result, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
+use parking_lot::Mutex;
 
 use crate::functions::{arg_literal, arg_string, parse_node, split_types};
 use crate::table::SnapshotSlot;
@@ -46,6 +54,11 @@ pub const MAX_PATH_HOPS: i64 = 20;
 
 /// Register the algorithm table functions.
 pub fn register(ctx: &SessionContext, slot: SnapshotSlot) {
+    register_with_cache(ctx, slot, Arc::new(ProjectionCache::default()));
+}
+
+/// [`register`] with the projection cache the functions share.
+fn register_with_cache(ctx: &SessionContext, slot: SnapshotSlot, cache: Arc<ProjectionCache>) {
     for kind in [
         Algo::Components,
         Algo::Cycles,
@@ -59,6 +72,7 @@ pub fn register(ctx: &SessionContext, slot: SnapshotSlot) {
             Arc::new(AlgorithmFunction {
                 kind,
                 slot: slot.clone(),
+                cache: cache.clone(),
             }),
         );
     }
@@ -91,6 +105,41 @@ impl Algo {
 struct AlgorithmFunction {
     kind: Algo,
     slot: SnapshotSlot,
+    cache: Arc<ProjectionCache>,
+}
+
+/// The last projection built, with the commit generation and edge types it was built from.
+#[derive(Default)]
+struct ProjectionCache {
+    last: Mutex<Option<(u64, Vec<String>, Arc<Projection>)>>,
+    builds: AtomicU64,
+}
+
+impl std::fmt::Debug for ProjectionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectionCache")
+            .field("builds", &self.builds.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl ProjectionCache {
+    /// The projection of `types` as of `snap`: the cached one if it was built from the same
+    /// committed state and types, else a new one (which replaces it).
+    fn get(&self, snap: &Snapshot, types: &[String]) -> argus_engine::Result<Arc<Projection>> {
+        let mut last = self.last.lock();
+        if let Some((generation, built_types, projection)) = last.as_ref() {
+            if *generation == snap.generation() && built_types == types {
+                return Ok(projection.clone());
+            }
+        }
+        // Free the stale projection before building the next: both may be large.
+        *last = None;
+        let projection = Arc::new(Projection::build(snap, types)?);
+        self.builds.fetch_add(1, Ordering::Relaxed);
+        *last = Some((snap.generation(), types.to_vec(), projection.clone()));
+        Ok(projection)
+    }
 }
 
 /// Positional literal arguments of one call.
@@ -145,6 +194,27 @@ impl Args<'_> {
             ),
             None => Ok(None),
         }
+    }
+
+    /// A duration in seconds as microseconds, `None` when the argument is absent or NULL.
+    fn seconds(&self, i: usize, what: &str) -> Result<Option<i64>> {
+        match self.number(i, what)? {
+            None => Ok(None),
+            Some(s) => match argus_engine::time::seconds_to_micros(s) {
+                Some(micros) => Ok(Some(micros)),
+                None => plan_err!(
+                    "{}: argument {} ({what}) {s:e} seconds is out of range (at most about 292,000 years)",
+                    self.f,
+                    i + 1
+                ),
+            },
+        }
+    }
+
+    /// A count that must be at least 1; larger than any graph's counts reads as the largest.
+    fn count_at_least_one(&self, i: usize, what: &str, default: u32) -> Result<u32> {
+        let n = self.int(i, what)?.unwrap_or(i64::from(default)).max(1);
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     fn types(&self, i: usize) -> Result<Vec<String>> {
@@ -202,8 +272,8 @@ impl TableFunctionImpl for AlgorithmFunction {
             Algo::Components => {
                 args.count(1, 2, "(edge_types [, min_size])")?;
                 let types = args.types(0)?;
-                let min_size = args.int(1, "min_size")?.unwrap_or(2).max(1) as u32;
-                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let min_size = args.count_at_least_one(1, "min_size", 2)?;
+                let p = self.cache.get(&snap, &types).map_err(to_df)?;
                 let labels = argus_extensions::connected_components(&p.csr);
                 let mut sizes = vec![0u32; labels.len()];
                 for &c in &labels {
@@ -258,12 +328,12 @@ impl TableFunctionImpl for AlgorithmFunction {
                         "{f}: max_len must be between 2 and {MAX_CYCLE_LEN}, got {max_len}"
                     );
                 }
-                let within = args.number(2, "within_seconds")?.map(|s| (s * 1e6) as i64);
+                let within = args.seconds(2, "within_seconds")?;
                 if within.is_some_and(|w| w < 0) {
                     return plan_err!("{f}: within_seconds must not be negative");
                 }
                 let min_amount = args.number(3, "min_amount")?;
-                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let p = self.cache.get(&snap, &types).map_err(to_df)?;
                 let search = argus_extensions::temporal_cycles(
                     &p.csr,
                     max_len as usize,
@@ -340,18 +410,18 @@ impl TableFunctionImpl for AlgorithmFunction {
             Algo::FanIn | Algo::FanOut => {
                 args.count(3, 3, "(edge_type, window_seconds, min_count)")?;
                 let types = args.types(0)?;
-                let window = args.number(1, "window_seconds")?.unwrap_or(0.0);
-                if window <= 0.0 {
+                let window = args.seconds(1, "window_seconds")?.unwrap_or(0);
+                if window <= 0 {
                     return plan_err!("{f}: window_seconds must be positive");
                 }
-                let min_count = args.int(2, "min_count")?.unwrap_or(2).max(1) as u32;
-                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let min_count = args.count_at_least_one(2, "min_count", 2)?;
+                let p = self.cache.get(&snap, &types).map_err(to_df)?;
                 let dir = if matches!(self.kind, Algo::FanIn) {
                     Direction::In
                 } else {
                     Direction::Out
                 };
-                let rows = argus_extensions::fan(&p.csr, dir, (window * 1e6) as i64, min_count);
+                let rows = argus_extensions::fan(&p.csr, dir, window, min_count);
                 let (mut node, mut count, mut ws, mut we) = (
                     StringBuilder::new(),
                     Int64Builder::new(),
@@ -392,7 +462,7 @@ impl TableFunctionImpl for AlgorithmFunction {
                         "{f}: iterations must be between 1 and 1000, got {iterations}"
                     );
                 }
-                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                let p = self.cache.get(&snap, &types).map_err(to_df)?;
                 let ranks = argus_extensions::pagerank(&p.csr, damping, iterations as usize, 1e-10);
                 let (mut node, mut rank) = (StringBuilder::new(), Float64Builder::new());
                 for (i, r) in ranks.iter().enumerate() {
@@ -433,7 +503,9 @@ impl TableFunctionImpl for AlgorithmFunction {
                         "{f}: max_hops must be between 1 and {MAX_PATH_HOPS}, got {max_hops}"
                     );
                 }
-                let p = Projection::build(&snap, &types).map_err(to_df)?;
+                // Without edge types every type is followed: reused across calls, this is the
+                // projection most worth keeping.
+                let p = self.cache.get(&snap, &types).map_err(to_df)?;
                 let mut ends = Vec::new();
                 for n in [&from, &to] {
                     let (label, key) = parse_node(f, n)?;
@@ -493,5 +565,113 @@ impl TableFunctionImpl for AlgorithmFunction {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_engine::GraphStore;
+    use datafusion::arrow::array::AsArray;
+    use parking_lot::RwLock;
+
+    async fn path(ctx: &SessionContext, from: &str, to: &str, types: &str) -> Vec<String> {
+        let sql = format!("SELECT node FROM shortest_path('{from}', '{to}'{types}) ORDER BY step");
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn shortest_path_over_every_type_reuses_its_projection_until_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GraphStore::open(dir.path().join("db")).unwrap();
+        // a1 -x-> b1 -y-> a2 -x-> b2 -y-> a3: a path needs both types.
+        store
+            .write(|tx| {
+                tx.create_label("a", "id", vec![])?;
+                tx.create_label("b", "id", vec![])?;
+                tx.create_edge_type("x", "a", "b", false, vec![])?;
+                tx.create_edge_type("y", "b", "a", false, vec![])?;
+                for k in ["a1", "a2", "a3"] {
+                    tx.upsert_node("a", k, &[])?;
+                }
+                for k in ["b1", "b2"] {
+                    tx.upsert_node("b", k, &[])?;
+                }
+                tx.insert_edge("x", "a1", "b1", Some(1), &[])?;
+                tx.insert_edge("y", "b1", "a2", Some(2), &[])?;
+                tx.insert_edge("x", "a2", "b2", Some(3), &[])?;
+                tx.insert_edge("y", "b2", "a3", Some(4), &[])?;
+                Ok(())
+            })
+            .unwrap();
+        let slot: SnapshotSlot = Arc::new(RwLock::new(store.snapshot()));
+        let ctx = SessionContext::new();
+        let cache = Arc::new(ProjectionCache::default());
+        register_with_cache(&ctx, slot.clone(), cache.clone());
+        let builds = || cache.builds.load(Ordering::Relaxed);
+
+        let long = ["a:a1", "b:b1", "a:a2", "b:b2", "a:a3"];
+        assert_eq!(path(&ctx, "a:a1", "a:a3", "").await, long);
+        let mut back = long.to_vec();
+        back.reverse();
+        assert_eq!(path(&ctx, "a:a3", "a:a1", "").await, back);
+        assert_eq!(builds(), 1, "the second call reused the projection");
+
+        // Other edge types are another projection: it replaces the cached one.
+        assert!(path(&ctx, "a:a1", "a:a3", ", 'x'").await.is_empty());
+        assert_eq!(builds(), 2);
+        assert_eq!(path(&ctx, "a:a1", "a:a3", "").await, long);
+        assert_eq!(builds(), 3);
+
+        // A write makes the cached projection stale: the shortcut is seen at once.
+        store
+            .write(|tx| tx.insert_edge("x", "a1", "b2", Some(5), &[]).map(|_| ()))
+            .unwrap();
+        *slot.write() = store.snapshot();
+        assert_eq!(
+            path(&ctx, "a:a1", "a:a3", "").await,
+            ["a:a1", "b:b2", "a:a3"]
+        );
+        assert_eq!(builds(), 4);
+        assert_eq!(
+            path(&ctx, "a:a1", "a:a3", "").await,
+            ["a:a1", "b:b2", "a:a3"]
+        );
+        assert_eq!(builds(), 4);
+
+        // A snapshot taken before the write still gets the state it was taken at.
+        let before = {
+            let old = store.snapshot();
+            store
+                .write(|tx| tx.upsert_node("a", "a4", &[]).map(|_| ()))
+                .unwrap();
+            old
+        };
+        *slot.write() = before;
+        assert_eq!(
+            path(&ctx, "a:a1", "a:a3", "").await,
+            ["a:a1", "b:b2", "a:a3"]
+        );
+        assert_eq!(builds(), 4, "same generation as the cached projection");
+        *slot.write() = store.snapshot();
+        assert_eq!(
+            path(&ctx, "a:a1", "a:a3", "").await,
+            ["a:a1", "b:b2", "a:a3"]
+        );
+        assert_eq!(
+            builds(),
+            5,
+            "a write of nodes only still changes the generation"
+        );
     }
 }

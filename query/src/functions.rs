@@ -4,7 +4,9 @@
 //!   the k-hop neighbourhood of `'label:key'`, one row per reached node with its hop distance
 //!   and the edge that reached it. `edge_types` is a comma-separated list (NULL or '' for all),
 //!   `direction` is 'out', 'in' or 'both' (default), `since`/`until` bound edge times, `limit`
-//!   caps the rows (default 10,000). `hops` must be 1..=10.
+//!   caps the rows (default 10,000, at most [`MAX_NEIGHBOR_LIMIT`]). `hops` must be 1..=10.
+//!   Each node's edges are read newest first and only as far as the limit needs, so with one
+//!   hop the rows are the node's newest `limit` distinct neighbours.
 //! - `degree(node, edge_type, direction)` — scalar, vectorised over its arguments: the stored
 //!   degree of each `'label:key'`, NULL for a node that does not exist.
 
@@ -12,7 +14,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use argus_engine::keys::{CatalogId, NodeId};
-use argus_engine::{Dir, Direction, NeighborQuery, Snapshot};
+use argus_engine::{Dir, Direction, NeighborQuery, Snapshot, MAX_NEIGHBOR_LIMIT};
 use datafusion::arrow::array::{
     Array, ArrayRef, Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
     UInt64Builder,
@@ -83,8 +85,11 @@ fn arg_int(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>>
     match arg_literal(e) {
         Some(ScalarValue::Int64(v)) => Ok(v),
         Some(ScalarValue::Int32(v)) => Ok(v.map(i64::from)),
-        Some(ScalarValue::UInt64(v)) => Ok(v.map(|x| x as i64)),
-        Some(ScalarValue::Null) => Ok(None),
+        Some(ScalarValue::UInt64(Some(x))) => match i64::try_from(x) {
+            Ok(x) => Ok(Some(x)),
+            Err(_) => plan_err!("{f}: argument {} ({what}) {x} is too large", i + 1),
+        },
+        Some(ScalarValue::Null) | Some(ScalarValue::UInt64(None)) => Ok(None),
         _ => plan_err!(
             "{f}: argument {} ({what}) must be an integer literal, got {e}",
             i + 1
@@ -96,16 +101,33 @@ fn arg_time(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>
     let Some(e) = exprs.get(i) else {
         return Ok(None);
     };
+    let out_of_range = |shown: String| {
+        plan_err!(
+            "{f}: argument {} ({what}) {shown} is out of the range of times (i64 microseconds since 1970)",
+            i + 1
+        )
+    };
+    let scaled = |v: Option<i64>, per_unit: i64, unit: &str| match v {
+        None => Ok(None),
+        Some(x) => match x.checked_mul(per_unit) {
+            Some(micros) => Ok(Some(micros)),
+            None => out_of_range(format!("{x} {unit}")),
+        },
+    };
     match arg_literal(e) {
         Some(ScalarValue::TimestampMicrosecond(v, _)) => Ok(v),
-        Some(ScalarValue::TimestampMillisecond(v, _)) => Ok(v.map(|x| x * 1_000)),
-        Some(ScalarValue::TimestampSecond(v, _)) => Ok(v.map(|x| x * 1_000_000)),
-        Some(ScalarValue::TimestampNanosecond(v, _)) => Ok(v.map(|x| x / 1_000)),
-        Some(ScalarValue::Int64(v)) => Ok(v.map(|x| x * 1_000_000)),
+        Some(ScalarValue::TimestampMillisecond(v, _)) => scaled(v, 1_000, "milliseconds"),
+        Some(ScalarValue::TimestampSecond(v, _)) => scaled(v, 1_000_000, "seconds"),
+        Some(ScalarValue::TimestampNanosecond(v, _)) => Ok(v.map(|x| x.div_euclid(1_000))),
+        Some(ScalarValue::Int64(v)) => scaled(v, 1_000_000, "seconds"),
+        Some(ScalarValue::Float64(Some(x))) => match argus_engine::time::seconds_to_micros(x) {
+            Some(micros) => Ok(Some(micros)),
+            None => out_of_range(format!("{x:e} seconds")),
+        },
         Some(ScalarValue::Utf8(Some(s))) | Some(ScalarValue::Utf8View(Some(s))) => argus_engine::time::parse_time(&s)
             .map(Some)
             .or_else(|m| plan_err!("{f}: argument {} ({what}): {m}", i + 1)),
-        Some(ScalarValue::Null) | Some(ScalarValue::Utf8(None)) => Ok(None),
+        Some(ScalarValue::Null) | Some(ScalarValue::Utf8(None)) | Some(ScalarValue::Float64(None)) => Ok(None),
         _ => plan_err!("{f}: argument {} ({what}) must be a time (timestamp, Unix seconds or RFC 3339 text), got {e}", i + 1),
     }
 }
@@ -183,9 +205,12 @@ impl TableFunctionImpl for NeighborsFunction {
         let since = arg_time(F, exprs, 4, "since")?;
         let until = arg_time(F, exprs, 5, "until")?;
         let limit = arg_int(F, exprs, 6, "limit")?.unwrap_or(DEFAULT_NEIGHBOR_LIMIT);
-        if limit < 0 {
-            return plan_err!("{F}: limit must not be negative, got {limit}");
-        }
+        let Some(limit) = usize::try_from(limit)
+            .ok()
+            .filter(|&l| l <= MAX_NEIGHBOR_LIMIT)
+        else {
+            return plan_err!("{F}: limit must be between 0 and {MAX_NEIGHBOR_LIMIT}, got {limit}");
+        };
         let snap = self.slot.read().clone();
         for t in &types {
             snap.catalog().edge_type(t).map_err(to_df)?;
@@ -194,7 +219,7 @@ impl TableFunctionImpl for NeighborsFunction {
         let start = snap.node_id_in(lid, &key).map_err(to_df)?.ok_or_else(|| {
             datafusion::error::DataFusionError::Plan(format!("{F}: no node {label}:{key}"))
         })?;
-        let batch = k_hop(
+        let (batch, _) = k_hop(
             &snap,
             (lid, start),
             hops as u32,
@@ -202,7 +227,7 @@ impl TableFunctionImpl for NeighborsFunction {
             direction,
             since,
             until,
-            limit as usize,
+            limit,
         )
         .map_err(to_df)?;
         Ok(Arc::new(MemTable::try_new(
@@ -212,7 +237,9 @@ impl TableFunctionImpl for NeighborsFunction {
     }
 }
 
-/// Breadth-first neighbourhood from the store: each node once, at its smallest hop.
+/// Breadth-first neighbourhood from the store: each node once, at its smallest hop; with the
+/// number of adjacency entries read. Each node's edges are read newest first, lazily, so the
+/// reads stop once `limit` rows are produced.
 #[allow(clippy::too_many_arguments)]
 fn k_hop(
     snap: &Snapshot,
@@ -223,7 +250,7 @@ fn k_hop(
     since: Option<i64>,
     until: Option<i64>,
     limit: usize,
-) -> argus_engine::Result<RecordBatch> {
+) -> argus_engine::Result<(RecordBatch, u64)> {
     let catalog = snap.catalog();
     let label_name = |l: CatalogId| catalog.label_by_id(l).map(|d| d.name.clone());
     let mut node_col = StringBuilder::new();
@@ -242,6 +269,7 @@ fn k_hop(
     let mut frontier: VecDeque<((CatalogId, NodeId), String, u32)> =
         VecDeque::from([(start, start_name, 0)]);
     let mut rows = 0usize;
+    let mut entries_read = 0u64;
     let queries: Vec<NeighborQuery> = if types.is_empty() {
         vec![NeighborQuery {
             edge_type: None,
@@ -267,16 +295,20 @@ fn k_hop(
             continue;
         }
         for q in &queries {
+            if rows == limit {
+                break 'bfs;
+            }
             // A label that cannot have edges of this type in this direction contributes nothing.
-            let Ok(found) = snap.neighbors_by_id(label, node, q) else {
+            let Ok(mut found) = snap.neighbors_iter(label, node, q) else {
                 continue;
             };
-            for n in found {
+            while rows < limit {
+                let Some(n) = found.next() else {
+                    break;
+                };
+                let n = n?;
                 if !seen.insert((n.label, n.node)) {
                     continue;
-                }
-                if rows == limit {
-                    break 'bfs;
                 }
                 let key = snap.node_key(n.label, n.node)?.unwrap_or_default();
                 let lname = label_name(n.label)?;
@@ -296,6 +328,7 @@ fn k_hop(
                 rows += 1;
                 frontier.push_back(((n.label, n.node), full, hop + 1));
             }
+            entries_read += found.entries_read();
         }
     }
     let columns: Vec<ArrayRef> = vec![
@@ -309,8 +342,9 @@ fn k_hop(
         Arc::new(time_col.finish()),
         Arc::new(parent_col.finish()),
     ];
-    RecordBatch::try_new(neighbors_schema(), columns)
-        .map_err(|e| argus_engine::Error::Corrupt(e.to_string()))
+    let batch = RecordBatch::try_new(neighbors_schema(), columns)
+        .map_err(|e| argus_engine::Error::Corrupt(e.to_string()))?;
+    Ok((batch, entries_read))
 }
 
 /// `degree(node, edge_type, direction)`.
@@ -401,5 +435,72 @@ impl ScalarUDFImpl for DegreeFunction {
         }
         let array: ArrayRef = Arc::new(out.finish());
         Ok(ColumnarValue::Array(array))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_engine::GraphStore;
+    use datafusion::arrow::array::AsArray;
+
+    #[test]
+    fn a_limited_neighbourhood_reads_only_what_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GraphStore::open(dir.path().join("db")).unwrap();
+        // One card paying 5,000 merchants, one payment each, at times 0..5000 seconds.
+        store
+            .write(|tx| {
+                tx.create_label("card", "id", vec![])?;
+                tx.create_label("merchant", "id", vec![])?;
+                tx.create_edge_type("paid", "card", "merchant", false, vec![])?;
+                tx.upsert_node("card", "c", &[])?;
+                for m in 0..5_000i64 {
+                    tx.upsert_node("merchant", &format!("m{m}"), &[])?;
+                    tx.insert_edge("paid", "c", &format!("m{m}"), Some(m * 1_000_000), &[])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let snap = store.snapshot();
+        let card = snap.catalog().label("card").unwrap().id;
+        let start = (card, snap.node_id("card", "c").unwrap().unwrap());
+        let run = |hops: u32, limit: usize| {
+            k_hop(&snap, start, hops, &[], Direction::Both, None, None, limit).unwrap()
+        };
+        let nodes = |batch: &RecordBatch| -> Vec<String> {
+            batch
+                .column(0)
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap().to_string())
+                .collect()
+        };
+
+        let (whole, read_all) = run(1, MAX_NEIGHBOR_LIMIT);
+        assert_eq!(whole.num_rows(), 5_000);
+        assert_eq!(read_all, 5_000);
+        let newest: Vec<String> = (4_990..5_000)
+            .rev()
+            .map(|m| format!("merchant:m{m}"))
+            .collect();
+        assert_eq!(nodes(&whole)[..10], newest);
+
+        let (ten, read) = run(1, 10);
+        assert_eq!(
+            nodes(&ten),
+            newest,
+            "the newest-first prefix of the whole result"
+        );
+        assert!(read <= 10 + 1, "read {read} adjacency entries for 10 rows");
+
+        // Two hops: each merchant leads back to the card (already seen); the limit still stops
+        // the reads once its rows are there.
+        let (two, read) = run(2, 25);
+        assert_eq!(two.num_rows(), 25);
+        assert!(read <= 25 + 1, "read {read} adjacency entries for 25 rows");
+
+        let (none, read) = run(1, 0);
+        assert_eq!((none.num_rows(), read), (0, 0));
     }
 }

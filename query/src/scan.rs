@@ -179,7 +179,8 @@ impl GraphScanExec {
                 } else if let Some(only) = &f.ids {
                     ids = only.clone();
                 }
-                ids.dedup();
+                // `ScanFilter` is public: one built elsewhere may repeat keys or ids.
+                let ids = crate::table::first_occurrences(ids);
                 Ok(vec![snap.nodes_by_ids(label, &ids, &self.projection)?])
             }
             TableKind::Edges(edge_type) => self.adjacency_batches(edge_type),

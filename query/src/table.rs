@@ -227,7 +227,17 @@ fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<Strin
     }
 }
 
-/// Combine every pushable filter (they are ANDed) into one scan description.
+/// `values` without repeats, each at its first place: `IN ('a','b','a')` reads `a` once.
+pub(crate) fn first_occurrences<T: Eq + std::hash::Hash + Clone>(values: Vec<T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values
+        .into_iter()
+        .filter(|v| seen.insert(v.clone()))
+        .collect()
+}
+
+/// Combine every pushable filter (they are ANDed) into one scan description. Each key, id and
+/// endpoint appears once, so a lookup returns each row once.
 pub fn scan_filter(kind: TableKind, key_column: &str, filters: &[Expr]) -> ScanFilter {
     let mut out = ScanFilter::default();
     for f in filters.iter().filter_map(|e| classify(kind, key_column, e)) {
@@ -245,6 +255,10 @@ pub fn scan_filter(kind: TableKind, key_column: &str, filters: &[Expr]) -> ScanF
             (None, b) => b,
         };
     }
+    out.keys = out.keys.map(first_occurrences);
+    out.ids = out.ids.map(first_occurrences);
+    out.src = out.src.map(first_occurrences);
+    out.dst = out.dst.map(first_occurrences);
     out
 }
 

@@ -181,25 +181,30 @@ impl RowSource for CsvSource {
     }
 
     fn next_row(&mut self) -> Result<Option<SourceRow>> {
-        let (record, line) = match self.first.take() {
-            Some(r) => (r, 1),
-            None => {
-                if !self
-                    .reader
-                    .read_byte_record(&mut self.record)
-                    .map_err(|e| csv_error(&self.path, e))?
-                {
-                    return Ok(None);
+        // A lone empty field (an empty line, or `""`) is skipped, like most CSV readers do. Skipped
+        // in a loop: a file may hold millions of such lines in a row.
+        let (record, line) = loop {
+            let (record, line) = match self.first.take() {
+                Some(r) => (r, 1),
+                None => {
+                    if !self
+                        .reader
+                        .read_byte_record(&mut self.record)
+                        .map_err(|e| csv_error(&self.path, e))?
+                    {
+                        return Ok(None);
+                    }
+                    let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+                    (std::mem::take(&mut self.record), line)
                 }
-                let line = self.record.position().map(|p| p.line()).unwrap_or(0);
-                (std::mem::take(&mut self.record), line)
+            };
+            let lone_empty_field = record.len() == 1 && record[0].is_empty();
+            if !(lone_empty_field && self.columns.len() != 1) {
+                break (record, line);
             }
+            self.record = record;
         };
         if record.len() != self.columns.len() {
-            // A lone empty line is skipped, like most CSV readers do.
-            if record.len() == 1 && record[0].is_empty() {
-                return self.next_row();
-            }
             return Err(Error::Input {
                 location: Box::new(Location {
                     file: self.path.clone(),

@@ -21,7 +21,7 @@ use crate::error::{Error, Location, Result};
 use crate::graph::{GraphStore, Prepared};
 use crate::keys::{CatalogId, Micros, NodeId};
 use crate::record::{normalize_props, Props};
-use crate::time::parse_time;
+use crate::time::{parse_time, seconds_to_micros};
 
 pub use csv_source::{CsvOptions, TextEncoding};
 
@@ -406,8 +406,10 @@ fn cell_time(cell: &Cell) -> std::result::Result<Option<Micros>, String> {
         Cell::Typed(Value::Int(s)) => s
             .checked_mul(1_000_000)
             .map(Some)
-            .ok_or_else(|| format!("time {s} out of range")),
-        Cell::Typed(Value::Float(s)) => Ok(Some((s * 1e6).round() as i64)),
+            .ok_or_else(|| format!("time {s} (Unix seconds) is out of range")),
+        Cell::Typed(Value::Float(s)) => seconds_to_micros(*s)
+            .map(Some)
+            .ok_or_else(|| format!("time {s:e} (Unix seconds) is out of range")),
         Cell::Typed(Value::String(s)) => parse_time(s).map(Some),
         Cell::Typed(v) => Err(format!("a {} value is not a time", v.prop_type())),
     }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
-    UInt64Type, UInt8Type,
+    Date32Type, Date64Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -15,7 +16,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 
 use super::{Cell, RowSource, SourceRow};
 use crate::catalog::{PropType, Value};
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 
 pub(crate) struct ParquetSource {
     path: PathBuf,
@@ -99,7 +100,16 @@ impl ParquetSource {
             .collect();
         for (c, array) in batch.columns().iter().enumerate() {
             for (i, row) in rows.iter_mut().enumerate() {
-                row.cells.push(cell_at(array, &self.types[c], i));
+                let cell = cell_at(array, &self.types[c], i).map_err(|message| Error::Input {
+                    location: Box::new(Location {
+                        file: self.path.clone(),
+                        line: row.line,
+                        column: Some(c + 1),
+                        column_name: Some(self.columns[c].clone()),
+                    }),
+                    message,
+                })?;
+                row.cells.push(cell);
             }
         }
         self.next_line += n as u64;
@@ -108,9 +118,10 @@ impl ParquetSource {
     }
 }
 
-fn cell_at(array: &ArrayRef, dt: &DataType, i: usize) -> Cell {
+/// One Parquet value as a cell, or what is wrong with it (the caller adds file, row and column).
+fn cell_at(array: &ArrayRef, dt: &DataType, i: usize) -> std::result::Result<Cell, String> {
     if array.is_null(i) {
-        return Cell::Null;
+        return Ok(Cell::Null);
     }
     let v = match dt {
         DataType::Int8 => Value::Int(array.as_primitive::<Int8Type>().value(i) as i64),
@@ -120,7 +131,15 @@ fn cell_at(array: &ArrayRef, dt: &DataType, i: usize) -> Cell {
         DataType::UInt8 => Value::Int(array.as_primitive::<UInt8Type>().value(i) as i64),
         DataType::UInt16 => Value::Int(array.as_primitive::<UInt16Type>().value(i) as i64),
         DataType::UInt32 => Value::Int(array.as_primitive::<UInt32Type>().value(i) as i64),
-        DataType::UInt64 => Value::Int(array.as_primitive::<UInt64Type>().value(i) as i64),
+        DataType::UInt64 => {
+            let raw = array.as_primitive::<UInt64Type>().value(i);
+            Value::Int(i64::try_from(raw).map_err(|_| {
+                format!(
+                    "UInt64 value {raw} is larger than the largest int Argus stores ({})",
+                    i64::MAX
+                )
+            })?)
+        }
         DataType::Float32 => Value::Float(array.as_primitive::<Float32Type>().value(i) as f64),
         DataType::Float64 => Value::Float(array.as_primitive::<Float64Type>().value(i)),
         DataType::Boolean => Value::Bool(array.as_boolean().value(i)),
@@ -128,43 +147,35 @@ fn cell_at(array: &ArrayRef, dt: &DataType, i: usize) -> Cell {
         DataType::LargeUtf8 => Value::String(array.as_string::<i64>().value(i).to_string()),
         DataType::Utf8View => Value::String(array.as_string_view().value(i).to_string()),
         DataType::Timestamp(unit, _) => {
-            let raw = match unit {
+            let (raw, micros) = match unit {
                 TimeUnit::Second => {
-                    array
-                        .as_primitive::<arrow_array::types::TimestampSecondType>()
-                        .value(i)
-                        * 1_000_000
+                    let s = array.as_primitive::<TimestampSecondType>().value(i);
+                    (s, s.checked_mul(1_000_000))
                 }
                 TimeUnit::Millisecond => {
-                    array
-                        .as_primitive::<arrow_array::types::TimestampMillisecondType>()
-                        .value(i)
-                        * 1_000
+                    let ms = array.as_primitive::<TimestampMillisecondType>().value(i);
+                    (ms, ms.checked_mul(1_000))
                 }
-                TimeUnit::Microsecond => array
-                    .as_primitive::<arrow_array::types::TimestampMicrosecondType>()
-                    .value(i),
+                TimeUnit::Microsecond => {
+                    let us = array.as_primitive::<TimestampMicrosecondType>().value(i);
+                    (us, Some(us))
+                }
                 TimeUnit::Nanosecond => {
-                    array
-                        .as_primitive::<arrow_array::types::TimestampNanosecondType>()
-                        .value(i)
-                        / 1_000
+                    let ns = array.as_primitive::<TimestampNanosecondType>().value(i);
+                    (ns, Some(ns.div_euclid(1_000)))
                 }
             };
-            Value::Timestamp(raw)
+            Value::Timestamp(micros.ok_or_else(|| out_of_range(dt, raw))?)
         }
-        DataType::Date32 => Value::Timestamp(
-            array
-                .as_primitive::<arrow_array::types::Date32Type>()
-                .value(i) as i64
-                * 86_400_000_000,
-        ),
-        DataType::Date64 => Value::Timestamp(
-            array
-                .as_primitive::<arrow_array::types::Date64Type>()
-                .value(i)
-                * 1_000,
-        ),
+        DataType::Date32 => {
+            let days = array.as_primitive::<Date32Type>().value(i);
+            let micros = i64::from(days).checked_mul(MICROS_PER_DAY);
+            Value::Timestamp(micros.ok_or_else(|| out_of_range(dt, i64::from(days)))?)
+        }
+        DataType::Date64 => {
+            let ms = array.as_primitive::<Date64Type>().value(i);
+            Value::Timestamp(ms.checked_mul(1_000).ok_or_else(|| out_of_range(dt, ms))?)
+        }
         DataType::FixedSizeList(f, _) => {
             let list = array.as_fixed_size_list().value(i);
             let values: Vec<f32> = match f.data_type() {
@@ -181,9 +192,18 @@ fn cell_at(array: &ArrayRef, dt: &DataType, i: usize) -> Cell {
             };
             Value::Vector(values)
         }
-        _ => return Cell::Null,
+        _ => return Ok(Cell::Null),
     };
-    Cell::Typed(v)
+    Ok(Cell::Typed(v))
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// A time value whose microseconds since the epoch do not fit an `i64`.
+fn out_of_range(dt: &DataType, raw: i64) -> String {
+    format!(
+        "{dt} value {raw} is outside the range of times Argus stores (i64 microseconds since 1970, about years -290308 to 294247)"
+    )
 }
 
 impl RowSource for ParquetSource {
