@@ -16,6 +16,9 @@ use argus_tests::{assert_same_contents, crash_row, write_crash_csv};
 use rand::{Rng, SeedableRng};
 
 const ROWS: u64 = 2_000_000;
+/// sled loads more slowly and gets a fifth of the trials: a shorter file keeps its finishing
+/// loads short.
+const SLED_ROWS: u64 = 300_000;
 /// Rows per batch while the parent kills the child: small, so that kills land mid-load.
 const CRASH_BATCH_ROWS: usize = 500;
 /// Rows per batch of the uninterrupted loads that finish and compare.
@@ -43,13 +46,22 @@ impl Mode {
     }
 }
 
-/// One data directory the trials kill loads into, with what was committed there so far.
+/// One data directory the trials kill loads into, the file they load and what was committed
+/// there so far.
 struct Lane {
     db: PathBuf,
+    csv: PathBuf,
+    rows: u64,
     committed: u64,
 }
 
-fn spawn_child(db: &Path, csv: &Path, mode: Mode, batch_rows: usize, pause_at: Option<u64>) -> std::process::Child {
+fn spawn_child(
+    db: &Path,
+    csv: &Path,
+    mode: Mode,
+    batch_rows: usize,
+    pause_at: Option<u64>,
+) -> std::process::Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crash_child"));
     command
         .arg(db)
@@ -68,9 +80,9 @@ fn spawn_child(db: &Path, csv: &Path, mode: Mode, batch_rows: usize, pause_at: O
 
 /// Run one child and kill it at a random moment (or, for [`Mode::BetweenLinks`], once it says it
 /// stopped between two links). Returns the last row count it acknowledged.
-fn kill_during_load(lane: &Lane, csv: &Path, mode: Mode, rng: &mut impl Rng) -> u64 {
+fn kill_during_load(lane: &Lane, mode: Mode, rng: &mut impl Rng) -> u64 {
     let pause_at = (mode == Mode::BetweenLinks).then(|| rng.gen_range(1..=8));
-    let mut child = spawn_child(&lane.db, csv, mode, CRASH_BATCH_ROWS, pause_at);
+    let mut child = spawn_child(&lane.db, &lane.csv, mode, CRASH_BATCH_ROWS, pause_at);
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
@@ -138,7 +150,10 @@ fn load_to_the_end(db: &Path, csv: &Path, mode: Mode) {
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let last = stdout.lines().map(Result::unwrap).last();
     let status = child.wait().unwrap();
-    assert!(status.success() && last.as_deref() == Some("DONE"), "{mode:?}: {status}, last line {last:?}");
+    assert!(
+        status.success() && last.as_deref() == Some("DONE"),
+        "{mode:?}: {status}, last line {last:?}"
+    );
 }
 
 /// The checks after every kill: acknowledged rows present, whole batches only, `check` clean,
@@ -204,13 +219,26 @@ fn kill_9_during_load_loses_no_acknowledged_batch_and_the_resumed_load_matches_a
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xC0FFEE);
     let mut rocks = Lane {
         db: dir.path().join("rocksdb"),
+        csv,
+        rows: ROWS,
         committed: 0,
     };
-    let rocks_modes = [Mode::Logged, Mode::Linked, Mode::Buffered, Mode::BetweenLinks];
+    let rocks_modes = [
+        Mode::Logged,
+        Mode::Linked,
+        Mode::Buffered,
+        Mode::BetweenLinks,
+    ];
     // Every fifth trial goes to sled when it is built in.
-    let mut sled = cfg!(feature = "sled").then(|| Lane {
-        db: dir.path().join("sled"),
-        committed: 0,
+    let mut sled = cfg!(feature = "sled").then(|| {
+        let csv = dir.path().join("sled-edges.csv");
+        write_crash_csv(&csv, SLED_ROWS).unwrap();
+        Lane {
+            db: dir.path().join("sled"),
+            csv,
+            rows: SLED_ROWS,
+            committed: 0,
+        }
     });
     let mut kills_mid_load = 0;
     let mut kills_between_links = 0;
@@ -221,7 +249,7 @@ fn kill_9_during_load_loses_no_acknowledged_batch_and_the_resumed_load_matches_a
             _ => (&mut rocks, rocks_modes[trial as usize % rocks_modes.len()]),
         };
         let before = lane.committed;
-        let acked = kill_during_load(lane, &csv, mode, &mut rng);
+        let acked = kill_during_load(lane, mode, &mut rng);
         let committed = check_after_kill(&lane.db, trial, acked.max(before));
         if mode == Mode::BetweenLinks {
             // The batch stopped between its links was committed, so opening completed it.
@@ -246,17 +274,19 @@ fn kill_9_during_load_loses_no_acknowledged_batch_and_the_resumed_load_matches_a
     let mut lanes = vec![(rocks, Mode::Linked)];
     lanes.extend(sled.map(|lane| (lane, Mode::Sled)));
     for (lane, mode) in lanes {
-        load_to_the_end(&lane.db, &csv, mode);
+        let started = Instant::now();
+        load_to_the_end(&lane.db, &lane.csv, mode);
         let clean_db = lane.db.with_extension("clean");
-        load_to_the_end(&clean_db, &csv, mode);
+        load_to_the_end(&clean_db, &lane.csv, mode);
         let resumed = GraphStore::open(&lane.db).unwrap();
         let clean = GraphStore::open(&clean_db).unwrap();
         let t = resumed.catalog().edge_type("pays").unwrap().id;
-        assert_eq!(resumed.snapshot().edge_count(t).unwrap(), ROWS);
+        assert_eq!(resumed.snapshot().edge_count(t).unwrap(), lane.rows);
         let compared = assert_same_contents(&resumed, &clean);
         eprintln!(
-            "crash test: {mode:?} store finished after {} rows committed under kills; {compared} entries equal to a clean load",
-            lane.committed
+            "crash test: {mode:?} store finished after {} rows committed under kills; {compared} entries equal to a clean load ({:.1} s)",
+            lane.committed,
+            started.elapsed().as_secs_f64()
         );
     }
     eprintln!("crash test: {trials} trials, {kills_mid_load} killed mid-load, {kills_between_links} between two links");

@@ -638,7 +638,10 @@ fn a_bulk_commit_whose_files_cannot_be_linked_is_completed_when_the_store_is_reo
     let away = parked.lock().unwrap().take().expect("a file was parked");
     std::fs::rename(&away, away.with_extension("sst")).unwrap();
     let store = GraphStore::open_with(&db, None, bulk.clone()).unwrap();
-    assert_eq!(load::edge_load_checkpoint(&store, "paid", &file).unwrap(), 400);
+    assert_eq!(
+        load::edge_load_checkpoint(&store, "paid", &file).unwrap(),
+        400
+    );
     let t = store.catalog().edge_type("paid").unwrap().id;
     assert_eq!(store.snapshot().edge_count(t).unwrap(), 400);
     let report = argus_engine::check::check(&store.snapshot()).unwrap();

@@ -891,12 +891,10 @@ pub fn load_edges(
                 ));
             }
         }
-        Some(loaded) => {
-            if begins_with_loaded_rows(&spec.file, &identity, &spec.options, &loaded) {
-                return Err(already_loaded(spec, &loaded));
-            }
+        Some(loaded) if begins_with_loaded_rows(&spec.file, &identity, &spec.options, &loaded) => {
+            return Err(already_loaded(spec, &loaded));
         }
-        None => {}
+        Some(_) | None => {}
     }
 
     // Key → id of endpoints seen so far. The pipeline holds the writer lock for the whole load,

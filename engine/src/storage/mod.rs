@@ -266,7 +266,10 @@ pub struct StoreOptions {
 /// See [`StoreOptions::before_link`]: called with the table file about to be linked and its
 /// position among its commit's files (0 for the first).
 #[derive(Clone)]
-pub struct LinkHook(pub Arc<dyn Fn(&Path, usize) + Send + Sync>);
+pub struct LinkHook(pub Arc<LinkHookFn>);
+
+/// The function a [`LinkHook`] calls.
+pub type LinkHookFn = dyn Fn(&Path, usize) + Send + Sync;
 
 impl std::fmt::Debug for LinkHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -27,8 +27,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
@@ -264,9 +264,10 @@ impl RocksBackend {
             }
             match self.link(ks, file) {
                 Ok(()) => return Ok(()),
-                Err(e) if attempt >= LINK_ATTEMPTS => {
-                    return Err(Error::Backend(format!("{e} (tried {attempt} times)")))
+                Err(Error::Backend(message)) if attempt >= LINK_ATTEMPTS => {
+                    return Err(Error::Backend(format!("{message} (tried {attempt} times)")))
                 }
+                Err(e) if attempt >= LINK_ATTEMPTS => return Err(e),
                 Err(_) => {
                     std::thread::sleep(pause);
                     pause *= 2;
@@ -831,7 +832,11 @@ mod tests {
             let snapshot = db.snapshot();
             assert!(snapshot.get(&degree_key(1, 0, 2, Dir::Out)).is_err());
             assert!(snapshot
-                .scan(&[Keyspace::Edges.prefix()], &[Keyspace::Edges.prefix() + 1], false)
+                .scan(
+                    &[Keyspace::Edges.prefix()],
+                    &[Keyspace::Edges.prefix() + 1],
+                    false
+                )
                 .any(|item| item.is_err()));
         }
         // The cause goes away (the file is back), and opening links it.
