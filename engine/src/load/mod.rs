@@ -8,7 +8,8 @@
 //! file they have committed (in the same transaction as the edges); `resume` skips those rows,
 //! so a failed edge load continues where it stopped instead of adding parallel edges twice.
 //! Resuming a file whose loaded rows have changed, and loading again without `resume` a file
-//! whose rows are already loaded, are refused (see [`checkpoint`]).
+//! whose rows are already loaded, are refused: checkpoints record the file and a digest of the
+//! rows committed.
 
 mod checkpoint;
 mod csv_source;
