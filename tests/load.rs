@@ -653,5 +653,5 @@ fn a_bulk_commit_whose_files_cannot_be_linked_is_completed_when_the_store_is_reo
     let clean = GraphStore::open_with(dir.path().join("clean"), None, bulk).unwrap();
     spec.resume = false;
     load::load_edges(&clean, &spec, &mut quiet()).unwrap();
-    assert!(argus_tests::assert_same_contents(&store, &clean) > 5000);
+    assert!(argus_tests::assert_same_contents(&store, &clean) > 3000);
 }
