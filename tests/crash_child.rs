@@ -1,28 +1,65 @@
-//! Child process of the crash test: loads the edge file given as argument into the store in
-//! small batches (resuming from its checkpoint) and prints `ACK <rows committed>` after each
-//! committed batch. The parent kills it with SIGKILL at random moments. A third argument,
-//! `linked` or `logged`, picks whether batches are committed as linked table files or through
-//! the write-ahead log.
+//! Child process of the crash test: loads the edge file given as argument into the store
+//! (resuming from its checkpoint) and prints `ACK <rows committed>` after each committed batch,
+//! then `DONE`. The parent kills it with SIGKILL at random moments.
+//!
+//! Arguments: `DB FILE MODE BATCH_ROWS [PAUSE_AT]`. `MODE` picks how batches are committed:
+//! `linked` (as table files linked into RocksDB), `logged` (through RocksDB's write-ahead log,
+//! synced), `buffered` (the log, not synced) or `sled`. With `PAUSE_AT` = K (linked only), the
+//! K-th commit of this run prints `LINKING` after linking its first table file and then waits,
+//! before its second, for the parent to kill it there.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use anyhow::{bail, Context};
 use argus_engine::load::{self, EdgeLoad, LoadOptions, LoadProgress};
-use argus_engine::{GraphStore, StoreOptions};
+use argus_engine::storage::LinkHook;
+use argus_engine::{BackendKind, Durability, GraphStore, StoreOptions};
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let db = PathBuf::from(args.next().expect("db dir"));
-    let file = PathBuf::from(args.next().expect("csv file"));
-    let linked = args.next().as_deref() == Some("linked");
-    let options = StoreOptions {
-        ingest_min_fresh: if linked { 1 } else { usize::MAX },
-        ..StoreOptions::default()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [db, file, mode, batch_rows, rest @ ..] = args.as_slice() else {
+        bail!("usage: crash_child DB FILE MODE BATCH_ROWS [PAUSE_AT]");
     };
-    let store = GraphStore::open_with(&db, None, options)?;
+    let batch_rows: usize = batch_rows.parse().context("BATCH_ROWS")?;
+    let pause_at: u64 = match rest.first() {
+        Some(k) => k.parse().context("PAUSE_AT")?,
+        None => 0,
+    };
+    let mut options = StoreOptions::default();
+    let mut backend = BackendKind::RocksDb;
+    match mode.as_str() {
+        "linked" => options.ingest_min_fresh = 1,
+        "logged" => options.ingest_min_fresh = usize::MAX,
+        "buffered" => {
+            options.ingest_min_fresh = usize::MAX;
+            options.durability = Durability::Buffered;
+        }
+        "sled" => backend = BackendKind::Sled,
+        other => bail!("unknown mode {other}"),
+    }
+    if pause_at > 0 {
+        let commits = AtomicU64::new(0);
+        let hook = move |_: &Path, position: usize| {
+            if position == 0 {
+                commits.fetch_add(1, Ordering::SeqCst);
+            } else if position == 1 && commits.load(Ordering::SeqCst) == pause_at {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "LINKING").expect("parent reads stdout");
+                out.flush().expect("flush");
+                loop {
+                    std::thread::park();
+                }
+            }
+        };
+        options.before_link = Some(LinkHook(Arc::new(hook)));
+    }
+    let store = GraphStore::open_with(db, Some(backend), options)?;
     let spec = EdgeLoad {
         edge_type: "pays".into(),
-        file,
+        file: PathBuf::from(file),
         src_label: "acct".into(),
         src_column: "src".into(),
         dst_label: "merch".into(),
@@ -32,7 +69,7 @@ fn main() -> anyhow::Result<()> {
         create_missing_nodes: true,
         resume: true,
         options: LoadOptions {
-            batch_rows: 500,
+            batch_rows,
             ..LoadOptions::default()
         },
     };

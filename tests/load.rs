@@ -699,3 +699,174 @@ fn edge_times_out_of_range_name_file_line_and_column() {
     let report = argus_engine::check::check(&store.snapshot()).unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
 }
+
+/// `src,dst,time,amount` rows `range` of a small payments file.
+fn payment_rows(range: std::ops::Range<u64>) -> String {
+    range
+        .map(|i| format!("s{},d{},{},{}.5\n", i % 37, i % 11, 1_767_225_600 + i, i))
+        .collect()
+}
+
+#[test]
+fn loading_a_loaded_edge_file_again_is_refused_and_resuming_a_changed_one_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GraphStore::open(dir.path().join("db")).unwrap();
+    let header = "src,dst,time,amount\n";
+    let original = format!("{header}{}", payment_rows(0..1000));
+    let file = write(dir.path(), "pay.csv", original.as_bytes());
+    let mut spec = edges("paid", &file, ("s", "src"), ("d", "dst"), Some("time"));
+    spec.create_missing_nodes = true;
+    spec.options.batch_rows = 100;
+    load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    let t = store.catalog().edge_type("paid").unwrap().id;
+    let count = |store: &GraphStore| store.snapshot().edge_count(t).unwrap();
+
+    // The same file again, without --resume: refused, with the way out.
+    let err = load::load_edges(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pay.csv")
+            && err.contains("first 1000 rows were already loaded into edge type 'paid'")
+            && err.contains("--resume"),
+        "{err}"
+    );
+    assert_eq!(count(&store), 1000);
+    // Rewritten with the same content (a new modification time): its rows are still loaded.
+    std::fs::remove_file(&file).unwrap();
+    write(dir.path(), "pay.csv", original.as_bytes());
+    assert!(load::load_edges(&store, &spec, &mut quiet()).is_err());
+    assert_eq!(count(&store), 1000);
+
+    // Rows appended after the loaded ones: resuming loads just those.
+    let extended = format!("{original}{}", payment_rows(1000..1200));
+    std::fs::write(&file, &extended).unwrap();
+    spec.resume = true;
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.skipped_rows, r.rows), (1000, 200));
+    assert_eq!(count(&store), 1200);
+
+    // A loaded row edited: resuming would skip rows that were never loaded, so it is refused.
+    let edited = extended.replace("s5,d5,1767225605,5.5", "s5,d5,1767225605,6.5");
+    assert_ne!(edited, extended);
+    std::fs::write(&file, &edited).unwrap();
+    let err = load::load_edges(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot resume")
+            && err.contains("first 1200 rows are not the rows that were")
+            && err.contains("restore the file"),
+        "{err}"
+    );
+    // Cut short: refused too.
+    std::fs::write(&file, format!("{header}{}", payment_rows(0..500))).unwrap();
+    let err = load::load_edges(&store, &spec, &mut quiet())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("had") && err.contains("it now has only 500 rows"),
+        "{err}"
+    );
+    assert_eq!(count(&store), 1200);
+
+    // A copy under another name is a new load (the way out for loading rows twice on purpose).
+    let copy = write(dir.path(), "pay-again.csv", original.as_bytes());
+    let mut again = spec.clone();
+    again.file = copy;
+    again.resume = false;
+    let r = load::load_edges(&store, &again, &mut quiet()).unwrap();
+    assert_eq!(r.rows, 1000);
+    assert_eq!(count(&store), 2200);
+
+    // A different file at the loaded path (its first rows differ) loads in full without --resume.
+    std::fs::write(&file, format!("{header}{}", payment_rows(5000..5300))).unwrap();
+    spec.resume = false;
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.skipped_rows, r.rows), (0, 300));
+    assert_eq!(count(&store), 2500);
+    let report = argus_engine::check::check(&store.snapshot()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn a_bulk_commit_whose_files_cannot_be_linked_is_completed_when_the_store_is_reopened() {
+    use argus_engine::storage::LinkHook;
+    use argus_engine::StoreOptions;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = format!("src,dst,time,amount\n{}", payment_rows(0..1000));
+    let file = write(dir.path(), "pay.csv", csv.as_bytes());
+    let mut spec = edges("paid", &file, ("s", "src"), ("d", "dst"), Some("time"));
+    spec.create_missing_nodes = true;
+    spec.options.batch_rows = 100;
+
+    // The edge-record file of the fourth batch is moved out of the staging directory before
+    // every attempt to link it, so RocksDB's ingestion fails for real, on every retry.
+    let parked = Arc::new(Mutex::new(None::<PathBuf>));
+    let hook_parked = parked.clone();
+    let commits = AtomicU64::new(0);
+    let hook = move |staged: &Path, position: usize| {
+        if position == 0 {
+            commits.fetch_add(1, Ordering::SeqCst);
+        }
+        let is_edges = staged.to_string_lossy().ends_with("-edges.sst");
+        if commits.load(Ordering::SeqCst) == 4 && is_edges && staged.exists() {
+            let away = staged.with_extension("parked");
+            std::fs::rename(staged, &away).unwrap();
+            *hook_parked.lock().unwrap() = Some(away);
+        }
+    };
+    let bulk = StoreOptions {
+        ingest_min_fresh: 1,
+        ..StoreOptions::default()
+    };
+    let failing = StoreOptions {
+        before_link: Some(LinkHook(Arc::new(hook))),
+        ..bulk.clone()
+    };
+    let db = dir.path().join("db");
+    {
+        let store = GraphStore::open_with(&db, None, failing).unwrap();
+        let mut acks = Vec::new();
+        let err = load::load_edges(&store, &spec, &mut |p: &load::LoadProgress| {
+            acks.push(p.rows_committed)
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("tried 3 times") && err.contains("open the store again"),
+            "{err}"
+        );
+        assert_eq!(acks, vec![100, 200, 300]);
+        // The handle refuses everything until the store is reopened.
+        let snap = store.snapshot();
+        let t = snap.catalog().edge_type("paid").unwrap().id;
+        let err = snap.edge_count(t).unwrap_err().to_string();
+        assert!(err.contains("stopped after a failed bulk commit"), "{err}");
+        spec.resume = true;
+        assert!(load::load_edges(&store, &spec, &mut quiet()).is_err());
+    }
+    // Whatever made the link fail goes away; opening the store links the rest of the batch.
+    let away = parked.lock().unwrap().take().expect("a file was parked");
+    std::fs::rename(&away, away.with_extension("sst")).unwrap();
+    let store = GraphStore::open_with(&db, None, bulk.clone()).unwrap();
+    assert_eq!(
+        load::edge_load_checkpoint(&store, "paid", &file).unwrap(),
+        400
+    );
+    let t = store.catalog().edge_type("paid").unwrap().id;
+    assert_eq!(store.snapshot().edge_count(t).unwrap(), 400);
+    let report = argus_engine::check::check(&store.snapshot()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.skipped_rows, r.rows), (400, 600));
+
+    // The same as loading the file once.
+    let clean = GraphStore::open_with(dir.path().join("clean"), None, bulk).unwrap();
+    spec.resume = false;
+    load::load_edges(&clean, &spec, &mut quiet()).unwrap();
+    assert!(argus_tests::assert_same_contents(&store, &clean) > 3000);
+}

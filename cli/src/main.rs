@@ -472,15 +472,6 @@ fn run_load(store: &GraphStore, cmd: &Load, format: Format) -> Result<()> {
         } => {
             let (src_label, src_column) = split_label(src, "--src")?;
             let (dst_label, dst_column) = split_label(dst, "--dst")?;
-            if !resume {
-                let earlier = load::edge_load_checkpoint(store, edge_type, file)?;
-                if earlier > 0 {
-                    eprintln!(
-                        "note: {earlier} rows of {} were already loaded into '{edge_type}'; loading again adds them as parallel edges (use --resume to continue an interrupted load)",
-                        file.display()
-                    );
-                }
-            }
             let spec = EdgeLoad {
                 edge_type: edge_type.clone(),
                 file: file.clone(),

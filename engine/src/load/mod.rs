@@ -7,7 +7,11 @@
 //! so a failed node load is resumed by running it again. Edge loads record how many rows of the
 //! file they have committed (in the same transaction as the edges); `resume` skips those rows,
 //! so a failed edge load continues where it stopped instead of adding parallel edges twice.
+//! Resuming a file whose loaded rows have changed, and loading again without `resume` a file
+//! whose rows are already loaded, are refused: checkpoints record the file and a digest of the
+//! rows committed.
 
+mod checkpoint;
 mod csv_source;
 mod parquet_source;
 
@@ -22,6 +26,7 @@ use crate::graph::{GraphStore, Prepared};
 use crate::keys::{CatalogId, Micros, NodeId};
 use crate::record::{normalize_props, Props};
 use crate::time::{parse_time, seconds_to_micros};
+use checkpoint::{Checkpoint, FileIdentity, RowDigest};
 
 pub use csv_source::{CsvOptions, TextEncoding};
 
@@ -725,11 +730,83 @@ fn checkpoint_name(edge_type: &str, file: &Path) -> Vec<u8> {
 
 /// Rows of `file` an earlier load into `edge_type` committed (0 if none).
 pub fn edge_load_checkpoint(store: &GraphStore, edge_type: &str, file: &Path) -> Result<u64> {
+    Ok(stored_checkpoint(store, edge_type, file)?.map_or(0, |c| c.rows))
+}
+
+fn stored_checkpoint(
+    store: &GraphStore,
+    edge_type: &str,
+    file: &Path,
+) -> Result<Option<Checkpoint>> {
     let key = crate::keys::meta_key(&checkpoint_name(edge_type, file));
-    match store.backend().get(&key)? {
-        Some(b) => crate::keys::decode_u64(&b),
-        None => Ok(0),
+    store
+        .backend()
+        .get(&key)?
+        .map(|b| Checkpoint::decode(&b))
+        .transpose()
+}
+
+/// Whether `file` begins with rows that `loaded` counts: its first 64 KiB are those of the
+/// loaded file, or its first `loaded.rows` rows are the loaded rows (a file changed only after
+/// them).
+fn begins_with_loaded_rows(
+    file: &Path,
+    identity: &FileIdentity,
+    options: &LoadOptions,
+    loaded: &Checkpoint,
+) -> bool {
+    if loaded.file.map(|f| f.head_hash) == Some(identity.head_hash) {
+        return true;
     }
+    let Some(expected) = loaded.digest else {
+        // A checkpoint of an older version has no digest: assume the worst.
+        return true;
+    };
+    let Ok(mut rows) = Rows::open(file, options) else {
+        return false;
+    };
+    let mut digest = RowDigest::of_columns(rows.columns());
+    for _ in 0..loaded.rows {
+        match rows.next() {
+            Ok(Some(row)) => digest.add_row(&row),
+            _ => return false,
+        }
+    }
+    digest.0 == expected
+}
+
+fn already_loaded(spec: &EdgeLoad, loaded: &Checkpoint) -> Error {
+    Error::InvalidArgument(format!(
+        "{}: its first {} rows were already loaded into edge type '{}' by an earlier load of this file, and loading them again would add them a second time as parallel edges; re-run with --resume to load only the rows after them (none if that load finished), or, to add them again on purpose, load a copy of the file under another name",
+        spec.file.display(),
+        loaded.rows,
+        spec.edge_type
+    ))
+}
+
+fn changed_since_loaded(
+    spec: &EdgeLoad,
+    loaded: &Checkpoint,
+    now: &FileIdentity,
+    rows_found: u64,
+) -> Error {
+    let size = match loaded.file {
+        Some(then) if then.size != now.size => {
+            format!(" (it had {} bytes then, {} now)", then.size, now.size)
+        }
+        _ => String::new(),
+    };
+    let what = if rows_found < loaded.rows {
+        format!("it now has only {rows_found} rows")
+    } else {
+        format!("its first {} rows are not the rows that were", loaded.rows)
+    };
+    Error::InvalidArgument(format!(
+        "{}: cannot resume: {} rows of this file were loaded into edge type '{}', but the file has changed since{size} and {what}, so resuming would skip rows that were never loaded; restore the file that was loaded and re-run with --resume, or, if this is a different file to load in full, load it without --resume",
+        spec.file.display(),
+        loaded.rows,
+        spec.edge_type
+    ))
 }
 
 /// Load edges; `observe` is called after every committed batch.
@@ -792,20 +869,35 @@ pub fn load_edges(
         .filter(|&i| i != src_col && i != dst_col && Some(i) != time_col)
         .collect();
     let checkpoint = checkpoint_name(&spec.edge_type, &spec.file);
-    let mut skip = if spec.resume {
-        edge_load_checkpoint(store, &spec.edge_type, &spec.file)?
-    } else {
-        0
-    };
-    let mut report = LoadReport {
-        skipped_rows: skip,
-        ..Default::default()
-    };
-    while skip > 0 {
-        if rows.next()?.is_none() {
-            break;
+    let identity = FileIdentity::of(&spec.file)?;
+    let loaded = stored_checkpoint(store, &spec.edge_type, &spec.file)?.filter(|c| c.rows > 0);
+    let mut digest = RowDigest::of_columns(&columns);
+    let mut report = LoadReport::default();
+    match loaded {
+        Some(loaded) if spec.resume => {
+            while report.skipped_rows < loaded.rows {
+                let Some(row) = rows.next()? else { break };
+                digest.add_row(&row);
+                report.skipped_rows += 1;
+            }
+            let unchanged = match loaded.digest {
+                Some(expected) => report.skipped_rows == loaded.rows && digest.0 == expected,
+                // Older checkpoints cannot tell; they resume as before.
+                None => true,
+            };
+            if !unchanged {
+                return Err(changed_since_loaded(
+                    spec,
+                    &loaded,
+                    &identity,
+                    report.skipped_rows,
+                ));
+            }
         }
-        skip -= 1;
+        Some(loaded) if begins_with_loaded_rows(&spec.file, &identity, &spec.options, &loaded) => {
+            return Err(already_loaded(spec, &loaded));
+        }
+        Some(_) | None => {}
     }
 
     // Key → id of endpoints seen so far. The pipeline holds the writer lock for the whole load,
@@ -893,6 +985,7 @@ pub fn load_edges(
                         finished = true;
                         break;
                     };
+                    digest.add_row(&row);
                     let mut ends = [0 as NodeId; 2];
                     for (side, (col, label, label_name)) in
                         [(src_col, sl, &spec.src_label), (dst_col, dl, &spec.dst_label)].into_iter().enumerate()
@@ -937,7 +1030,12 @@ pub fn load_edges(
                     r.edges_inserted += 1;
                     r.rows += 1;
                 }
-                txn.set_meta(&checkpoint, crate::keys::encode_u64(built + r.rows).to_vec());
+                let reached = Checkpoint {
+                    rows: built + r.rows,
+                    file: Some(identity),
+                    digest: Some(digest.0),
+                };
+                txn.set_meta(&checkpoint, reached.encode());
                 Ok((r, finished, (tid, sl, dl)))
             });
             let ((batch_report, finished, ids_resolved), prepared) = match result {

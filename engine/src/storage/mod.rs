@@ -256,6 +256,25 @@ pub struct StoreOptions {
     /// memtable (RocksDB only; `usize::MAX` never does). Below it, the fixed cost of linking
     /// files (syncs, a manifest write) outweighs what it saves.
     pub ingest_min_fresh: usize,
+    /// Called before each attempt to link one of a bulk commit's table files. Only tests set
+    /// it: to make a link fail for real (by moving the file away) or to stop a process between
+    /// two links.
+    #[doc(hidden)]
+    pub before_link: Option<LinkHook>,
+}
+
+/// See [`StoreOptions::before_link`]: called with the table file about to be linked and its
+/// position among its commit's files (0 for the first).
+#[derive(Clone)]
+pub struct LinkHook(pub Arc<LinkHookFn>);
+
+/// The function a [`LinkHook`] calls.
+pub type LinkHookFn = dyn Fn(&Path, usize) + Send + Sync;
+
+impl std::fmt::Debug for LinkHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkHook")
+    }
 }
 
 impl Default for StoreOptions {
@@ -266,6 +285,7 @@ impl Default for StoreOptions {
             durability: Durability::Sync,
             table_cache_bytes: 1 << 30,
             ingest_min_fresh: 50_000,
+            before_link: None,
         }
     }
 }

@@ -18,18 +18,25 @@
 //! entry is deleted once every file is linked; opening a store links whatever files an
 //! interrupted commit left named there. Linking is idempotent (the files hold puts of keys no
 //! other write touches), so a file linked twice after a crash changes nothing.
+//!
+//! A link that fails in a running process is retried a few times. If it still fails, the rest
+//! of the batch is already committed without all of its files, so the backend marks itself
+//! failed: every later read and write of this handle returns an error saying so (a later bulk
+//! commit must not replace the `pending_ingest` entry, and readers must not see degree counters
+//! of edges that are missing). Opening the store again links the remaining files.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
     IngestExternalFileOptions, Options, ReadOptions, SliceTransform, SstFileWriter, DB,
 };
 
-use super::{Backend, Durability, KvIter, Op, ReadView, StoreOptions, WriteBatch};
+use super::{Backend, Durability, KvIter, LinkHook, Op, ReadView, StoreOptions, WriteBatch};
 use crate::error::{Error, Result};
 use crate::keys::{decode_counter, encode_counter, prefix_successor, Keyspace, ADJ_PREFIX_LEN};
 
@@ -59,7 +66,18 @@ pub struct RocksBackend {
     /// Held for writing while an ingesting commit links its files, so that no snapshot sees
     /// part of that batch.
     linking: RwLock<()>,
+    /// Set once a committed batch's files could not all be linked (see the module
+    /// documentation); `failure` then says why.
+    failed: AtomicBool,
+    failure: Mutex<String>,
+    before_link: Option<LinkHook>,
 }
+
+/// Attempts at linking one table file before the commit gives up, and the pause before the
+/// first retry (doubled before each further one): enough to ride out a short-lived failure
+/// such as a full disk that a compaction is about to free.
+const LINK_ATTEMPTS: u32 = 3;
+const LINK_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where ingesting commits write their table files, inside the store's directory (hard links
 /// into the store need the same file system).
@@ -217,6 +235,9 @@ impl RocksBackend {
             ingest_min_fresh: options.ingest_min_fresh,
             next_file: AtomicU64::new(0),
             linking: RwLock::new(()),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(String::new()),
+            before_link: options.before_link.clone(),
         };
         backend.finish_interrupted_ingest()?;
         Ok(backend)
@@ -230,6 +251,46 @@ impl RocksBackend {
         self.db
             .cf_handle(ks.name())
             .ok_or_else(|| Error::Corrupt(format!("missing column family {}", ks.name())))
+    }
+
+    /// Link one file, retrying a failed attempt; `position` is its place among its commit's
+    /// files.
+    fn link_with_retries(&self, ks: Keyspace, file: &Path, position: usize) -> Result<()> {
+        let mut pause = LINK_RETRY_PAUSE;
+        let mut attempt = 1;
+        loop {
+            if let Some(hook) = &self.before_link {
+                (hook.0)(file, position);
+            }
+            match self.link(ks, file) {
+                Ok(()) => return Ok(()),
+                Err(Error::Backend(message)) if attempt >= LINK_ATTEMPTS => {
+                    return Err(Error::Backend(format!("{message} (tried {attempt} times)")))
+                }
+                Err(e) if attempt >= LINK_ATTEMPTS => return Err(e),
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// The error every access returns once the backend is marked failed.
+    fn check_not_failed(&self) -> Result<()> {
+        match self.failed.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(Error::Backend(self.failed_message())),
+        }
+    }
+
+    fn failed_message(&self) -> String {
+        format!(
+            "{}: this store handle stopped after a failed bulk commit ({}); open the store again to complete that commit",
+            self.path.display(),
+            self.failure.lock()
+        )
     }
 
     fn link(&self, ks: Keyspace, file: &Path) -> Result<()> {
@@ -254,11 +315,11 @@ impl RocksBackend {
         let meta = self.handle(Keyspace::Meta)?;
         let staging = self.staging();
         if let Some(pending) = self.db.get_cf(meta, &key).map_err(backend_err)? {
-            for (ks, name) in decode_pending(&pending)? {
+            for (position, (ks, name)) in decode_pending(&pending)?.into_iter().enumerate() {
                 let file = staging.join(&name);
                 // A file already linked is gone from the staging directory.
                 if file.exists() {
-                    self.link(ks, &file)?;
+                    self.link_with_retries(ks, &file, position)?;
                 }
             }
             let mut wo = rocksdb::WriteOptions::default();
@@ -287,6 +348,7 @@ impl RocksBackend {
     /// With `link` false it stops where a crash after the commit would, before any file is
     /// linked (for tests of recovery).
     fn write_ingesting(&self, batch: WriteBatch, durability: Durability, link: bool) -> Result<()> {
+        self.check_not_failed()?;
         let handles = self.handles()?;
         let mut runs: Vec<(Keyspace, Run<'_>)> = Vec::new();
         let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
@@ -365,12 +427,19 @@ impl RocksBackend {
         if !link {
             return Ok(());
         }
-        for (ks, name) in &files {
-            self.link(*ks, &staging.join(name)).map_err(|e| {
-                Error::Backend(format!(
-                    "{e}; the batch is committed and its remaining files are linked when the store is next opened"
-                ))
-            })?;
+        for (position, (ks, name)) in files.iter().enumerate() {
+            if let Err(e) = self.link_with_retries(*ks, &staging.join(name), position) {
+                let cause = match e {
+                    Error::Backend(message) => message,
+                    other => other.to_string(),
+                };
+                let message = format!(
+                    "{cause}; the rest of the batch is committed, so this store handle refuses further reads and writes: open the store again, which links the batch's remaining files"
+                );
+                *self.failure.lock() = cause;
+                self.failed.store(true, Ordering::Release);
+                return Err(Error::Backend(message));
+            }
         }
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(durability == Durability::Sync);
@@ -457,10 +526,14 @@ fn iterate<'a>(raw: rocksdb::DBRawIteratorWithThreadMode<'a, DB>, reverse: bool)
 
 impl ReadView for RocksBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_not_failed()?;
         self.db.get_cf(cf(&self.db, key)?, key).map_err(backend_err)
     }
 
     fn scan<'a>(&'a self, lower: &[u8], upper: &[u8], reverse: bool) -> KvIter<'a> {
+        if let Err(e) = self.check_not_failed() {
+            return Box::new(std::iter::once(Err(e)));
+        }
         let handle = match cf(&self.db, lower) {
             Ok(h) => h,
             Err(e) => return Box::new(std::iter::once(Err(e))),
@@ -473,6 +546,19 @@ impl ReadView for RocksBackend {
 }
 
 struct RocksSnapshotView(OwnedSnapshot);
+
+/// The snapshot of a backend marked failed: every read returns the failure.
+struct FailedView(String);
+
+impl ReadView for FailedView {
+    fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Err(Error::Backend(self.0.clone()))
+    }
+
+    fn scan<'a>(&'a self, _lower: &[u8], _upper: &[u8], _reverse: bool) -> KvIter<'a> {
+        Box::new(std::iter::once(Err(Error::Backend(self.0.clone()))))
+    }
+}
 
 impl ReadView for RocksSnapshotView {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -504,6 +590,7 @@ impl Backend for RocksBackend {
     }
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
+        self.check_not_failed()?;
         if batch.fresh_len() >= self.ingest_min_fresh {
             return self.write_ingesting(batch, durability, true);
         }
@@ -523,6 +610,9 @@ impl Backend for RocksBackend {
 
     fn snapshot(&self) -> Arc<dyn ReadView> {
         let _linking = self.linking.read();
+        if self.failed.load(Ordering::Acquire) {
+            return Arc::new(FailedView(self.failed_message()));
+        }
         Arc::new(RocksSnapshotView(OwnedSnapshot::new(
             self.db.clone(),
             |db| db.snapshot(),
@@ -666,6 +756,104 @@ mod tests {
         let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
         assert_eq!(staged_files(dir.path()), 0);
         assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 0);
+    }
+
+    /// Options whose link hook moves the second file of the `batch`-th ingesting commit out of
+    /// the staging directory before the first `failures` attempts to link it (and back before the
+    /// next), so that RocksDB's ingestion fails for real. Returns where the file is parked.
+    fn failing_link(batch: usize, failures: usize) -> (StoreOptions, Arc<Mutex<Option<PathBuf>>>) {
+        let parked = Arc::new(Mutex::new(None::<PathBuf>));
+        let commits = Arc::new(AtomicU64::new(0));
+        let attempts = Arc::new(AtomicU64::new(0));
+        let hook_parked = parked.clone();
+        let hook = move |file: &Path, position: usize| {
+            if position == 0 {
+                commits.fetch_add(1, Ordering::SeqCst);
+            }
+            if position != 1 || commits.load(Ordering::SeqCst) != batch as u64 {
+                return;
+            }
+            let away = file.with_extension("parked");
+            if attempts.fetch_add(1, Ordering::SeqCst) < failures as u64 {
+                if file.exists() {
+                    std::fs::rename(file, &away).unwrap();
+                    *hook_parked.lock() = Some(away);
+                }
+            } else if let Some(away) = hook_parked.lock().take() {
+                std::fs::rename(away, file).unwrap();
+            }
+        };
+        let failing = StoreOptions {
+            before_link: Some(LinkHook(Arc::new(hook))),
+            ..options(100)
+        };
+        (failing, parked)
+    }
+
+    #[test]
+    fn a_link_that_fails_once_is_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let (failing, parked) = failing_link(2, 1);
+        let db = RocksBackend::open(dir.path(), &failing).unwrap();
+        db.write(edge_batch(0..700), Durability::Sync).unwrap();
+        db.write(edge_batch(700..1400), Durability::Sync).unwrap();
+        assert!(parked.lock().is_none(), "the file was put back and linked");
+        assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 1400);
+        let degree = db.get(&degree_key(1, 0, 2, Dir::Out)).unwrap().unwrap();
+        assert_eq!(decode_counter(&degree).unwrap(), 200);
+        assert!(db.get(&pending_ingest_key()).unwrap().is_none());
+        assert_eq!(staged_files(dir.path()), 0);
+    }
+
+    #[test]
+    fn a_link_that_keeps_failing_stops_the_handle_and_reopening_completes_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (failing, parked) = failing_link(2, usize::MAX);
+        {
+            let db = RocksBackend::open(dir.path(), &failing).unwrap();
+            db.write(edge_batch(0..700), Durability::Sync).unwrap();
+            let err = db
+                .write(edge_batch(700..1400), Durability::Sync)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("tried 3 times") && err.contains("open the store again"),
+                "{err}"
+            );
+            // Nothing more gets in, and nobody reads counters of edges that are not there.
+            let err = db
+                .write(edge_batch(1400..2100), Durability::Sync)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("stopped after a failed bulk commit"), "{err}");
+            let small = db.write(edge_batch(2100..2101), Durability::Sync);
+            assert!(small.is_err());
+            assert!(db.get(&degree_key(1, 0, 2, Dir::Out)).is_err());
+            let snapshot = db.snapshot();
+            assert!(snapshot.get(&degree_key(1, 0, 2, Dir::Out)).is_err());
+            assert!(snapshot
+                .scan(
+                    &[Keyspace::Edges.prefix()],
+                    &[Keyspace::Edges.prefix() + 1],
+                    false
+                )
+                .any(|item| item.is_err()));
+        }
+        // The cause goes away (the file is back), and opening links it.
+        let away = parked.lock().take().expect("the file was parked");
+        std::fs::rename(&away, away.with_extension("sst")).unwrap();
+        let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+        assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 1400);
+        let adjacency: usize = (0..7)
+            .map(|n| count(&db, &adj_prefix(1, n, 2, Dir::Out)))
+            .sum();
+        assert_eq!(adjacency, 1400);
+        let degree = db.get(&degree_key(1, 0, 2, Dir::Out)).unwrap().unwrap();
+        assert_eq!(decode_counter(&degree).unwrap(), 200);
+        assert!(db.get(&pending_ingest_key()).unwrap().is_none());
+        assert_eq!(staged_files(dir.path()), 0);
+        db.write(edge_batch(1400..2100), Durability::Sync).unwrap();
+        assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 2100);
     }
 
     #[test]
