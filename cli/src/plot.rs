@@ -880,7 +880,9 @@ fn encode_png(canvas: &Canvas) -> Vec<u8> {
     let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     zlib.write_all(&raw)
         .expect("compressing into memory does not fail");
-    let idat = zlib.finish().expect("compressing into memory does not fail");
+    let idat = zlib
+        .finish()
+        .expect("compressing into memory does not fail");
     let mut header = Vec::with_capacity(13);
     header.extend_from_slice(&side(canvas.width).to_be_bytes());
     header.extend_from_slice(&side(canvas.height).to_be_bytes());
@@ -914,7 +916,11 @@ mod tests {
             let kind = &png[at + 4..at + 8];
             let data = &png[at + 8..at + 8 + len];
             let crc = u32::from_be_bytes(png[at + 8 + len..at + 12 + len].try_into().unwrap());
-            assert_eq!(crc, crc32fast::hash(&png[at + 4..at + 8 + len]), "chunk CRC");
+            assert_eq!(
+                crc,
+                crc32fast::hash(&png[at + 4..at + 8 + len]),
+                "chunk CRC"
+            );
             match kind {
                 b"IHDR" => {
                     size = (

@@ -22,9 +22,7 @@ use argus_extensions::ml::train::{
 
 use crate::eval::read_splits;
 use crate::features::{numeric_properties, property_values, NodeFeatures, StructuralSpec};
-use crate::model::{
-    tree_inputs, FraudModel, ModelKind, ScoringGraph,
-};
+use crate::model::{tree_inputs, FraudModel, ModelKind, ScoringGraph};
 use crate::projection::LabelRange;
 use crate::registry::{ModelVersion, TrainedOn};
 use crate::sampling::sample_block;
@@ -1074,14 +1072,7 @@ fn train_gnn_sampled(
             loss_sum += f64::from(loss);
             batches += 1;
         }
-        let val = sampled_scores(
-            &sage,
-            projection,
-            x,
-            &split.val,
-            neighbours,
-            4096,
-        );
+        let val = sampled_scores(&sage, projection, x, &split.val, neighbours, 4096);
         let val_labels: Vec<bool> = split.val.iter().map(|&i| labels[i as usize]).collect();
         let val_auc = roc_auc(&val, &val_labels).unwrap_or(f64::NAN);
         let report = EpochReport {
@@ -1110,12 +1101,7 @@ fn train_gnn_sampled(
         .copied()
         .collect();
     for (&i, s) in scored.iter().zip(sampled_scores(
-        &sage,
-        projection,
-        x,
-        &scored,
-        neighbours,
-        512,
+        &sage, projection, x, &scored, neighbours, 512,
     )) {
         scores[i as usize] = s;
     }

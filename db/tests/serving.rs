@@ -397,7 +397,8 @@ fn the_evaluated_score_is_the_served_score() {
         let snap = db.snapshot();
         let keys: Vec<&str> = run.test_keys.iter().map(String::as_str).collect();
         let batch = scorer.score_keys(&snap, &keys, None).unwrap();
-        for ((key, &(evaluated, _)), served) in run.test_keys.iter().zip(&run.test_scores).zip(batch)
+        for ((key, &(evaluated, _)), served) in
+            run.test_keys.iter().zip(&run.test_scores).zip(batch)
         {
             let one = scorer.score(&snap, key, None).unwrap().score;
             assert!(
@@ -454,16 +455,25 @@ fn label_properties_never_reach_the_features() {
     // Excluded by the run.
     probe.exclude = vec!["leak".into(), "flags.flagged".into()];
     let excluded = base_names(&probe);
-    assert!(!reads(&excluded, "leak") && !reads(&excluded, "flagged"), "{excluded:?}");
+    assert!(
+        !reads(&excluded, "leak") && !reads(&excluded, "flagged"),
+        "{excluded:?}"
+    );
     assert!(reads(&excluded, "noise"), "{excluded:?}");
     // Declared in the store: every later run skips them, and naming one is refused.
     probe.exclude.clear();
     db.declare_label_property("account.leak").unwrap();
     db.declare_label_property("flags.flagged").unwrap();
     db.declare_label_property("flags.flagged").unwrap();
-    assert_eq!(db.label_properties().unwrap(), ["account.leak", "flags.flagged"]);
+    assert_eq!(
+        db.label_properties().unwrap(),
+        ["account.leak", "flags.flagged"]
+    );
     let declared = base_names(&probe);
-    assert!(!reads(&declared, "leak") && !reads(&declared, "flagged"), "{declared:?}");
+    assert!(
+        !reads(&declared, "leak") && !reads(&declared, "flagged"),
+        "{declared:?}"
+    );
     probe.features = FeatureChoice::Properties(vec!["noise".into(), "leak".into()]);
     let err = prepare(&db.snapshot(), &probe).err().unwrap().to_string();
     assert!(err.contains("account.leak"), "{err}");
@@ -472,7 +482,10 @@ fn label_properties_never_reach_the_features() {
     // A trained model's inputs and its stored feature definition agree.
     let run = train_run(&db, "clean", &spec(Family::Trees), 2, true);
     let inputs = &run.version.model.input_names;
-    assert!(!reads(inputs, "leak") && !reads(inputs, "flagged"), "{inputs:?}");
+    assert!(
+        !reads(inputs, "leak") && !reads(inputs, "flagged"),
+        "{inputs:?}"
+    );
 }
 
 #[test]
