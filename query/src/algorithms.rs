@@ -108,10 +108,13 @@ struct AlgorithmFunction {
     cache: Arc<ProjectionCache>,
 }
 
+/// A built projection with the commit generation and edge types it was built from.
+type BuiltProjection = (u64, Vec<String>, Arc<Projection>);
+
 /// The last projection built, with the commit generation and edge types it was built from.
 #[derive(Default)]
 struct ProjectionCache {
-    last: Mutex<Option<(u64, Vec<String>, Arc<Projection>)>>,
+    last: Mutex<Option<BuiltProjection>>,
     builds: AtomicU64,
 }
 
