@@ -111,13 +111,6 @@ pub(crate) struct MulePath {
     pub(crate) cycle: bool,
 }
 
-/// One attacker behind several account takeovers: the same device and connection log into
-/// every victim's account.
-pub(crate) struct Attacker {
-    /// (victim, when the attacker logs in), in planning order.
-    pub(crate) victims: Vec<(u32, i64)>,
-}
-
 /// Which users take part in which planted pattern. Fraud actors are ordinary users (their own
 /// attributes, cards and identifier histories come from the same generation path as everyone
 /// else's); only what the pattern adds connects them: shared devices and IPs, an attacker's
@@ -130,7 +123,9 @@ pub(crate) struct UserPlan {
     /// Lookup only (never iterated for output order): ring and position within it.
     pub(crate) ring_of: BTreeMap<u32, (usize, u32)>,
     pub(crate) takeovers: Vec<(u32, i64)>,
-    pub(crate) attackers: Vec<Attacker>,
+    /// Number of attackers behind the takeovers; each logs into all of its victims' accounts
+    /// from the same device and connection.
+    pub(crate) attackers: usize,
     /// Lookup only: attacker and login time of each victim.
     pub(crate) takeover_of: BTreeMap<u32, (usize, i64)>,
     pub(crate) mules: Vec<MulePath>,
@@ -167,7 +162,7 @@ pub(crate) fn plan_users<R: Rng>(cfg: &PaymentsConfig, users: &[User], rng: &mut
         rings: Vec::new(),
         ring_of: BTreeMap::new(),
         takeovers: Vec::new(),
-        attackers: Vec::new(),
+        attackers: 0,
         takeover_of: BTreeMap::new(),
         mules: Vec::new(),
     };
@@ -216,12 +211,10 @@ pub(crate) fn plan_users<R: Rng>(cfg: &PaymentsConfig, users: &[User], rng: &mut
         } else {
             rng.gen_range(2..=MAX_VICTIMS.min(left - 2))
         };
-        let a = plan.attackers.len();
-        let victims = plan.takeovers[next..next + take].to_vec();
-        for &(u, t) in &victims {
-            plan.takeover_of.insert(u, (a, t));
+        for &(u, t) in &plan.takeovers[next..next + take] {
+            plan.takeover_of.insert(u, (plan.attackers, t));
         }
-        plan.attackers.push(Attacker { victims });
+        plan.attackers += 1;
         next += take;
         left -= take;
     }

@@ -441,7 +441,7 @@ pub(crate) fn gen_network<R: Rng>(
     let mut household: Option<(u32, u32)> = None;
     // First device and IP index of each ring and each attacker, once created.
     let mut ring_assets: Vec<Option<(u32, u32)>> = vec![None; plan.rings.len()];
-    let mut attacker_assets: Vec<Option<(u32, u32)>> = vec![None; plan.attackers.len()];
+    let mut attacker_assets: Vec<Option<(u32, u32)>> = vec![None; plan.attackers];
     for (u, user) in users.iter().enumerate() {
         let uid = u as u32;
         let tenure = (cfg.start_time - user.signup).max(1);
