@@ -274,7 +274,7 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
             edge_type: Some("uses_device".into()),
             ..Default::default()
         };
-        show(&store, &format!("account takeover: devices of user {user}, newest first (the new device comes first)"), "user", &user, &q)?;
+        show(&store, &format!("account takeover: devices of user {user}, newest first (the attacker's device is new, and its other victims use it too)"), "user", &user, &q)?;
     }
 
     heading("5. SQL over the same store (argus sql)");

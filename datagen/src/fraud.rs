@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::world::{payment_cents, Cards, Merchant, User, CATEGORIES, DAY, ECOM, HOUR, MINUTE};
+use crate::world::{
+    large_transfer_cents, payment_cents, Cards, Merchant, User, CATEGORIES, DAY, ECOM, HOUR, MINUTE,
+};
 use crate::PaymentsConfig;
 
 /// Why an entity is labelled fraudulent.
@@ -96,10 +98,11 @@ impl Counts {
 
 pub(crate) struct RingPlan {
     pub(crate) members: Vec<u32>,
-    /// Number of devices / IPs every member uses (at least one of the two is non-zero).
+    /// Number of shared devices / IPs the members log in from instead of their own (at least
+    /// one of the two is non-zero).
     pub(crate) devices: u32,
     pub(crate) ips: u32,
-    /// When the ring starts operating (its members log in from the shared assets).
+    /// When the ring starts paying.
     pub(crate) activation: i64,
 }
 
@@ -108,16 +111,23 @@ pub(crate) struct MulePath {
     pub(crate) cycle: bool,
 }
 
-/// Which users take part in which planted pattern.
+/// Which users take part in which planted pattern. Fraud actors are ordinary users (their own
+/// attributes, cards and identifier histories come from the same generation path as everyone
+/// else's); only what the pattern adds connects them: shared devices and IPs, an attacker's
+/// device, transfers between them.
 pub(crate) struct UserPlan {
     pub(crate) counts: Counts,
     /// `Reason` code per user, 0 for honest users.
     pub(crate) user_reason: Vec<u8>,
     pub(crate) rings: Vec<RingPlan>,
-    /// Lookup only (never iterated for output order).
-    pub(crate) ring_of: BTreeMap<u32, usize>,
+    /// Lookup only (never iterated for output order): ring and position within it.
+    pub(crate) ring_of: BTreeMap<u32, (usize, u32)>,
     pub(crate) takeovers: Vec<(u32, i64)>,
-    pub(crate) takeover_of: BTreeMap<u32, i64>,
+    /// Number of attackers behind the takeovers; each logs into all of its victims' accounts
+    /// from the same device and connection.
+    pub(crate) attackers: usize,
+    /// Lookup only: attacker and login time of each victim.
+    pub(crate) takeover_of: BTreeMap<u32, (usize, i64)>,
     pub(crate) mules: Vec<MulePath>,
 }
 
@@ -138,13 +148,11 @@ fn free_user<R: Rng>(reasons: &[u8], rng: &mut R) -> u32 {
         .expect("counts keep fraud users well below the population") as u32
 }
 
-/// Chooses the fraudulent users. Ring members' signups are moved close together, as accounts
-/// opened in one batch would be.
-pub(crate) fn plan_users<R: Rng>(
-    cfg: &PaymentsConfig,
-    users: &mut [User],
-    rng: &mut R,
-) -> UserPlan {
+/// Most victims one attacker takes over.
+const MAX_VICTIMS: usize = 4;
+
+/// Chooses the fraudulent users among the generated ones, leaving their attributes alone.
+pub(crate) fn plan_users<R: Rng>(cfg: &PaymentsConfig, users: &[User], rng: &mut R) -> UserPlan {
     let counts = Counts::for_config(cfg);
     let window = i64::from(cfg.days) * DAY;
     let mut reasons = vec![0u8; users.len()];
@@ -154,29 +162,30 @@ pub(crate) fn plan_users<R: Rng>(
         rings: Vec::new(),
         ring_of: BTreeMap::new(),
         takeovers: Vec::new(),
+        attackers: 0,
         takeover_of: BTreeMap::new(),
         mules: Vec::new(),
     };
 
     for r in 0..counts.rings {
         let size = rng.gen_range(5..=MAX_RING_SIZE);
-        let created = cfg.start_time - rng.gen_range(3 * DAY..60 * DAY);
         let members: Vec<u32> = (0..size)
             .map(|_| {
                 let u = free_user(&reasons, rng);
                 reasons[u as usize] = Reason::Ring as u8;
-                users[u as usize].signup = created + rng.gen_range(0..2 * DAY);
                 u
             })
             .collect();
-        // Shared devices only, shared IPs only, or both.
+        // Few enough shared assets that each is used by at least four members (see
+        // `world::gen_network`): that sharing is what gives a ring away.
+        let most = (size as u32 / 4).clamp(1, 3);
         let (devices, ips) = match rng.gen_range(0..4) {
-            0 => (rng.gen_range(1..=3), 0),
-            1 => (0, rng.gen_range(1..=3)),
-            _ => (rng.gen_range(1..=3), rng.gen_range(1..=3)),
+            0 => (rng.gen_range(1..=most), 0),
+            1 => (0, rng.gen_range(1..=most)),
+            _ => (rng.gen_range(1..=most), rng.gen_range(1..=most)),
         };
-        for &m in &members {
-            plan.ring_of.insert(m, r as usize);
+        for (k, &m) in members.iter().enumerate() {
+            plan.ring_of.insert(m, (r as usize, k as u32));
         }
         plan.rings.push(RingPlan {
             members,
@@ -191,7 +200,23 @@ pub(crate) fn plan_users<R: Rng>(
         // Late enough that the card has a history, early enough for the spree to fit.
         let t = cfg.start_time + rng.gen_range(window / 4..window - 8 * HOUR);
         plan.takeovers.push((u, t));
-        plan.takeover_of.insert(u, t);
+    }
+    // Attackers work through a list of stolen logins: consecutive victims share one, until it
+    // has taken over 2 to MAX_VICTIMS accounts.
+    let mut left = plan.takeovers.len();
+    let mut next = 0;
+    while left > 0 {
+        let take = if left <= MAX_VICTIMS {
+            left
+        } else {
+            rng.gen_range(2..=MAX_VICTIMS.min(left - 2))
+        };
+        for &(u, t) in &plan.takeovers[next..next + take] {
+            plan.takeover_of.insert(u, (plan.attackers, t));
+        }
+        plan.attackers += 1;
+        next += take;
+        left -= take;
     }
     for i in 0..counts.chains + counts.cycles {
         let cycle = i >= counts.chains;
@@ -364,7 +389,8 @@ pub(crate) fn plan_events<R: Rng>(
             (10 * MINUTE, (8 * HOUR).min(window / 2 / hops))
         };
         let mut t = cfg.start_time + rng.gen_range(0..window - hops * max_gap);
-        let mut cents: u64 = rng.gen_range(80_000..950_000);
+        // A sum ordinary large transfers also move (see `world::large_transfer_cents`).
+        let mut cents = large_transfer_cents(rng);
         for h in 0..hops as usize {
             let src = path.users[h];
             let dst = path.users[(h + 1) % path.users.len()];

@@ -4,7 +4,11 @@
 //! [`generate`] writes users, cards, devices, IPs and merchants, the payments and
 //! person-to-person transfers between them, and labels for the fraud planted among them:
 //! device- and IP-sharing rings, card-testing bursts, account takeovers and money-mule chains
-//! and cycles. The same config and seed always give byte-identical files, and the large files
+//! and cycles. Fraud actors are drawn from the ordinary users and keep their own attributes,
+//! cards and device and IP histories (same distributions as everyone's), so only the planted
+//! relations reveal them: devices and IPs a ring shares, an attacker's device used on several
+//! victims, money passed along within hours, bursts of tiny payments. The same config and seed
+//! always give byte-identical files, and the large files
 //! are produced as time-ordered streams, so tens of millions of transactions need only small,
 //! constant memory. [`load_commands`] gives the `argus load` command lines that turn the files
 //! into a graph.
@@ -171,8 +175,8 @@ pub fn generate(
     let seed = config.seed;
 
     // Build the in-memory world. Each step has its own random stream.
-    let mut users = world::gen_users(config, &mut phase_rng(seed, 1));
-    let plan = fraud::plan_users(config, &mut users, &mut phase_rng(seed, 2));
+    let users = world::gen_users(config, &mut phase_rng(seed, 1));
+    let plan = fraud::plan_users(config, &users, &mut phase_rng(seed, 2));
     let cards = world::gen_cards(config, &users, &mut phase_rng(seed, 3));
     let net = world::gen_network(config, &users, &plan, &mut phase_rng(seed, 4));
     let merchants = world::gen_merchants(config, &mut phase_rng(seed, 5));

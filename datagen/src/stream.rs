@@ -9,7 +9,9 @@ use rand::Rng;
 use crate::fraud::{FraudTransfer, FraudTxn, Reason};
 use crate::out::CsvOut;
 use crate::sample::{std_normal, AliasTable, SortedUniform, TimeWarp};
-use crate::world::{channel, payment_cents, Cards, Merchant, CHANNELS};
+use crate::world::{
+    channel, large_transfer_cents, payment_cents, Cards, Merchant, CHANNELS, LARGE_TRANSFER_SHARE,
+};
 use crate::{GenError, PaymentsConfig, Progress};
 
 /// A written file: its name and number of data rows.
@@ -183,7 +185,9 @@ pub(crate) fn write_transfers<R: Rng>(
                 (src + rng.gen_range(1..users)) % users
             };
             let amount = 40.0 * std_normal(rng).exp();
-            let cents = if rng.gen_bool(0.3) {
+            let cents = if rng.gen_bool(LARGE_TRANSFER_SHARE) {
+                large_transfer_cents(rng)
+            } else if rng.gen_bool(0.3) {
                 // People like round numbers.
                 (amount.round().max(1.0) as u64) * 100
             } else {

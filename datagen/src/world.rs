@@ -356,7 +356,20 @@ struct IpPool {
 }
 
 impl IpPool {
+    /// A new IP, offered to later users as a shared connection.
     fn fresh<R: Rng>(&mut self, net: &mut Network, country: u8, rng: &mut R) -> u32 {
+        let index = self.unlisted(net, country, rng);
+        if self.recent.len() < 64 {
+            self.recent.push(index);
+        } else {
+            self.recent[self.next_recent] = index;
+            self.next_recent = (self.next_recent + 1) % 64;
+        }
+        index
+    }
+
+    /// A new IP nobody else is handed by chance: the planted patterns' own connections.
+    fn unlisted<R: Rng>(&mut self, net: &mut Network, country: u8, rng: &mut R) -> u32 {
         loop {
             let ip: u32 = rng.gen();
             let [a, b, _, d] = ip.to_be_bytes();
@@ -371,15 +384,8 @@ impl IpPool {
                 || d == 0
                 || d == 255;
             if !reserved && self.taken.insert(ip) {
-                let index = net.ips.len() as u32;
                 net.ips.push((ip, country));
-                if self.recent.len() < 64 {
-                    self.recent.push(index);
-                } else {
-                    self.recent[self.next_recent] = index;
-                    self.next_recent = (self.next_recent + 1) % 64;
-                }
-                return index;
+                return (net.ips.len() - 1) as u32;
             }
         }
     }
@@ -399,7 +405,15 @@ fn new_device<R: Rng>(net: &mut Network, os: &WeightedIndex<f64>, rng: &mut R) -
     (net.devices.len() - 1) as u32
 }
 
-/// Builds devices and IPs user by user. Planted ring and takeover assets are created at the
+/// Share of users who start using a new device (and, separately, a new connection) during the
+/// generated window: phones are replaced, people move and travel. A login from a new device in
+/// the window is therefore common and says little on its own.
+const NEW_IN_WINDOW: f64 = 0.1;
+
+/// Builds devices and IPs user by user. Everyone, fraud actors included, goes through the same
+/// steps with the same distributions of counts and first-seen times; a ring member's devices
+/// or connections are simply the ring's shared ones, and a takeover adds the attacker's device
+/// and connection, shared by all of that attacker's victims. Planted assets are created at the
 /// position of the user who first needs them, so their ids and row positions are interleaved
 /// with normal ones and give nothing away.
 pub(crate) fn gen_network<R: Rng>(
@@ -409,82 +423,111 @@ pub(crate) fn gen_network<R: Rng>(
     rng: &mut R,
 ) -> Network {
     let os = WeightedIndex::new(OS_WEIGHTS).expect("static weights");
+    let countries = WeightedIndex::new(COUNTRIES.iter().map(|c| c.1)).expect("static weights");
     let n = users.len();
     let mut net = Network {
-        devices: Vec::with_capacity(n * 11 / 10 + 16),
-        ips: Vec::with_capacity(n * 8 / 10 + 16),
-        user_device: Vec::with_capacity(n * 12 / 10 + 16),
-        user_ip: Vec::with_capacity(n * 12 / 10 + 16),
+        devices: Vec::with_capacity(n * 12 / 10 + 16),
+        ips: Vec::with_capacity(n * 9 / 10 + 16),
+        user_device: Vec::with_capacity(n * 13 / 10 + 16),
+        user_ip: Vec::with_capacity(n * 13 / 10 + 16),
     };
     let mut pool = IpPool {
         taken: HashSet::with_capacity(n),
         recent: Vec::with_capacity(64),
         next_recent: 0,
     };
+    let window = i64::from(cfg.days) * DAY;
     // Shared (device, ip) of the household the next user joins, if any.
     let mut household: Option<(u32, u32)> = None;
-    // First device and IP index of each ring, once created.
+    // First device and IP index of each ring and each attacker, once created.
     let mut ring_assets: Vec<Option<(u32, u32)>> = vec![None; plan.rings.len()];
+    let mut attacker_assets: Vec<Option<(u32, u32)>> = vec![None; plan.attackers];
     for (u, user) in users.iter().enumerate() {
         let uid = u as u32;
         let tenure = (cfg.start_time - user.signup).max(1);
         let seen = |rng: &mut R| user.signup + rng.gen_range(0..tenure);
 
+        // (ring, its first device and IP, the member's position in it).
+        let ring = plan.ring_of.get(&uid).map(|&(r, k)| {
+            let ring = &plan.rings[r];
+            let assets = *ring_assets[r].get_or_insert_with(|| {
+                let d0 = net.devices.len() as u32;
+                for _ in 0..ring.devices {
+                    new_device(&mut net, &os, rng);
+                }
+                let i0 = net.ips.len() as u32;
+                for _ in 0..ring.ips {
+                    pool.unlisted(&mut net, user.country, rng);
+                }
+                (d0, i0)
+            });
+            (ring, assets, k)
+        });
+        // The `slot`-th device (IP) of a ring member: members take the shared ones in turn, so
+        // each is used by a quarter of the ring or more.
+        let ring_device = |slot: u32| {
+            ring.filter(|(r, _, _)| r.devices > slot)
+                .map(|(r, (d0, _), k)| d0 + (k + slot) % r.devices)
+        };
+        let ring_ip = |slot: u32| {
+            ring.filter(|(r, _, _)| r.ips > slot)
+                .map(|(r, (_, i0), k)| i0 + (k + slot) % r.ips)
+        };
+
         let joined = household.take();
-        let (device, ip) = match joined {
-            Some(shared) => shared,
-            None => (
-                new_device(&mut net, &os, rng),
-                pool.pick(&mut net, user.country, rng),
-            ),
+        let device = match (ring_device(0), joined) {
+            (Some(d), _) => d,
+            (None, Some((d, _))) => d,
+            (None, None) => new_device(&mut net, &os, rng),
+        };
+        let ip = match (ring_ip(0), joined) {
+            (Some(i), _) => i,
+            (None, Some((_, i))) => i,
+            (None, None) => pool.pick(&mut net, user.country, rng),
         };
         let t = seen(rng);
         net.user_device.push((uid, device, t));
         net.user_ip.push((uid, ip, seen(rng)));
         if rng.gen_bool(0.2) {
-            let d = new_device(&mut net, &os, rng);
+            let d = match ring_device(1) {
+                Some(d) => d,
+                None => new_device(&mut net, &os, rng),
+            };
             net.user_device.push((uid, d, seen(rng)));
         }
         if rng.gen_bool(0.2) {
-            let i = pool.pick(&mut net, user.country, rng);
+            let i = match ring_ip(1) {
+                Some(i) => i,
+                None => pool.pick(&mut net, user.country, rng),
+            };
             net.user_ip.push((uid, i, seen(rng)));
         }
+        if rng.gen_bool(NEW_IN_WINDOW) {
+            let d = new_device(&mut net, &os, rng);
+            net.user_device
+                .push((uid, d, cfg.start_time + rng.gen_range(0..window)));
+        }
+        if rng.gen_bool(NEW_IN_WINDOW) {
+            let i = pool.pick(&mut net, user.country, rng);
+            net.user_ip
+                .push((uid, i, cfg.start_time + rng.gen_range(0..window)));
+        }
         // Roughly one user in ten shares a device and home connection with the next user
-        // (households of two, so nobody joins one and starts another).
-        if joined.is_none() && u + 1 < n && rng.gen_bool(0.1) {
+        // (households of two, so nobody joins one and starts another). A ring member's devices
+        // belong to the ring, so it starts none.
+        if joined.is_none() && ring.is_none() && u + 1 < n && rng.gen_bool(0.1) {
             household = Some((device, ip));
         }
 
-        if let Some(&r) = plan.ring_of.get(&uid) {
-            let ring = &plan.rings[r];
-            let (d0, i0) = *ring_assets[r].get_or_insert_with(|| {
-                // Device farms: mostly Android emulators, behind a few foreign exit IPs.
-                let d0 = net.devices.len() as u32;
-                for _ in 0..ring.devices {
-                    net.devices.push(0);
-                }
-                let i0 = net.ips.len() as u32;
-                let country = rng.gen_range(0..COUNTRIES.len()) as u8;
-                for _ in 0..ring.ips {
-                    pool.fresh(&mut net, country, rng);
-                }
-                (d0, i0)
+        if let Some(&(a, t)) = plan.takeover_of.get(&uid) {
+            // The attacker logs in from its own device and connection, the same for each of
+            // its victims.
+            let (d, i) = *attacker_assets[a].get_or_insert_with(|| {
+                let d = new_device(&mut net, &os, rng);
+                let country = countries.sample(rng) as u8;
+                (d, pool.unlisted(&mut net, country, rng))
             });
-            for d in d0..d0 + ring.devices {
-                let t = ring.activation + rng.gen_range(0..6 * HOUR);
-                net.user_device.push((uid, d, t));
-            }
-            for i in i0..i0 + ring.ips {
-                let t = ring.activation + rng.gen_range(0..6 * HOUR);
-                net.user_ip.push((uid, i, t));
-            }
-        }
-        if let Some(&t) = plan.takeover_of.get(&uid) {
-            // The attacker logs in from a new device and a new connection.
-            let d = new_device(&mut net, &os, rng);
             net.user_device.push((uid, d, t));
-            let country = rng.gen_range(0..COUNTRIES.len()) as u8;
-            let i = pool.fresh(&mut net, country, rng);
             net.user_ip.push((uid, i, t));
         }
     }
@@ -542,6 +585,20 @@ pub(crate) fn payment_cents<R: Rng>(cat: u8, spend: f32, rng: &mut R) -> u64 {
         return ((amount / 20.0).round().max(1.0) as u64) * 2_000;
     }
     ((amount * 100.0).round() as u64).max(100)
+}
+
+/// Share of ordinary person-to-person transfers that move a large sum (rent, a deposit, a used
+/// car): [`large_transfer_cents`].
+pub(crate) const LARGE_TRANSFER_SHARE: f64 = 0.05;
+
+/// A large transfer in cents: log-uniform between 300 and 9,500. Mule chains move sums of the
+/// same size, so a large transfer alone does not single one out; the money passing through
+/// within hours does.
+#[inline]
+pub(crate) fn large_transfer_cents<R: Rng>(rng: &mut R) -> u64 {
+    let (low, high) = (300.0f64, 9_500.0f64);
+    let amount = (low.ln() + rng.gen::<f64>() * (high / low).ln()).exp();
+    (amount * 100.0).round() as u64
 }
 
 /// A channel for a payment in category `cat`.

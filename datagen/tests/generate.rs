@@ -119,7 +119,7 @@ fn row_counts_match_config_and_summary() {
         per_user("cards.csv")
     );
     assert!(
-        (1.0..1.2).contains(&per_user("devices.csv")),
+        (1.1..1.3).contains(&per_user("devices.csv")),
         "{}",
         per_user("devices.csv")
     );
@@ -428,24 +428,25 @@ fn ring_members_share_devices_or_ips() {
             }
         }
     }
-    // Ring assets are used by every member of the ring (5 to 15 users).
-    let assets: Vec<&BTreeSet<String>> = shared.values().filter(|s| s.len() >= 5).collect();
+    // Each shared asset is used by a quarter of its ring or more (4 to 15 users), and every
+    // member logs in from one.
+    let assets: Vec<&BTreeSet<String>> = shared.values().filter(|s| s.len() >= 4).collect();
     for member in &ring {
         let asset = assets.iter().find(|s| s.contains(member));
         let asset = asset.unwrap_or_else(|| panic!("ring user {member} shares nothing"));
         assert!(asset.len() <= 15);
     }
-    // Groups of members sharing assets are the rings.
     let groups: BTreeSet<&BTreeSet<String>> = assets.iter().copied().collect();
     assert!(groups.len() as u64 >= summary.rings);
     // Honest users never share a device with more than one other user.
+    let fraud = labels(d, "user");
     let mut device_users: BTreeMap<String, usize> = BTreeMap::new();
     for r in rows(
         d,
         "user_device.csv",
         &["user_id", "device_id", "first_seen"],
     ) {
-        if !ring.contains(&r[0]) {
+        if !fraud.contains_key(&r[0]) {
             *device_users.entry(r[1].clone()).or_default() += 1;
         }
     }
@@ -483,17 +484,26 @@ fn takeovers_start_with_a_new_device_and_spend_big() {
             "is_fraud",
         ],
     );
+    let device_rows = rows(
+        d,
+        "user_device.csv",
+        &["user_id", "device_id", "first_seen"],
+    );
+    let mut users_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for r in &device_rows {
+        users_of.entry(&r[1]).or_default().insert(&r[0]);
+    }
     for victim in &victims {
-        let new_device = rows(
-            d,
-            "user_device.csv",
-            &["user_id", "device_id", "first_seen"],
-        )
-        .into_iter()
-        .filter(|r| &r[0] == victim)
-        .map(|r| num(&r[2]))
-        .find(|&t| t >= cfg.start_time)
-        .expect("takeover device seen inside the window");
+        // Devices the victim started using inside the window (honest users get new ones too).
+        let new_devices: Vec<(&str, i64)> = device_rows
+            .iter()
+            .filter(|r| &r[0] == victim && num(&r[2]) >= cfg.start_time)
+            .map(|r| (r[1].as_str(), num(&r[2])))
+            .collect();
+        assert!(
+            !new_devices.is_empty(),
+            "takeover device seen inside the window"
+        );
         let card = owners
             .iter()
             .find(|o| {
@@ -507,9 +517,19 @@ fn takeovers_start_with_a_new_device_and_spend_big() {
             .filter(|t| t[1] == card)
             .partition(|t| txn_labels.get(&t[0]).map(String::as_str) == Some("account_takeover"));
         assert!((2..=5).contains(&bad.len()));
-        for t in &bad {
-            let dt = num(&t[4]) - new_device;
-            assert!((0..=6 * 3600).contains(&dt), "{dt}");
+        // One of them logged in at most six hours before every fraudulent payment, and the
+        // attacker used it on other victims too.
+        let (attacker, _) = new_devices
+            .iter()
+            .find(|(_, seen)| {
+                bad.iter()
+                    .all(|t| (0..=6 * 3600).contains(&(num(&t[4]) - seen)))
+            })
+            .expect("a new device precedes the spree");
+        if summary.takeovers >= 2 {
+            let others = &users_of[attacker];
+            assert!(others.len() >= 2, "the attacker's device serves one victim");
+            assert!(others.iter().all(|u| victims.contains(*u)));
         }
         if usual.len() >= 3 {
             let mut amounts: Vec<u64> = usual.iter().map(|t| cents(&t[3])).collect();
@@ -740,5 +760,144 @@ fn tiny_configs_work() {
         if users < 200 {
             assert_eq!(summary.fraud_users, 0);
         }
+    }
+}
+
+/// Two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical
+/// distribution functions of `a` and `b`.
+fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (mut i, mut j, mut gap) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        gap = gap.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    gap
+}
+
+/// The KS statistic two samples of these sizes from one distribution exceed with probability
+/// 0.001.
+fn ks_bound(n: usize, m: usize) -> f64 {
+    1.949 * ((n + m) as f64 / (n * m) as f64).sqrt()
+}
+
+/// Fraud actors are drawn from the same distributions as everyone else for their own
+/// attributes and identifier histories: only the planted relations (shared devices and IPs, an
+/// attacker's device, transfers) set them apart.
+#[test]
+fn fraud_actors_own_attributes_match_honest_users() {
+    let cfg = PaymentsConfig {
+        users: 30_000,
+        merchants: 300,
+        transactions: 30_000,
+        seed: 11,
+        ..Default::default()
+    };
+    let (dir, summary) = gen(&cfg);
+    let d = dir.path();
+    let fraud = labels(d, "user");
+    let users = rows(
+        d,
+        "users.csv",
+        &["user_id", "country", "signup_time", "age"],
+    );
+    let signup: Vec<i64> = users.iter().map(|u| num(&u[2])).collect();
+    let is_fraud = |u: &str| fraud.contains_key(u);
+    let victims: BTreeSet<&str> = fraud
+        .iter()
+        .filter(|(_, r)| r.as_str() == "account_takeover")
+        .map(|(u, _)| u.as_str())
+        .collect();
+    assert!(fraud.len() >= 250, "{} fraud users", fraud.len());
+    assert!(victims.len() as u64 == summary.takeovers && victims.len() >= 20);
+
+    let compare = |what: &str, values: &dyn Fn(&str) -> Vec<f64>| {
+        let (mut bad, mut good) = (Vec::new(), Vec::new());
+        for u in &users {
+            let v = values(&u[0]);
+            if is_fraud(&u[0]) {
+                bad.extend(v);
+            } else {
+                good.extend(v);
+            }
+        }
+        let ks = ks_statistic(&bad, &good);
+        let bound = ks_bound(bad.len(), good.len());
+        println!("{what}: KS {ks:.3} (bound {bound:.3})");
+        assert!(
+            ks < bound,
+            "{what}: KS {ks:.3} between {} fraud and {} honest values exceeds {bound:.3}",
+            bad.len(),
+            good.len()
+        );
+    };
+
+    compare("signup time", &|u| vec![signup[num(u) as usize] as f64]);
+    compare("age", &|u| vec![num(&users[num(u) as usize][3]) as f64]);
+
+    let issued: BTreeMap<String, i64> = rows(d, "cards.csv", &["card_id", "brand", "issued_time"])
+        .into_iter()
+        .map(|r| (r[0].clone(), num(&r[2])))
+        .collect();
+    let mut cards_of: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in rows(d, "card_owner.csv", &["user_id", "card_id", "since"]) {
+        let age = issued[&r[1]] - signup[num(&r[0]) as usize];
+        cards_of.entry(r[0].clone()).or_default().push(age);
+    }
+    compare("cards per user", &|u| vec![cards_of[u].len() as f64]);
+    compare("card issued after signup", &|u| {
+        cards_of[u].iter().map(|&t| t as f64).collect()
+    });
+
+    // Device and IP histories, leaving out the attacker's logins: the devices and IPs several
+    // takeover victims share.
+    for (file, column) in [("user_device.csv", "device_id"), ("user_ip.csv", "ip")] {
+        let edges = rows(d, file, &["user_id", column, "first_seen"]);
+        let mut victims_of: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &edges {
+            if victims.contains(r[0].as_str()) {
+                *victims_of.entry(&r[1]).or_default() += 1;
+            }
+        }
+        let mut seen: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        let mut attacker_logins = 0;
+        for r in &edges {
+            if victims_of.get(r[1].as_str()).is_some_and(|&n| n >= 2) {
+                attacker_logins += 1;
+                continue;
+            }
+            seen.entry(&r[0]).or_default().push(num(&r[2]));
+        }
+        assert_eq!(
+            attacker_logins,
+            victims.len(),
+            "{file}: one login per victim"
+        );
+        let seen = &seen;
+        compare(&format!("{file} per user"), &|u| {
+            vec![seen.get(u).map_or(0, Vec::len) as f64]
+        });
+        compare(&format!("{file} first seen"), &|u| {
+            seen.get(u)
+                .into_iter()
+                .flatten()
+                .map(|&t| t as f64)
+                .collect()
+        });
+        compare(&format!("{file} newest first seen"), &|u| {
+            seen.get(u)
+                .and_then(|t| t.iter().max())
+                .map(|&t| vec![t as f64])
+                .unwrap_or_default()
+        });
     }
 }
