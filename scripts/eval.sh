@@ -16,31 +16,30 @@ if [ -z "${ARGUS:-}" ]; then
 fi
 dir="${ARGUS_EVAL_DIR:-$HOME/.cache/argus-eval}"
 mkdir -p "$dir"
+# Per data set: its folder, the node and edge loads, and what to predict.
 case "$name" in
   tolokers)
     src="$data/tolokers"
-    db="$dir/tolokers.db"
-    if [ ! -f "$db/.loaded" ]; then
-      rm -rf "$db"
-      "$ARGUS" --db "$db" load nodes toloker "$src/nodes.csv" --key id >&2
-      "$ARGUS" --db "$db" load edges worked_with "$src/edges.csv" --src toloker:src --dst toloker:dst --undirected >&2
-      touch "$db/.loaded"
-    fi
-    exec "$ARGUS" --db "$db" eval node-classification --label toloker.label --splits "$src/splits.csv" "$@"
+    nodes=(toloker "$src/nodes.csv" --key id)
+    edges=(worked_with "$src/edges.csv" --src toloker:src --dst toloker:dst --undirected)
+    label=toloker.label
     ;;
   otc)
     src="$data/bitcoin-otc"
-    db="$dir/otc.db"
-    if [ ! -f "$db/.loaded" ]; then
-      rm -rf "$db"
-      "$ARGUS" --db "$db" load nodes user "$src/labels.csv" --key user >&2
-      "$ARGUS" --db "$db" load edges rates "$src/edges.csv" --src user:src --dst user:dst --time time --create-missing-nodes >&2
-      touch "$db/.loaded"
-    fi
-    exec "$ARGUS" --db "$db" eval node-classification --label user.fraud --splits "$src/splits.csv" "$@"
+    nodes=(user "$src/labels.csv" --key user)
+    edges=(rates "$src/edges.csv" --src user:src --dst user:dst --time time --create-missing-nodes)
+    label=user.fraud
     ;;
   *)
     echo "eval.sh: unknown data set $name (tolokers, otc)" >&2
     exit 2
     ;;
 esac
+db="$dir/$name.db"
+if [ ! -f "$db/.loaded" ]; then
+  rm -rf "$db"
+  "$ARGUS" --db "$db" load nodes "${nodes[@]}" >&2
+  "$ARGUS" --db "$db" load edges "${edges[@]}" >&2
+  touch "$db/.loaded"
+fi
+exec "$ARGUS" --db "$db" eval node-classification --label "$label" --splits "$src/splits.csv" "$@"
