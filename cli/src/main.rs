@@ -50,6 +50,10 @@ struct Cli {
     /// `buffered` does not (survives a killed process).
     #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Sync)]
     durability: DurabilityArg,
+    /// Where models train, evaluate and score: `auto` takes the GPU when this build has CUDA
+    /// support and a GPU is present, else the CPU; `cuda` fails when there is none.
+    #[arg(long, global = true, env = "ARGUS_DEVICE", value_enum, default_value_t = DeviceArg::Auto)]
+    device: DeviceArg,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +62,23 @@ struct Cli {
 enum BackendArg {
     Rocksdb,
     Sled,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl DeviceArg {
+    fn request(self) -> argus_db::DeviceRequest {
+        match self {
+            DeviceArg::Auto => argus_db::DeviceRequest::Auto,
+            DeviceArg::Cpu => argus_db::DeviceRequest::Cpu,
+            DeviceArg::Cuda => argus_db::DeviceRequest::Cuda,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -288,9 +309,10 @@ fn open_store(cli: &Cli) -> Result<GraphStore> {
 
 /// Open an existing data directory for reading; a missing one is an error, not a new store.
 fn open_database(cli: &Cli) -> Result<argus_db::Database> {
-    Ok(argus_db::Database::from_store(std::sync::Arc::new(
-        open_existing(cli)?,
-    )))
+    Ok(
+        argus_db::Database::from_store(std::sync::Arc::new(open_existing(cli)?))
+            .with_device(cli.device.request()),
+    )
 }
 
 fn open_existing(cli: &Cli) -> Result<GraphStore> {
@@ -353,19 +375,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Labels(labels) => ml_cli::run_labels(&open_database(&cli)?, labels, cli.format)?,
         Command::Sql(args) => {
             let store = std::sync::Arc::new(open_existing(&cli)?);
-            run_sql(store, args, cli.format)?;
+            run_sql(store, args, cli.format, cli.device.request())?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_sql(store: std::sync::Arc<GraphStore>, args: &SqlArgs, format: Format) -> Result<()> {
+fn run_sql(
+    store: std::sync::Arc<GraphStore>,
+    args: &SqlArgs,
+    format: Format,
+    device: argus_db::DeviceRequest,
+) -> Result<()> {
     use shell::OutputMode;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let session = argus_query::ArgusSession::new(store)?;
+    let session = argus_query::ArgusSession::on_device(store, device)?;
     let mode = match format {
         Format::Table => OutputMode::Table,
         Format::Csv => OutputMode::Csv,

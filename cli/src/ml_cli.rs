@@ -319,6 +319,13 @@ fn show_progress(what: &str, family: Family, p: &TrainProgress<'_>, started: std
     }
 }
 
+/// Open the database's model device and say once which it is.
+fn announce_device(db: &Database) -> Result<argus_db::Device> {
+    let device = db.device()?;
+    eprintln!("device: {}", device.describe());
+    Ok(device)
+}
+
 pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
     let Eval::NodeClassification(args) = eval;
     let validation_only = match args.report.as_str() {
@@ -331,8 +338,10 @@ pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
             "--plot draws test curves: leave it out with --report validation"
         ));
     }
+    let mut train = train_spec(&args.model)?;
+    train.device = announce_device(db)?;
     let spec = NodeEvalSpec {
-        train: train_spec(&args.model)?,
+        train,
         splits: args.splits.clone(),
     };
     let started = std::time::Instant::now();
@@ -588,7 +597,8 @@ fn print_validation_report(report: &EvalReport, format: Format) {
 
 pub fn run_train(db: &Database, train: &Train, format: Format) -> Result<()> {
     let Train::Fraud(args) = train;
-    let spec = train_spec(&args.model)?;
+    let mut spec = train_spec(&args.model)?;
+    spec.device = announce_device(db)?;
     let source = match &args.split {
         None => SplitSource::Random {
             seed: args.model.seed,
@@ -690,6 +700,7 @@ pub fn run_score(db: &Database, args: &ScoreArgs, format: Format) -> Result<()> 
         .as_deref()
         .map(|t| argus_engine::time::parse_time(t).map_err(|e| anyhow!("--as-of: {e}")))
         .transpose()?;
+    announce_device(db)?;
     let scorer = db.scorer(&name, args.version)?;
     if scorer.label() != label {
         return Err(anyhow!(

@@ -20,15 +20,18 @@ pub mod train;
 pub mod transactions;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use argus_engine::{Error, GraphStore, Result, Snapshot, StoreOptions};
+pub use argus_extensions::ml::device::{Device, DeviceRequest};
 
 /// An open Argus database.
 #[derive(Clone)]
 pub struct Database {
     store: Arc<GraphStore>,
     scorers: Arc<serving::ScorerCache>,
+    device_request: DeviceRequest,
+    device: Arc<OnceLock<std::result::Result<Device, String>>>,
 }
 
 impl Database {
@@ -37,12 +40,33 @@ impl Database {
         Ok(Database::from_store(Arc::new(GraphStore::open(dir)?)))
     }
 
-    /// Wrap an already open store.
+    /// Wrap an already open store. Models run on the CPU unless [`Database::with_device`]
+    /// asks for another device.
     pub fn from_store(store: Arc<GraphStore>) -> Database {
         Database {
             store,
             scorers: Arc::default(),
+            device_request: DeviceRequest::Cpu,
+            device: Arc::default(),
         }
+    }
+
+    /// Run models (training, evaluation, scoring) on `request`'s device. The device opens on
+    /// the first use; scorers built before the change keep their device.
+    pub fn with_device(mut self, request: DeviceRequest) -> Database {
+        self.device_request = request;
+        self.device = Arc::default();
+        self.scorers = Arc::default();
+        self
+    }
+
+    /// The device models run on, opened on first use; an error says why a requested GPU
+    /// cannot be used.
+    pub fn device(&self) -> Result<Device> {
+        self.device
+            .get_or_init(|| Device::open(self.device_request))
+            .clone()
+            .map_err(Error::InvalidArgument)
     }
 
     /// The graph store.

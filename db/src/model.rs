@@ -15,8 +15,11 @@
 use serde::{Deserialize, Serialize};
 
 use argus_engine::{Error, Result, Snapshot};
+use std::any::Any;
+use std::sync::OnceLock;
+
 use argus_extensions::ml::backend::Backend;
-use argus_extensions::ml::cpu::Cpu;
+use argus_extensions::ml::device::{Device, DeviceTask};
 use argus_extensions::ml::gbdt::Gbdt;
 use argus_extensions::ml::matrix::Matrix;
 use argus_extensions::ml::relation::Relation;
@@ -287,42 +290,55 @@ impl FraudModel {
     }
 }
 
-/// A model ready to score: its network is built once, not per call.
+/// A model ready to score on a device: its networks are built there once, on first use, not
+/// per call.
 pub struct LoadedModel {
     /// The stored model.
     pub model: FraudModel,
-    sage: Option<Sage<Cpu>>,
-    /// Further networks of a bagged GNN.
-    bagged: Vec<Sage<Cpu>>,
+    device: Device,
+    /// `Vec<Sage<B>>` for the device's backend `B` (the model's network, then the further
+    /// networks of a bagged GNN).
+    networks: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl LoadedModel {
-    /// Build the model's network.
+    /// Load the model to score on the CPU.
     pub fn new(model: FraudModel) -> LoadedModel {
-        let sage = match &model.kind {
-            ModelKind::Gnn { config, params, .. } => {
-                let mut sage = Sage::new(&Cpu, config.clone());
-                sage.restore(&Cpu, params);
-                Some(sage)
-            }
-            ModelKind::Trees { .. } | ModelKind::Transaction(_) => None,
-        };
-        let bagged = match &model.kind {
-            ModelKind::Gnn { config, bagged, .. } => bagged
-                .iter()
-                .map(|params| {
-                    let mut sage = Sage::new(&Cpu, config.clone());
-                    sage.restore(&Cpu, params);
-                    sage
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        LoadedModel::on(model, Device::Cpu)
+    }
+
+    /// Load the model to score on `device`.
+    pub fn on(model: FraudModel, device: Device) -> LoadedModel {
         LoadedModel {
             model,
-            sage,
-            bagged,
+            device,
+            networks: OnceLock::new(),
         }
+    }
+
+    /// The GNN's networks on `backend`, built on first use.
+    fn networks<B: Backend>(&self, backend: &B) -> &[Sage<B>] {
+        let built = self.networks.get_or_init(|| {
+            let networks: Vec<Sage<B>> = match &self.model.kind {
+                ModelKind::Gnn {
+                    config,
+                    params,
+                    bagged,
+                } => std::iter::once(params)
+                    .chain(bagged)
+                    .map(|params| {
+                        let mut sage = Sage::new(backend, config.clone());
+                        sage.restore(backend, params);
+                        sage
+                    })
+                    .collect(),
+                ModelKind::Trees { .. } | ModelKind::Transaction(_) => Vec::new(),
+            };
+            Box::new(networks)
+        });
+        built
+            .downcast_ref::<Vec<Sage<B>>>()
+            .expect("a loaded model runs on one device")
     }
 
     /// Scores (and, for the GNN, embeddings) of a block's targets from its inputs.
@@ -353,32 +369,11 @@ impl LoadedModel {
 
     /// The GNN's logits and embeddings of a block's targets from scaled inputs.
     fn gnn_targets(&self, block: &Block, scaled: &Matrix) -> (Matrix, Matrix) {
-        let sage = self
-            .sage
-            .as_ref()
-            .expect("a GNN model is loaded with its network");
-        // Layer l is needed only for the hops that later layers still read.
-        let layers = sage.config.layers;
-        let active: Vec<usize> = (0..layers)
-            .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
-            .collect();
-        let (logits, embedding) = sage.infer(&Cpu, &block.relations, scaled, &active);
-        let targets: Vec<u32> = (0..block.targets as u32).collect();
-        let mut logits = Cpu.download(&logits).select_rows(&targets);
-        if !self.bagged.is_empty() {
-            for other in &self.bagged {
-                let (more, _) = other.infer(&Cpu, &block.relations, scaled, &active);
-                let more = Cpu.download(&more).select_rows(&targets);
-                logits
-                    .data
-                    .iter_mut()
-                    .zip(&more.data)
-                    .for_each(|(a, b)| *a += b);
-            }
-            let n = (self.bagged.len() + 1) as f32;
-            logits.data.iter_mut().for_each(|a| *a /= n);
-        }
-        (logits, Cpu.download(&embedding).select_rows(&targets))
+        self.device.run(GnnInference {
+            loaded: self,
+            block,
+            scaled,
+        })
     }
 
     /// Score `targets` (global index, as-of time) as one vectorised batch.
@@ -400,6 +395,54 @@ impl LoadedModel {
         } else {
             work()
         }
+    }
+}
+
+/// A block through a loaded GNN on the model's device: the block's graph and inputs move to
+/// the device once, every layer runs there, and the targets' logits and embeddings come back.
+struct GnnInference<'a> {
+    loaded: &'a LoadedModel,
+    block: &'a Block,
+    scaled: &'a Matrix,
+}
+
+impl DeviceTask for GnnInference<'_> {
+    type Output = (Matrix, Matrix);
+
+    fn run<B: Backend>(self, backend: &B) -> (Matrix, Matrix) {
+        let networks = self.loaded.networks(backend);
+        let (sage, bagged) = networks
+            .split_first()
+            .expect("a GNN model is loaded with its network");
+        let block = self.block;
+        // Layer l is needed only for the hops that later layers still read.
+        let layers = sage.config.layers;
+        let active: Vec<usize> = (0..layers)
+            .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
+            .collect();
+        let x = backend.upload(self.scaled);
+        backend.with_graphs(&block.relations, |graphs| {
+            let (logits, embedding) = sage.infer(backend, graphs, &x, &active);
+            let targets = block.targets;
+            let mut logits = backend.download(&backend.head_rows(&logits, targets));
+            if !bagged.is_empty() {
+                for other in bagged {
+                    let (more, _) = other.infer(backend, graphs, &x, &active);
+                    let more = backend.download(&backend.head_rows(&more, targets));
+                    logits
+                        .data
+                        .iter_mut()
+                        .zip(&more.data)
+                        .for_each(|(a, b)| *a += b);
+                }
+                let n = (bagged.len() + 1) as f32;
+                logits.data.iter_mut().for_each(|a| *a /= n);
+            }
+            (
+                logits,
+                backend.download(&backend.head_rows(&embedding, targets)),
+            )
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use argus_extensions::ml::gbdt::Gbdt;
 use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
 use crate::registry::{resolve_version, ModelVersion};
 use crate::transactions::{TransactionInput, TransactionScorer};
-use crate::Database;
+use crate::{Database, Device};
 
 /// A model ready to score, with its graph.
 pub struct Scorer {
@@ -112,7 +112,10 @@ impl Database {
     /// The scorer of `name` (its deployed version unless `version`), loading the model and
     /// building its graph when not cached for the current commit generation.
     pub fn scorer(&self, name: &str, version: Option<u32>) -> Result<Arc<Scorer>> {
-        cached(self, &self.scorers().nodes, name, version, Scorer::new)
+        let device = self.device()?;
+        cached(self, &self.scorers().nodes, name, version, |v, snapshot| {
+            Scorer::on(v, snapshot, device.clone())
+        })
     }
 }
 
@@ -151,6 +154,11 @@ impl Database {
 impl Scorer {
     /// Load `version` over `snapshot`.
     pub fn new(version: ModelVersion, snapshot: &Snapshot) -> Result<Scorer> {
+        Scorer::on(version, snapshot, Device::Cpu)
+    }
+
+    /// Load `version` over `snapshot`, to score on `device`.
+    pub fn on(version: ModelVersion, snapshot: &Snapshot, device: Device) -> Result<Scorer> {
         let m = &version.model;
         if let ModelKind::Transaction(_) = m.kind {
             return Err(Error::InvalidArgument(format!(
@@ -161,7 +169,7 @@ impl Scorer {
         let graph = ScoringGraph::build(snapshot, &m.label, &m.edge_types, &m.properties)?;
         m.check_graph(&graph)?;
         Ok(Scorer {
-            loaded: LoadedModel::new(version.model.clone()),
+            loaded: LoadedModel::on(version.model.clone(), device),
             version,
             graph,
         })

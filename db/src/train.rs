@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use argus_engine::{Error, Result, Snapshot};
 use argus_extensions::ml::backend::Backend;
 use argus_extensions::ml::backend::{AdamW, Aggregation};
-use argus_extensions::ml::cpu::{mix64, Cpu};
+use argus_extensions::ml::cpu::mix64;
+use argus_extensions::ml::device::{Device, DeviceTask};
 use argus_extensions::ml::gbdt::{train_gbdt, Gbdt, GbdtConfig, RoundReport};
 use argus_extensions::ml::matrix::Matrix;
 use argus_extensions::ml::metrics::{roc_auc, Scores};
@@ -18,6 +19,7 @@ use argus_extensions::ml::relation::Relation;
 use argus_extensions::ml::sage::{Sage, SageConfig};
 use argus_extensions::ml::train::{
     subset, train_node_classifier, EarlyStopping, EpochReport, NodeSplit, NodeTask, TrainConfig,
+    TrainOutcome,
 };
 
 use crate::eval::read_splits;
@@ -202,6 +204,9 @@ pub struct TrainSpec {
     /// most [`AUTO_MAX_NODES`] nodes, else none), `Some(0)` turns them off.
     #[serde(default)]
     pub spectral: Option<usize>,
+    /// Where the GNN trains and scores (a run's choice, not stored with the model).
+    #[serde(skip)]
+    pub device: Device,
 }
 
 impl TrainSpec {
@@ -219,6 +224,7 @@ impl TrainSpec {
             exclude: Vec::new(),
             without: Vec::new(),
             spectral: None,
+            device: Device::Cpu,
         }
     }
 }
@@ -569,9 +575,16 @@ fn train_single(
                     ..train.clone()
                 };
                 let (params, trained) = if m.batch_size > 0 {
-                    let out = train_gnn_sampled(
-                        prepared, spec, x, &labels, split, config, &train, progress,
-                    );
+                    let out = spec.device.run(SampledTraining {
+                        prepared,
+                        spec,
+                        x,
+                        labels: &labels,
+                        split,
+                        config,
+                        train: &train,
+                        progress: &mut *progress,
+                    });
                     let trained = Trained {
                         model: model.clone(),
                         val_auc: out.val_auc,
@@ -582,18 +595,15 @@ fn train_single(
                     };
                     (out.params, trained)
                 } else {
-                    let out = train_node_classifier(
-                        &Cpu,
-                        &NodeTask {
-                            graphs: prepared.bounded_relations(),
-                            features: x,
-                            labels: &labels,
-                            split,
-                        },
+                    let out = spec.device.run(FullBatchTraining {
+                        relations: prepared.bounded_relations(),
+                        features: x,
+                        labels: &labels,
+                        split,
                         config,
-                        &train,
-                        &mut |r| progress(TrainProgress::Epoch(r)),
-                    );
+                        train: &train,
+                        progress: &mut |r| progress(TrainProgress::Epoch(r)),
+                    });
                     let trained = Trained {
                         model: model.clone(),
                         val_auc: out.val_auc,
@@ -995,9 +1005,76 @@ struct SampledOutcome {
     scores: Vec<f32>,
 }
 
+/// Full-batch GNN training on the run's device: the graph and features go to the device once.
+struct FullBatchTraining<'a> {
+    relations: &'a [Relation],
+    features: &'a Matrix,
+    labels: &'a [bool],
+    split: &'a NodeSplit,
+    config: SageConfig,
+    train: &'a TrainConfig,
+    progress: &'a mut dyn FnMut(&EpochReport),
+}
+
+impl DeviceTask for FullBatchTraining<'_> {
+    type Output = TrainOutcome;
+
+    fn run<B: Backend>(self, backend: &B) -> TrainOutcome {
+        let FullBatchTraining {
+            relations,
+            features,
+            labels,
+            split,
+            config,
+            train,
+            progress,
+        } = self;
+        backend.with_graphs(relations, |graphs| {
+            let task = NodeTask {
+                graphs,
+                features,
+                labels,
+                split,
+            };
+            train_node_classifier(backend, &task, config, train, progress)
+        })
+    }
+}
+
+/// Mini-batch GNN training ([`train_gnn_sampled`]) on the run's device.
+struct SampledTraining<'a> {
+    prepared: &'a Prepared,
+    spec: &'a TrainSpec,
+    x: &'a Matrix,
+    labels: &'a [bool],
+    split: &'a NodeSplit,
+    config: SageConfig,
+    train: &'a TrainConfig,
+    progress: &'a mut dyn FnMut(TrainProgress<'_>),
+}
+
+impl DeviceTask for SampledTraining<'_> {
+    type Output = SampledOutcome;
+
+    fn run<B: Backend>(self, backend: &B) -> SampledOutcome {
+        train_gnn_sampled(
+            backend,
+            self.prepared,
+            self.spec,
+            self.x,
+            self.labels,
+            self.split,
+            self.config,
+            self.train,
+            self.progress,
+        )
+    }
+}
+
 /// Scores of `nodes` from their blocks (the serving computation), in batches.
-fn sampled_scores(
-    sage: &Sage<Cpu>,
+fn sampled_scores<B: Backend>(
+    backend: &B,
+    sage: &Sage<B>,
     projection: &crate::projection::Projection,
     x: &Matrix,
     nodes: &[u32],
@@ -1009,8 +1086,12 @@ fn sampled_scores(
         let targets: Vec<(u32, Option<i64>)> = chunk.iter().map(|&i| (i, None)).collect();
         let layers = sage.config.layers;
         let block = sample_block(projection, &targets, layers, neighbours, &|_, _| false);
-        let inputs = x.select_rows(&block.nodes);
-        let (logits, _) = sage.forward(&Cpu, &block.relations, &inputs, false, 0);
+        // One upload per batch: the block's graph and inputs, then the whole forward on the device.
+        let inputs = backend.upload(&x.select_rows(&block.nodes));
+        let logits = backend.with_graphs(&block.relations, |graphs| {
+            let (logits, _) = sage.forward(backend, graphs, &inputs, false, 0);
+            backend.download(&logits)
+        });
         out.extend(
             logits.data[..chunk.len()]
                 .iter()
@@ -1024,7 +1105,8 @@ fn sampled_scores(
 /// neighbourhood (the same one as serving), so memory grows with the batch, not the graph.
 /// Validation scores come from the serving computation too.
 #[allow(clippy::too_many_arguments)]
-fn train_gnn_sampled(
+fn train_gnn_sampled<B: Backend>(
+    backend: &B,
     prepared: &Prepared,
     spec: &TrainSpec,
     x: &Matrix,
@@ -1043,7 +1125,7 @@ fn train_gnn_sampled(
     } else {
         1.0
     };
-    let mut sage = Sage::new(&Cpu, config);
+    let mut sage = Sage::new(backend, config);
     let mut order = split.train.clone();
     let mut best: Option<(usize, f64, Vec<Matrix>)> = None;
     let mut stopping = EarlyStopping::new(train.patience).ties_keep_later(train.ties_keep_later);
@@ -1056,7 +1138,7 @@ fn train_gnn_sampled(
             let targets: Vec<(u32, Option<i64>)> = chunk.iter().map(|&i| (i, None)).collect();
             let seed = mix64(epoch_seed ^ mix64(b as u64 + 1));
             let block = sample_block(projection, &targets, layers, neighbours, &|_, _| false);
-            let inputs = x.select_rows(&block.nodes);
+            let inputs = backend.upload(&x.select_rows(&block.nodes));
             let n = block.nodes.len();
             let mut target = Matrix::zeros(n, 1);
             let mut weight = Matrix::zeros(n, 1);
@@ -1065,14 +1147,18 @@ fn train_gnn_sampled(
                 target.data[k] = if positive { 1.0 } else { 0.0 };
                 weight.data[k] = if positive { pos_weight } else { 1.0 };
             }
-            let (logits, cache) = sage.forward(&Cpu, &block.relations, &inputs, true, seed);
-            let (loss, dlogits) = Cpu.bce_with_logits(&logits, &target, &weight);
-            sage.backward(&Cpu, &block.relations, &cache, &dlogits);
-            sage.update(&Cpu, &train.adamw);
+            let (target, weight) = (backend.upload(&target), backend.upload(&weight));
+            let loss = backend.with_graphs(&block.relations, |graphs| {
+                let (logits, cache) = sage.forward(backend, graphs, &inputs, true, seed);
+                let (loss, dlogits) = backend.bce_with_logits(&logits, &target, &weight);
+                sage.backward(backend, graphs, &cache, &dlogits);
+                loss
+            });
+            sage.update(backend, &train.adamw);
             loss_sum += f64::from(loss);
             batches += 1;
         }
-        let val = sampled_scores(&sage, projection, x, &split.val, neighbours, 4096);
+        let val = sampled_scores(backend, &sage, projection, x, &split.val, neighbours, 4096);
         let val_labels: Vec<bool> = split.val.iter().map(|&i| labels[i as usize]).collect();
         let val_auc = roc_auc(&val, &val_labels).unwrap_or(f64::NAN);
         let report = EpochReport {
@@ -1084,14 +1170,14 @@ fn train_gnn_sampled(
         curve.push((epoch, f64::from(report.loss), val_auc));
         let step = stopping.observe(epoch, val_auc);
         if step.keep {
-            best = Some((epoch, val_auc, sage.snapshot(&Cpu)));
+            best = Some((epoch, val_auc, sage.snapshot(backend)));
         }
         if step.stop {
             break;
         }
     }
     let (best_epoch, val_auc, params) = best.expect("at least one epoch");
-    sage.restore(&Cpu, &params);
+    sage.restore(backend, &params);
     let mut scores = vec![0.0f32; labels.len()];
     let scored: Vec<u32> = split
         .train
@@ -1101,7 +1187,7 @@ fn train_gnn_sampled(
         .copied()
         .collect();
     for (&i, s) in scored.iter().zip(sampled_scores(
-        &sage, projection, x, &scored, neighbours, 512,
+        backend, &sage, projection, x, &scored, neighbours, 512,
     )) {
         scores[i as usize] = s;
     }

@@ -1,7 +1,7 @@
 //! Argus extensions: computation over in-memory graphs. That is graph algorithms for payments
 //! fraud (components, shortest paths, time-bounded neighbourhoods, temporal cycles,
 //! fan-in/fan-out bursts, PageRank) and the ML core in [`ml`] (graph neural networks and
-//! gradient-boosted trees on a CPU backend; CUDA later).
+//! gradient-boosted trees, on the CPU or, with the `cuda` feature, an NVIDIA GPU).
 //!
 //! Everything runs on a [`Csr`] built from a plain edge list over dense node indexes, so the
 //! crate must not depend on storage (`argus-engine`), SQL (DataFusion) or RocksDB: callers build

@@ -58,6 +58,14 @@ pub struct ArgusSession {
 impl ArgusSession {
     /// A session over `store`, with its tables and functions registered.
     pub fn new(store: Arc<GraphStore>) -> Result<ArgusSession> {
+        ArgusSession::on_device(store, argus_db::DeviceRequest::Cpu)
+    }
+
+    /// A session whose model functions (`fraud_score`, ...) run on `device`.
+    pub fn on_device(
+        store: Arc<GraphStore>,
+        device: argus_db::DeviceRequest,
+    ) -> Result<ArgusSession> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(2)
@@ -89,7 +97,7 @@ impl ArgusSession {
         functions::register(&session.ctx, session.slot.clone());
         crate::ml_functions::register(
             &session.ctx,
-            argus_db::Database::from_store(session.store.clone()),
+            argus_db::Database::from_store(session.store.clone()).with_device(device),
             session.slot.clone(),
         );
         Ok(session)

@@ -74,7 +74,8 @@ pub struct LayerNormCache<T> {
 }
 
 /// A compute device for the models.
-pub trait Backend: Sync {
+/// `'static` so that device-resident state (a loaded model's networks) can be cached by type.
+pub trait Backend: Sync + 'static {
     /// A dense row-major `f32` matrix in the device's memory.
     type Tensor: Clone + Send + Sync;
     /// A [`Relation`] in the device's memory.
@@ -86,6 +87,15 @@ pub trait Backend: Sync {
     fn download(&self, t: &Self::Tensor) -> Matrix;
     /// Copy a relation to the device.
     fn upload_relation(&self, r: &Relation) -> Self::Graph;
+    /// Run `f` with `relations` in the device's memory: uploaded once for the whole of `f`
+    /// (the CPU uses them in place).
+    fn with_graphs<R>(&self, relations: &[Relation], f: impl FnOnce(&[Self::Graph]) -> R) -> R
+    where
+        Self: Sized,
+    {
+        let graphs: Vec<Self::Graph> = relations.iter().map(|r| self.upload_relation(r)).collect();
+        f(&graphs)
+    }
     /// `(rows, cols)` of a tensor.
     fn shape(&self, t: &Self::Tensor) -> (usize, usize);
     /// A zero tensor.
@@ -99,8 +109,25 @@ pub trait Backend: Sync {
         b: &Self::Tensor,
         transpose_b: bool,
     ) -> Self::Tensor;
+    /// `c += op(a) · op(b)`: a device can accumulate into `c` within the GEMM.
+    fn matmul_add(
+        &self,
+        c: &mut Self::Tensor,
+        a: &Self::Tensor,
+        transpose_a: bool,
+        b: &Self::Tensor,
+        transpose_b: bool,
+    ) {
+        let product = self.matmul(a, transpose_a, b, transpose_b);
+        self.add_assign(c, &product);
+    }
     /// `x[i, :] += bias[0, :]` for every row.
     fn add_row(&self, x: &mut Self::Tensor, bias: &Self::Tensor);
+    /// `max(x + bias, 0)`, reusing `x`: a device can add the bias and apply ReLU in one pass.
+    fn bias_relu(&self, mut x: Self::Tensor, bias: &Self::Tensor) -> Self::Tensor {
+        self.add_row(&mut x, bias);
+        self.relu(&x)
+    }
     /// Column sums as a `1 × cols` tensor (the gradient of [`Backend::add_row`]'s bias).
     fn column_sums(&self, x: &Self::Tensor) -> Self::Tensor;
     /// `a += b`.
@@ -128,6 +155,22 @@ pub trait Backend: Sync {
     /// Inverted-dropout mask: each entry `0` with probability `p`, else `1 / (1 - p)`;
     /// deterministic in `seed`.
     fn dropout_mask(&self, rows: usize, cols: usize, p: f32, seed: u64) -> Self::Tensor;
+
+    /// `h += activation ⊙ mask` with a fresh [`Backend::dropout_mask`]`(p, seed)`, returning the
+    /// mask for the backward pass: a device can draw the mask and add the residual in one pass.
+    fn dropout_residual(
+        &self,
+        h: &mut Self::Tensor,
+        activation: &Self::Tensor,
+        p: f32,
+        seed: u64,
+    ) -> Self::Tensor {
+        let (rows, cols) = self.shape(activation);
+        let mask = self.dropout_mask(rows, cols, p, seed);
+        let update = self.mul(activation, &mask);
+        self.add_assign(h, &update);
+        mask
+    }
 
     /// Row-wise layer normalisation with scale `gamma` and shift `beta` (`1 × cols` each).
     fn layer_norm(

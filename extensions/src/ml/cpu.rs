@@ -57,6 +57,10 @@ impl Backend for Cpu {
         r.clone()
     }
 
+    fn with_graphs<R>(&self, relations: &[Relation], f: impl FnOnce(&[Relation]) -> R) -> R {
+        f(relations)
+    }
+
     fn shape(&self, t: &Matrix) -> (usize, usize) {
         (t.rows, t.cols)
     }

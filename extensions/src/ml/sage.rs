@@ -195,21 +195,21 @@ impl<B: Backend> Sage<B> {
             let mut aggregated = Vec::with_capacity(graphs.len());
             for (r, g) in graphs.iter().enumerate() {
                 let a = backend.aggregate(g, &z, self.config.aggregation);
-                let contribution = backend.matmul(&a, false, self.p(base + 3 + r), false);
-                backend.add_assign(&mut u, &contribution);
+                backend.matmul_add(&mut u, &a, false, self.p(base + 3 + r), false);
                 aggregated.push(a);
             }
-            backend.add_row(&mut u, self.p(base + 3 + self.config.relations));
-            let activation = backend.relu(&u);
-            let (rows, cols) = backend.shape(&activation);
-            let mask = (train && self.config.dropout > 0.0).then(|| {
-                backend.dropout_mask(rows, cols, self.config.dropout, mix64(seed ^ l as u64))
-            });
-            let update = match &mask {
-                Some(m) => backend.mul(&activation, m),
-                None => activation.clone(),
+            let activation = backend.bias_relu(u, self.p(base + 3 + self.config.relations));
+            let mask = if train && self.config.dropout > 0.0 {
+                Some(backend.dropout_residual(
+                    &mut h,
+                    &activation,
+                    self.config.dropout,
+                    mix64(seed ^ l as u64),
+                ))
+            } else {
+                backend.add_assign(&mut h, &activation);
+                None
             };
-            backend.add_assign(&mut h, &update);
             layers.push(LayerCache {
                 z,
                 norm,
@@ -266,17 +266,11 @@ impl<B: Backend> Sage<B> {
                 if backend.message_count(g) == 0 {
                     continue;
                 }
-                let a = backend.aggregate(g, &z, self.config.aggregation);
-                let contribution = backend.matmul(
-                    &backend.head_rows(&a, rows),
-                    false,
-                    self.p(base + 3 + r),
-                    false,
-                );
-                backend.add_assign(&mut u, &contribution);
+                let a = backend.aggregate_rows(g, &z, self.config.aggregation, rows);
+                backend.matmul_add(&mut u, &a, false, self.p(base + 3 + r), false);
             }
-            backend.add_row(&mut u, self.p(base + 3 + self.config.relations));
-            backend.add_assign_head(&mut h, &backend.relu(&u));
+            let update = backend.bias_relu(u, self.p(base + 3 + self.config.relations));
+            backend.add_assign_head(&mut h, &update);
         }
         let rows = active
             .last()
