@@ -11,17 +11,20 @@ if [ "${1:-}" = "--long" ]; then
 fi
 
 FEATURES="argus-engine/sled,argus-tests/sled"
+# The Postgres extension (package `argus`, pg_ext/) builds against Postgres headers through
+# cargo-pgrx (scripts/pg-setup.sh); it is built and tested on its own, not here.
+EXCLUDE="--exclude argus"
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --features "$FEATURES" -- -D warnings
+cargo clippy --workspace $EXCLUDE --all-targets --features "$FEATURES" -- -D warnings
 echo "== cargo doc"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features "$FEATURES" --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace $EXCLUDE --no-deps --features "$FEATURES" --quiet
 echo "== cargo test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --features "$FEATURES" 2>&1 | tee "$log" || status=$?
+cargo test --workspace $EXCLUDE --features "$FEATURES" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run: cargo prints one summary per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod features;
 pub mod labels;
 pub mod model;
+pub mod outbox;
 pub mod projection;
 pub mod registry;
 pub mod sampling;
@@ -38,6 +39,27 @@ impl Database {
     /// Open (or create) the data directory `dir` with default options.
     pub fn open(dir: impl AsRef<Path>) -> Result<Database> {
         Ok(Database::from_store(Arc::new(GraphStore::open(dir)?)))
+    }
+
+    /// Follow the store in `dir` read-only while another process owns and writes it
+    /// ([`GraphStore::open_follower`]); `follower_dir` holds this follower's own files.
+    /// Call [`Database::catch_up`] to see the owner's newer commits.
+    pub fn follow(
+        dir: impl AsRef<Path>,
+        follower_dir: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Database> {
+        Ok(Database::from_store(Arc::new(GraphStore::open_follower(
+            dir,
+            follower_dir,
+            options,
+        )?)))
+    }
+
+    /// For a follower: read the owner's commits since the last call (scorers rebuild when
+    /// something changed). Returns whether anything did; a no-op for the owner.
+    pub fn catch_up(&self) -> Result<bool> {
+        self.store.catch_up()
     }
 
     /// Wrap an already open store. Models run on the CPU unless [`Database::with_device`]

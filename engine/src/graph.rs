@@ -157,6 +157,14 @@ fn name_props(def: &impl HasProperties, props: Props) -> Result<Vec<(String, Val
         .collect()
 }
 
+/// The catalog a backend holds (empty for a new store).
+fn stored_catalog(backend: &dyn Backend) -> Result<Catalog> {
+    match backend.get(&keys::catalog_key())? {
+        Some(bytes) => Catalog::from_json(&bytes),
+        None => Ok(Catalog::default()),
+    }
+}
+
 fn opt_time(t: Micros) -> Option<Micros> {
     (t != NO_TIME).then_some(t)
 }
@@ -229,10 +237,12 @@ impl GraphStore {
             kind
         };
         let backend = open_backend(kind, &dir.join(STORE_DIR), &options)?;
-        let catalog = match backend.get(&keys::catalog_key())? {
-            Some(bytes) => Catalog::from_json(&bytes)?,
-            None => Catalog::default(),
-        };
+        GraphStore::over(dir, backend, options)
+    }
+
+    /// A store over an opened backend, with the catalog it holds.
+    fn over(dir: PathBuf, backend: Arc<dyn Backend>, options: StoreOptions) -> Result<GraphStore> {
+        let catalog = stored_catalog(backend.as_ref())?;
         Ok(GraphStore {
             dir,
             backend,
@@ -243,6 +253,59 @@ impl GraphStore {
             deletion_epoch: std::sync::atomic::AtomicU64::new(0),
             generation: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Open the existing RocksDB store in `dir` as a read-only follower of the process that
+    /// owns it (which may be writing): reads see the owner's commits up to the last
+    /// [`GraphStore::catch_up`]; writes are refused. `follower_dir` holds the follower's own
+    /// files (one directory per follower). Many processes can follow one store.
+    pub fn open_follower(
+        dir: impl AsRef<Path>,
+        follower_dir: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<GraphStore> {
+        let dir = dir.as_ref().to_path_buf();
+        let marker = dir.join(MARKER_FILE);
+        let text = std::fs::read_to_string(&marker).map_err(|e| Error::io(&marker, e))?;
+        if !text.lines().any(|l| l.trim() == "backend=rocksdb") {
+            return Err(Error::InvalidArgument(format!(
+                "{}: only a RocksDB store can be followed by other processes",
+                dir.display()
+            )));
+        }
+        if !text
+            .lines()
+            .any(|l| l.strip_prefix("format=").map(str::trim) == Some(&FORMAT_VERSION.to_string()))
+        {
+            return Err(Error::Corrupt(format!(
+                "{}: data format is not supported by this version (expects {FORMAT_VERSION})",
+                marker.display()
+            )));
+        }
+        let backend: Arc<dyn Backend> =
+            Arc::new(crate::storage::rocks::RocksBackend::open_follower(
+                &dir.join(STORE_DIR),
+                follower_dir.as_ref(),
+                &options,
+            )?);
+        GraphStore::over(dir, backend, options)
+    }
+
+    /// For a follower ([`GraphStore::open_follower`]): read the owner's commits since the last
+    /// call, with the catalog they committed. Returns whether anything changed (and then the
+    /// commit generation moves, so caches keyed by it rebuild). A no-op for an owner.
+    pub fn catch_up(&self) -> Result<bool> {
+        let mut committed = self.catalog.write();
+        if !self.backend.catch_up()? {
+            return Ok(false);
+        }
+        *committed = Arc::new(stored_catalog(self.backend.as_ref())?);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Node deletions may have happened: caches keyed by the deletion epoch rebuild too.
+        self.deletion_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(true)
     }
 
     /// The data directory.

@@ -178,6 +178,12 @@ pub trait Backend: ReadView {
     /// A consistent, point-in-time view that later writes do not change.
     fn snapshot(&self) -> Arc<dyn ReadView>;
 
+    /// A follower (see [`rocks::RocksBackend::open_follower`]) reads what the owning process
+    /// committed since the last call; returns whether anything changed. Others return `false`.
+    fn catch_up(&self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Persist everything written so far (memtables and logs).
     fn flush(&self) -> Result<()>;
 

@@ -71,6 +71,9 @@ pub struct RocksBackend {
     failed: AtomicBool,
     failure: Mutex<String>,
     before_link: Option<LinkHook>,
+    /// A read-only follower of another process's store (RocksDB's secondary instance): it
+    /// refuses writes and sees new commits after [`Backend::catch_up`].
+    follower: bool,
 }
 
 /// Attempts at linking one table file before the commit gives up, and the pause before the
@@ -187,14 +190,65 @@ fn read_options_for(lower: &[u8], upper: &[u8], reverse: bool) -> ReadOptions {
     ro
 }
 
+/// Each keyspace's column family options, sharing one block cache.
+fn keyspace_options(options: &StoreOptions) -> Vec<(Keyspace, Options)> {
+    let cache = Cache::new_lru_cache(options.block_cache_bytes);
+    Keyspace::ALL
+        .into_iter()
+        .map(|ks| (ks, cf_options(ks, &cache, options)))
+        .collect()
+}
+
+/// The column families to open: the default one and one per keyspace.
+fn descriptors(cf_options: &[(Keyspace, Options)]) -> Vec<ColumnFamilyDescriptor> {
+    let mut out = vec![ColumnFamilyDescriptor::new("default", Options::default())];
+    for (ks, cf) in cf_options {
+        out.push(ColumnFamilyDescriptor::new(ks.name(), cf.clone()));
+    }
+    out
+}
+
 impl RocksBackend {
+    /// Open the store in `dir` as a read-only follower of the process that has it open for
+    /// writing: RocksDB's secondary instance, keeping its own log files in `follower_dir`.
+    /// Nothing is repaired or created in `dir`.
+    pub fn open_follower(
+        dir: &Path,
+        follower_dir: &Path,
+        options: &StoreOptions,
+    ) -> Result<RocksBackend> {
+        let cf_options = keyspace_options(options);
+        let mut db_opts = Options::default();
+        // A secondary instance must keep every table file open: the primary may delete files
+        // the secondary still reads until its next catch-up.
+        db_opts.set_max_open_files(-1);
+        let descriptors = descriptors(&cf_options);
+        std::fs::create_dir_all(follower_dir).map_err(|e| Error::io(follower_dir, e))?;
+        let db = DB::open_cf_descriptors_as_secondary(&db_opts, dir, follower_dir, descriptors)
+            .map_err(|e| {
+                Error::Backend(format!(
+                    "{}: cannot follow the store: {}",
+                    dir.display(),
+                    e.into_string()
+                ))
+            })?;
+        Ok(RocksBackend {
+            db: Arc::new(db),
+            path: dir.to_path_buf(),
+            table_file_options: Vec::new(),
+            ingest_min_fresh: usize::MAX,
+            next_file: AtomicU64::new(0),
+            linking: RwLock::new(()),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(String::new()),
+            before_link: None,
+            follower: true,
+        })
+    }
+
     /// Open or create the database in `dir`.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<RocksBackend> {
-        let cache = Cache::new_lru_cache(options.block_cache_bytes);
-        let cf_options: Vec<(Keyspace, Options)> = Keyspace::ALL
-            .into_iter()
-            .map(|ks| (ks, cf_options(ks, &cache, options)))
-            .collect();
+        let cf_options = keyspace_options(options);
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
@@ -204,10 +258,7 @@ impl RocksBackend {
         // by key range and use both cores once the load has stopped competing for them.
         db_opts.set_max_subcompactions(2);
         db_opts.set_bytes_per_sync(1 << 20);
-        let mut descriptors = vec![ColumnFamilyDescriptor::new("default", Options::default())];
-        for (ks, cf) in &cf_options {
-            descriptors.push(ColumnFamilyDescriptor::new(ks.name(), cf.clone()));
-        }
+        let descriptors = descriptors(&cf_options);
         let db = DB::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| {
             let msg = e.into_string();
             if msg.contains("lock") {
@@ -238,6 +289,7 @@ impl RocksBackend {
             failed: AtomicBool::new(false),
             failure: Mutex::new(String::new()),
             before_link: options.before_link.clone(),
+            follower: false,
         };
         backend.finish_interrupted_ingest()?;
         Ok(backend)
@@ -591,6 +643,12 @@ impl Backend for RocksBackend {
 
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
         self.check_not_failed()?;
+        if self.follower {
+            return Err(Error::InvalidArgument(format!(
+                "{}: this handle follows the store read-only; writes go through the process that owns it",
+                self.path.display()
+            )));
+        }
         if batch.fresh_len() >= self.ingest_min_fresh {
             return self.write_ingesting(batch, durability, true);
         }
@@ -619,7 +677,19 @@ impl Backend for RocksBackend {
         )))
     }
 
+    fn catch_up(&self) -> Result<bool> {
+        if !self.follower {
+            return Ok(false);
+        }
+        let before = self.db.latest_sequence_number();
+        self.db.try_catch_up_with_primary().map_err(backend_err)?;
+        Ok(self.db.latest_sequence_number() != before)
+    }
+
     fn flush(&self) -> Result<()> {
+        if self.follower {
+            return Ok(()); // nothing of its own to persist
+        }
         self.db.flush_wal(true).map_err(backend_err)?;
         for ks in Keyspace::ALL {
             if let Some(h) = self.db.cf_handle(ks.name()) {
