@@ -257,7 +257,9 @@ impl GraphStore {
 
     /// Open the existing RocksDB store in `dir` as a read-only follower of the process that
     /// owns it (which may be writing): reads see the owner's commits up to the last
-    /// [`GraphStore::catch_up`]; writes are refused. `follower_dir` holds the follower's own
+    /// [`GraphStore::catch_up`]; writes are refused. A follower's snapshots are views of its
+    /// data as of the last catch-up: take them and catch up on one thread (as a Postgres
+    /// backend does), or a snapshot held across a catch-up sees the newer data. `follower_dir` holds the follower's own
     /// files (one directory per follower). Many processes can follow one store.
     pub fn open_follower(
         dir: impl AsRef<Path>,

@@ -599,6 +599,27 @@ impl ReadView for RocksBackend {
 
 struct RocksSnapshotView(OwnedSnapshot);
 
+/// A follower's view: RocksDB's secondary instances have no snapshots, but a follower's data
+/// only changes when it catches up, so between catch-ups the live database is a fixed view.
+struct FollowerView(Arc<DB>);
+
+impl ReadView for FollowerView {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.0.get_cf(cf(&self.0, key)?, key).map_err(backend_err)
+    }
+
+    fn scan<'a>(&'a self, lower: &[u8], upper: &[u8], reverse: bool) -> KvIter<'a> {
+        let handle = match cf(&self.0, lower) {
+            Ok(h) => h,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let raw = self
+            .0
+            .raw_iterator_cf_opt(handle, read_options_for(lower, upper, reverse));
+        iterate(raw, reverse)
+    }
+}
+
 /// The snapshot of a backend marked failed: every read returns the failure.
 struct FailedView(String);
 
@@ -667,6 +688,9 @@ impl Backend for RocksBackend {
     }
 
     fn snapshot(&self) -> Arc<dyn ReadView> {
+        if self.follower {
+            return Arc::new(FollowerView(self.db.clone()));
+        }
         let _linking = self.linking.read();
         if self.failed.load(Ordering::Acquire) {
             return Arc::new(FailedView(self.failed_message()));
