@@ -3,9 +3,8 @@
 //!
 //! The charts are drawn by a small software rasteriser with anti-aliased lines and a built-in
 //! 5x7 bitmap font, so the binary needs no system fonts (a plotting crate's bitmap backend only
-//! draws text through TrueType fonts found at run time or shipped with it). The image is written
-//! as a PNG of one IDAT chunk: `flate2` (the zlib stream the format requires) and `crc32fast`
-//! (chunk checksums) do the encoding work, the same crates the Parquet reader already builds.
+//! draws text through TrueType fonts found at run time or shipped with it). The `png` crate
+//! encodes the image.
 
 /// One named line of points.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -870,84 +869,37 @@ const FONT: [[u8; 8]; 95] = [
 ///
 /// If a side does not fit in a `u32` (callers check the combined width).
 fn encode_png(canvas: &Canvas) -> Vec<u8> {
-    use std::io::Write;
     let side = |n: usize| u32::try_from(n).expect("image side fits in a u32");
-    let mut raw = Vec::with_capacity(canvas.height * (canvas.width * 3 + 1));
-    for row in canvas.rgb.chunks(canvas.width * 3) {
-        raw.push(0);
-        raw.extend_from_slice(row);
-    }
-    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    zlib.write_all(&raw)
-        .expect("compressing into memory does not fail");
-    let idat = zlib
-        .finish()
-        .expect("compressing into memory does not fail");
-    let mut header = Vec::with_capacity(13);
-    header.extend_from_slice(&side(canvas.width).to_be_bytes());
-    header.extend_from_slice(&side(canvas.height).to_be_bytes());
-    // Bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace.
-    header.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(b"IHDR", &header), (b"IDAT", &idat), (b"IEND", &Vec::new())] {
-        png.extend_from_slice(&side(data.len()).to_be_bytes());
-        let start = png.len();
-        png.extend_from_slice(kind);
-        png.extend_from_slice(data);
-        let crc = crc32fast::hash(&png[start..]);
-        png.extend_from_slice(&crc.to_be_bytes());
-    }
-    png
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side(canvas.width), side(canvas.height));
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder
+        .write_header()
+        .expect("encoding into memory does not fail");
+    writer
+        .write_image_data(&canvas.rgb)
+        .expect("the canvas holds width x height RGB pixels");
+    writer.finish().expect("encoding into memory does not fail");
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Decodes a PNG as a reader must: checks the signature and every chunk's CRC, reads IHDR,
-    /// inflates the IDAT chunks and undoes the row filters this encoder writes (type 0).
-    /// Returns `(width, height, RGB pixels)`.
-    fn decode(png: &[u8]) -> (u32, u32, Vec<u8>) {
-        use std::io::Read;
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
-        let (mut at, mut size, mut idat, mut ended) = (8, (0u32, 0u32), Vec::new(), false);
-        while at < png.len() {
-            let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
-            let kind = &png[at + 4..at + 8];
-            let data = &png[at + 8..at + 8 + len];
-            let crc = u32::from_be_bytes(png[at + 8 + len..at + 12 + len].try_into().unwrap());
-            assert_eq!(
-                crc,
-                crc32fast::hash(&png[at + 4..at + 8 + len]),
-                "chunk CRC"
-            );
-            match kind {
-                b"IHDR" => {
-                    size = (
-                        u32::from_be_bytes(data[0..4].try_into().unwrap()),
-                        u32::from_be_bytes(data[4..8].try_into().unwrap()),
-                    );
-                    assert_eq!(&data[8..], &[8, 2, 0, 0, 0], "8-bit RGB, no interlace");
-                }
-                b"IDAT" => idat.extend_from_slice(data),
-                b"IEND" => ended = true,
-                other => panic!("unexpected chunk {other:?}"),
-            }
-            at += 12 + len;
-        }
-        assert!(ended, "IEND");
-        let mut raw = Vec::new();
-        flate2::read::ZlibDecoder::new(&idat[..])
-            .read_to_end(&mut raw)
+    /// Decodes a PNG with the `png` crate's reader (which checks the signature and every
+    /// chunk's CRC) and returns `(width, height, RGB pixels)`.
+    fn decode(data: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut reader = png::Decoder::new(std::io::Cursor::new(data))
+            .read_info()
             .unwrap();
-        let stride = size.0 as usize * 3 + 1;
-        assert_eq!(raw.len(), stride * size.1 as usize);
-        let mut rgb = Vec::with_capacity(raw.len());
-        for row in raw.chunks(stride) {
-            assert_eq!(row[0], 0, "filter type");
-            rgb.extend_from_slice(&row[1..]);
-        }
-        (size.0, size.1, rgb)
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!(frame.color_type, png::ColorType::Rgb);
+        assert_eq!(frame.bit_depth, png::BitDepth::Eight);
+        rgb.truncate(frame.buffer_size());
+        (frame.width, frame.height, rgb)
     }
 
     fn roc_chart() -> LineChart {
