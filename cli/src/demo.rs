@@ -315,6 +315,15 @@ pub fn run(args: &DemoArgs, options: StoreOptions) -> Result<()> {
 
     heading("6. train fraud models and explain the riskiest users");
     let db_handle = argus_db::Database::from_store(store.clone());
+    // The generator's ground-truth columns are labels: no model may read them as inputs.
+    println!(
+        "argus --db {} labels declare {}",
+        db.display(),
+        argus_datagen::LABEL_PROPERTIES.join(" ")
+    );
+    for property in argus_datagen::LABEL_PROPERTIES {
+        db_handle.declare_label_property(property)?;
+    }
     let mut spec = argus_db::train::TrainSpec::new("user", "is_fraud");
     // A short full-graph run keeps the demo to a minute or two.
     spec.gnn.epochs = 40;

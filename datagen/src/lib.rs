@@ -481,6 +481,16 @@ const LOADS: [(&str, &str, &str); 12] = [
     ("nodes card", "card_labels.csv", "--key card_id"),
 ];
 
+/// The ground-truth columns the generator writes besides the features: the loads turn them into
+/// properties, and [`load_commands`] declares them label properties so that no fraud model reads
+/// them (or an aggregate of them) as an input.
+pub const LABEL_PROPERTIES: [&str; 4] = [
+    "card.is_fraud",
+    "paid.is_fraud",
+    "user.fraud_reason",
+    "user.is_fraud",
+];
+
 /// Quotes `s` for a POSIX shell, leaving ordinary paths untouched.
 fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
@@ -495,18 +505,24 @@ fn shell_quote(s: &str) -> String {
 
 /// The `argus` command lines that load the files generated into `out_dir` into the database
 /// at `db_dir`: node files first, then edges, then the label files that annotate existing user
-/// and card nodes. Paths are `out_dir` joined with each file name; arguments containing
-/// characters special to a shell are single-quoted.
+/// and card nodes, and last the declaration of the [`LABEL_PROPERTIES`]. Paths are `out_dir`
+/// joined with each file name; arguments containing characters special to a shell are
+/// single-quoted.
 pub fn load_commands(out_dir: &Path, db_dir: &str) -> Vec<String> {
     let db = shell_quote(db_dir);
-    LOADS
+    let mut commands: Vec<String> = LOADS
         .iter()
         .map(|(what, file, args)| {
             let path = out_dir.join(file);
             let path = shell_quote(&path.to_string_lossy());
             format!("argus --db {db} load {what} {path} {args}")
         })
-        .collect()
+        .collect();
+    commands.push(format!(
+        "argus --db {db} labels declare {}",
+        LABEL_PROPERTIES.join(" ")
+    ));
+    commands
 }
 
 /// Writes `load.sh`, the [`load_commands`] as a script that finds the CSV files next to itself.
@@ -525,6 +541,10 @@ fn write_load_script(dir: &Path) -> Result<(), GenError> {
             "\"$ARGUS\" --db \"$DB\" load {what} \"$DIR/{file}\" {args}\n"
         ));
     }
+    script.push_str(&format!(
+        "\"$ARGUS\" --db \"$DB\" labels declare {}\n",
+        LABEL_PROPERTIES.join(" ")
+    ));
     let path = dir.join("load.sh");
     let io_err = |source| GenError::Io {
         path: path.clone(),

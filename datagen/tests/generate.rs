@@ -647,6 +647,7 @@ fn load_commands_and_script() {
         "argus --db db load edges transfer /data/pay/transfers.csv --src user:src_user --dst user:dst_user --time time",
         "argus --db db load nodes user /data/pay/user_labels.csv --key user_id",
         "argus --db db load nodes card /data/pay/card_labels.csv --key card_id",
+        "argus --db db labels declare card.is_fraud paid.is_fraud user.fraud_reason user.is_fraud",
     ];
     assert_eq!(cmds, expected);
     assert_eq!(
@@ -664,7 +665,7 @@ fn load_commands_and_script() {
         .lines()
         .filter(|l| l.starts_with("\"$ARGUS\""))
         .collect();
-    assert_eq!(lines.len(), 12);
+    assert_eq!(lines.len(), 13);
     for (line, cmd) in lines.iter().zip(&expected) {
         // Same command, with the binary, database and directory as shell variables.
         let generic = cmd
