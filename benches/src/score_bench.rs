@@ -1,8 +1,10 @@
 //! Scoring benchmark: single-entity fraud scores from the store on the generated payments graph
-//! (5 M payments by default, the store `sql_bench` builds), with a 2-layer GNN sampling 10 × 10
-//! neighbours per relation, as of now and as of a past time; plus a vectorised batch and an
-//! explanation. Trains and registers the model first when the store has none (mini-batch
-//! training, so memory follows the batch, not the graph).
+//! (5 M payments by default, the store `sql_bench` builds), for a 2-layer GNN and for boosted
+//! trees on graph features, each reading every node's newest 10 messages per relation and hop
+//! (the bounded neighbourhood the model was trained and evaluated on), as of now and as of a past
+//! time; plus a vectorised batch and an explanation. Trains and registers each model first when
+//! the store has none of that name (GNN: mini-batch training, so memory follows the batch, not
+//! the graph).
 //!
 //! `cargo run --release -p argus-benches --bin score_bench -- --db bench-out/sql/argus`
 
@@ -25,9 +27,10 @@ struct Args {
     /// A loaded payments store (e.g. the one `sql_bench` builds).
     #[arg(long, default_value = "bench-out/sql/argus")]
     db: PathBuf,
-    /// Registered model to score with (trained when missing).
-    #[arg(long, default_value = "bench_user_gnn")]
-    model: String,
+    /// Model families to measure, comma-separated (gnn, trees): model `bench_user_FAMILY` each,
+    /// trained when missing.
+    #[arg(long, value_delimiter = ',', default_value = "gnn,trees")]
+    families: Vec<String>,
     /// Entities scored one at a time.
     #[arg(long, default_value_t = 2000)]
     entities: usize,
@@ -51,60 +54,82 @@ fn main() -> Result<()> {
         );
     }
     let db = Database::open(&args.db)?;
-    if db.model(&args.model, None).is_err() {
-        let mut spec = TrainSpec::new("user", "is_fraud");
-        spec.families = vec![Family::Gnn];
-        spec.gnn.epochs = args.epochs;
-        spec.gnn.batch_size = 1024;
-        spec.neighbours = 10;
-        eprintln!(
-            "training {} (2-layer GNN, hidden {}, mini-batches of 1024 with 10 × 10 sampled neighbours, {} epochs)",
-            args.model, spec.gnn.hidden, args.epochs
-        );
-        let started = Instant::now();
-        // Training on every user would take an hour on two cores: a fixed sample of users is
-        // enough for a latency benchmark (the model's quality is not what is measured here).
-        let splits = args.db.with_extension("score-splits.csv");
-        let mut text = String::from("id,split\n");
-        let users = db
-            .snapshot()
-            .node_count(db.snapshot().catalog().label("user")?.id)?;
-        for k in 0..args.train_users.min(users as usize) {
-            let id = (k * 24_989) % users as usize;
-            let part = ["train", "train", "train", "train", "val", "test"][k % 6];
-            text.push_str(&format!("{id},{part}\n"));
+    for name in &args.families {
+        let Some(family) = Family::parse(name) else {
+            bail!("unknown family {name:?} (gnn, trees)");
+        };
+        let model = format!("bench_user_{}", family.name());
+        if db.model(&model, None).is_err() {
+            train(&db, &model, family, &args)?;
         }
-        std::fs::write(&splits, text)?;
-        let run = train_model(
-            &db,
-            &args.model,
-            &spec,
-            &SplitSource::File {
-                path: splits,
-                column: None,
-            },
-            true,
-            &mut |_, p| {
-                if let TrainProgress::Epoch(r) = p {
-                    eprintln!(
-                        "  epoch {} loss {:.4} val ROC-AUC {:.4} ({:.0} s)",
-                        r.epoch,
-                        r.loss,
-                        r.val_auc,
-                        started.elapsed().as_secs_f64()
-                    );
-                }
-            },
-        )?;
-        eprintln!(
-            "trained in {:.0} s: val ROC-AUC {:.4}, test ROC-AUC {:.4}",
-            started.elapsed().as_secs_f64(),
-            run.version.val_auc,
-            run.version.test.roc_auc
-        );
+        measure(&db, &model, &args)?;
     }
+    Ok(())
+}
+
+fn train(db: &Database, model: &str, family: Family, args: &Args) -> Result<()> {
+    let mut spec = TrainSpec::new("user", "is_fraud");
+    spec.families = vec![family];
+    spec.gnn.epochs = args.epochs;
+    spec.gnn.batch_size = 1024;
+    spec.neighbours = 10;
+    eprintln!(
+        "training {model} ({}; newest 10 messages per relation and hop)",
+        match family {
+            Family::Gnn => format!(
+                "2-layer GNN, hidden {}, mini-batches of 1024, {} epochs",
+                spec.gnn.hidden, args.epochs
+            ),
+            Family::Trees => "boosted trees on graph features".to_string(),
+        }
+    );
     let started = Instant::now();
-    let scorer = db.scorer(&args.model, None)?;
+    // Training on every user would take an hour on two cores: a fixed sample of users is
+    // enough for a latency benchmark (the model's quality is not what is measured here).
+    let splits = args.db.with_extension("score-splits.csv");
+    let mut text = String::from("id,split\n");
+    let users = db
+        .snapshot()
+        .node_count(db.snapshot().catalog().label("user")?.id)?;
+    for k in 0..args.train_users.min(users as usize) {
+        let id = (k * 24_989) % users as usize;
+        let part = ["train", "train", "train", "train", "val", "test"][k % 6];
+        text.push_str(&format!("{id},{part}\n"));
+    }
+    std::fs::write(&splits, text)?;
+    let run = train_model(
+        db,
+        model,
+        &spec,
+        &SplitSource::File {
+            path: splits,
+            column: None,
+        },
+        true,
+        &mut |_, p| {
+            if let TrainProgress::Epoch(r) = p {
+                eprintln!(
+                    "  epoch {} loss {:.4} val ROC-AUC {:.4} ({:.0} s)",
+                    r.epoch,
+                    r.loss,
+                    r.val_auc,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        },
+    )?;
+    eprintln!(
+        "trained in {:.0} s: val ROC-AUC {:.4}, test ROC-AUC {:.4}",
+        started.elapsed().as_secs_f64(),
+        run.version.val_auc,
+        run.version.test.roc_auc
+    );
+    Ok(())
+}
+
+fn measure(db: &Database, model: &str, args: &Args) -> Result<()> {
+    let started = Instant::now();
+    let scorer = db.scorer(model, None)?;
     let load = started.elapsed();
     let snapshot = db.snapshot();
     let users = snapshot.node_count(snapshot.catalog().label("user")?.id)? as usize;
