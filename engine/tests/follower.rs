@@ -39,6 +39,10 @@ fn a_follower_sees_commits_after_catching_up_and_refuses_writes() {
     let after = follower.snapshot();
     assert!(after.generation() > before.generation());
     assert!(after.node_id("user", "b").unwrap().is_some());
+    // Catching up again with nothing new changes nothing (scorers cached per generation stay).
+    assert!(!follower.catch_up().unwrap(), "nothing new since");
+    assert!(!follower.catch_up().unwrap(), "still nothing new");
+    assert_eq!(follower.snapshot().generation(), after.generation());
     assert!(
         after.node_id("card", "4111").unwrap().is_some(),
         "a new label arrives too"
