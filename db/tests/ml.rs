@@ -110,6 +110,18 @@ fn split_file_errors_name_the_place() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("needs train, val and test"), "{err}");
+    // A node listed twice could sit in train and test at once: refused, naming both lines.
+    let err = eval_node_classification(
+        &db,
+        &spec("id,split_0\na1,train\na2,val\na1,test\n"),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("splits.csv:4:1") && err.contains("listed twice (first on line 2)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -198,6 +210,15 @@ fn established_senders_are_ranked_by_what_they_received_as_of_the_time() {
         at(Some(9_000_000), "mean_from_established_rating[rates>]"),
         0.0,
     );
+    // Against the edge type (`rates<`), r3's counterparts are the users it rated, ranked by the
+    // ratings they received: t (6), r0 (3) and r1 (2), not by those they gave (r1 and r2 gave 3
+    // each, t none).
+    let r3 = |as_of: Option<i64>, name: &str| feature(&p, as_of, 4, name);
+    close(
+        r3(None, "mean_from_established_rating[rates<]"),
+        (9.0 + 1.0 + 1.0) / 3.0,
+    );
+    close(r3(None, "min_from_established_rating[rates<]"), 1.0);
 }
 
 /// Users rating each other: `(rater, rated, rating, second)`.
