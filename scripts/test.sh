@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of Argus: formatting, lints, docs, unit, property, conformance,
-# integration and crash tests. `scripts/test.sh --long` runs the crash test with 100 trials.
+# integration and crash tests, then the Postgres extension's tests (scripts/pg-test.sh: a real
+# PostgreSQL 15 cluster). `scripts/test.sh --long` runs the crash test with 100 trials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,7 +13,7 @@ fi
 
 FEATURES="argus-engine/sled,argus-tests/sled"
 # The Postgres extension (package `argus`, pg_ext/) builds against Postgres headers through
-# cargo-pgrx (scripts/pg-setup.sh); it is built and tested on its own, not here.
+# cargo-pgrx: its lints and tests run in scripts/pg-test.sh, below.
 EXCLUDE="--exclude argus"
 echo "== cargo fmt"
 cargo fmt --all -- --check
@@ -28,4 +29,6 @@ cargo test --workspace $EXCLUDE --features "$FEATURES" 2>&1 | tee "$log" || stat
 # One closing line for the whole run: cargo prints one summary per test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+echo "== Postgres extension"
+scripts/pg-test.sh || status=1
 exit "$status"

@@ -12,7 +12,7 @@ use pgrx::JsonB;
 use argus_db::outbox::{applied_ids, apply_outbox, GraphOp};
 use argus_engine::GraphStore;
 
-use crate::{setting, DATA_DIRECTORY, OUTBOX_DATABASE};
+use crate::{applied_marker, read_applied_marker, setting, DATA_DIRECTORY, OUTBOX_DATABASE};
 
 /// Outbox rows per batch (one store transaction).
 const BATCH: i64 = 1000;
@@ -28,18 +28,37 @@ pub(crate) fn register() {
         .load();
 }
 
+/// Count one more store commit in the applied marker (see [`crate::applied_marker`]): write a
+/// new file and rename it over the old one, so a reader sees the old or the new count, whole.
+fn mark_applied(dir: &Path, count: &mut u64) {
+    *count += 1;
+    let marker = applied_marker(dir);
+    let fresh = marker.with_extension("new");
+    let written = std::fs::create_dir_all(dir.join("followers"))
+        .and_then(|()| std::fs::write(&fresh, count.to_string()))
+        .and_then(|()| std::fs::rename(&fresh, &marker));
+    if let Err(e) = written {
+        // Backends then keep catching up on every call, as without a marker: slower, not wrong.
+        log!("argus applier: cannot write {}: {e}", marker.display());
+        let _ = std::fs::remove_file(&marker);
+    }
+}
+
 /// Remove the follower directories of backends that no longer exist.
 fn prune_followers(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir.join("followers")) else {
         return;
     };
     for entry in entries.flatten() {
-        let alive = entry
+        // Only backends' directories (named by pid); the applied marker stays.
+        let Some(pid) = entry
             .file_name()
             .to_str()
             .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
-        if !alive {
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -65,11 +84,24 @@ pub extern "C-unwind" fn argus_applier_main(_arg: pg_sys::Datum) {
         }
     };
     prune_followers(Path::new(&dir));
+    // A restarted applier reopened the store: every follower catches up once. The count starts
+    // from the clock when that is ahead, so a lost marker file never repeats an earlier count.
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let mut applied = read_applied_marker(Path::new(&dir))
+        .unwrap_or(0)
+        .max(since_epoch);
+    mark_applied(Path::new(&dir), &mut applied);
     log!("argus applier: applying argus.outbox of database {database} to {dir}");
     let mut idle = false;
     while BackgroundWorker::wait_latch(Some(if idle { IDLE } else { Duration::ZERO })) {
         let store = AssertUnwindSafe(&store);
-        let outcome = BackgroundWorker::transaction(move || round(&store));
+        let marker = AssertUnwindSafe((Path::new(&dir), &mut applied));
+        let outcome = BackgroundWorker::transaction(move || {
+            let AssertUnwindSafe((dir, applied)) = { marker };
+            round(&store, dir, applied)
+        });
         idle = match outcome {
             Ok(n) => n == 0,
             Err(e) => {
@@ -82,7 +114,7 @@ pub extern "C-unwind" fn argus_applier_main(_arg: pg_sys::Datum) {
 
 /// One batch: apply, then settle the rows in the outbox, in one Postgres transaction (the
 /// caller's). Returns how many rows it settled.
-fn round(store: &GraphStore) -> Result<usize, String> {
+fn round(store: &GraphStore, dir: &Path, applied: &mut u64) -> Result<usize, String> {
     let exists = Spi::get_one::<bool>("SELECT to_regclass('argus.outbox') IS NOT NULL")
         .map_err(|e| e.to_string())?
         .unwrap_or(false);
@@ -132,6 +164,9 @@ fn round(store: &GraphStore) -> Result<usize, String> {
         }
     }
     let mut outcome = apply_outbox(store, &ops, &still_queued).map_err(|e| e.to_string())?;
+    // Before the outbox rows go (what `wait_applied` waits for): a backend that sees them gone
+    // sees the new count too, and catches up.
+    mark_applied(dir, applied);
     outcome.rejected.extend(unreadable);
     Spi::connect_mut(|client| {
         for (id, error) in &outcome.rejected {

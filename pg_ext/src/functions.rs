@@ -136,6 +136,10 @@ fn neighbors_of(
     };
     let db = database();
     let snap = db.snapshot();
+    // An unknown label is an ERROR; an unknown key of a known label has no edges: no rows.
+    if or_error(snap.node_id(label, key)).is_none() {
+        return TableIterator::new(Vec::new());
+    }
     let found = or_error(snap.neighbor_edges(label, key, &query));
     let catalog = snap.catalog();
     let rows: Vec<(String, String, String, String, Option<i64>)> = found

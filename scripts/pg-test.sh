@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The Postgres extension's tests, as production runs it. Installs the extension
+# (scripts/pg-setup.sh, `cargo pgrx install` against the system pg_config), prepares a small store
+# with the argus CLI (pg_ext/tests/data: an account model and a payment model), starts a
+# throwaway PostgreSQL 15 cluster as the `postgres` user on a free port with argus preloaded, and
+# runs:
+#   - the SQL regression files (pg_ext/tests/regress/sql, compared with expected/ by pg_regress);
+#   - many sessions at once: pgbench readers scoring while pgbench writers add edges, every
+#     committed write applied exactly once;
+#   - kill -9 of a backend inside a transaction with queued writes, and of the postmaster with
+#     committed writes not yet applied: the server comes back, committed writes are applied once,
+#     the aborted ones never;
+#   - thousands of bad calls, each an ERROR, the server up and the store unchanged after them.
+# Called by scripts/test.sh; `scripts/pg-test.sh` alone runs only these.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/pg-setup.sh
+source scripts/env.sh
+source scripts/pg-lib.sh
+B=$PG_BIN
+PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+echo "== pg: clippy"
+PGRX_PG_CONFIG_PATH="$B/pg_config" cargo clippy -p argus --all-targets --quiet -- -D warnings
+echo "== pg: cargo pgrx install"
+pg_install
+# The test build (same features as scripts/test.sh) produces the CLI without rebuilding DataFusion.
+cargo test --workspace --exclude argus --features argus-engine/sled,argus-tests/sled --no-run >/dev/null 2>&1
+A="$CARGO_TARGET_DIR/debug/argus"
+D=pg_ext/tests/data
+W=$(mktemp -d /tmp/argus-pg.XXXXXX)
+PG_WORK=$W
+keep=${ARGUS_PG_KEEP:-}
+trap 'pg_stop; [ -n "$keep" ] || rm -rf "$W"' EXIT
+
+echo "== pg: store"
+"$A" --db "$W/data" load nodes account "$D/accounts.csv" --key id >/dev/null
+"$A" --db "$W/data" load edges pays "$D/pays.csv" --src account:src --dst account:dst --time time >/dev/null
+"$A" --db "$W/data" labels declare account.fraud pays.fraud >/dev/null
+"$A" --db "$W/data" --device cpu train fraud --name acct --label account.fraud --models trees >/dev/null 2>&1
+"$A" --db "$W/data" --device cpu train fraud --name txn --label pays.fraud >/dev/null 2>&1
+pg_cluster "$W" "$W/data" acct
+PORT=$PG_PORT
+start() { pg_start; }
+q() { pg_q "$1"; }
+failed=0
+expect() { # name, query, expected output
+  local got
+  got=$(q "$2") || true
+  if [ "$got" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got [$got], want [$3]"; failed=1; fi
+}
+pays() { q "SELECT argus.store_state()->'edge_types'->>'pays'"; }
+q "CREATE EXTENSION argus" >/dev/null
+
+echo "== pg: regression (pg_regress)"
+cp -r pg_ext/tests/regress "$W/regress"
+chown -R postgres "$W/regress"
+if ! su postgres -c "cd $W/regress && $PG_REGRESS --use-existing --host=$W --port=$PORT --user=postgres \
+      --dbname=postgres --inputdir=. --outputdir=. scoring errors ingest"; then
+  cat "$W/regress/regression.diffs" 2>/dev/null | head -100
+  failed=1
+fi
+
+echo "== pg: concurrent sessions"
+cat >"$W/read.sql" <<'SQL'
+\set k random(0, 399)
+SELECT argus.fraud_score('a' || :k);
+SQL
+cat >"$W/write.sql" <<'SQL'
+\set s random(0, 399)
+\set d random(0, 399)
+SELECT argus.add_edge('pays', 'a' || :s, 'a' || :d, now(), '{"amount": 1}');
+SQL
+chown postgres "$W"/*.sql
+before=$(pays)
+su postgres -c "$B/pgbench -n -h $W -p $PORT -U postgres -c 8 -j 2 -T 8 -f $W/read.sql postgres" >"$W/read.out" 2>&1 &
+readers=$!
+su postgres -c "$B/pgbench -n -h $W -p $PORT -U postgres -c 4 -j 2 -t 250 -f $W/write.sql postgres" >"$W/write.out" 2>&1 || true
+wait "$readers" || true
+grep -q "number of transactions actually processed: 1000/1000" "$W/write.out" \
+  && echo "ok   the writers' 1,000 transactions all committed" \
+  || { echo "FAIL writers:"; cat "$W/write.out"; failed=1; }
+grep -q "number of failed transactions: 0 " "$W/read.out" && ! grep -q "aborted" "$W/read.out" \
+  && echo "ok   8 sessions scored meanwhile with no failure ($(grep -o 'actually processed: [0-9]*' "$W/read.out" | cut -d' ' -f3) calls)" \
+  || { echo "FAIL readers:"; cat "$W/read.out"; failed=1; }
+expect "every committed write applied, once" \
+  "SELECT argus.wait_applied((SELECT coalesce(max(id), 0) FROM argus.outbox), 60000) AND (argus.store_state()->'edge_types'->>'pays')::int = $before + 1000" t
+
+echo "== pg: kill -9 of a backend inside a transaction"
+before=$(pays)
+committed=$(q "SELECT argus.add_edge('pays', 'a1', 'a2', now(), '{\\\"amount\\\": 2}')")
+su postgres -c "$B/psql -X -q -h $W -p $PORT -U postgres -d postgres -v ON_ERROR_STOP=1" >/dev/null 2>&1 <<'SQL' &
+SET application_name = 'victim';
+BEGIN;
+SELECT argus.add_edge('pays', 'a5', 'a6', now(), '{"amount": 3}');
+SELECT argus.upsert_node('account', 'never');
+SELECT pg_sleep(60);
+COMMIT;
+SQL
+victim=""
+for _ in $(seq 100); do
+  victim=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'victim' AND query LIKE '%pg_sleep%'")
+  [ -n "$victim" ] && break
+  sleep 0.1
+done
+if [ -z "$victim" ]; then echo "FAIL the victim session never reached its sleep"; failed=1; else
+  kill -9 "$victim"
+  wait || true
+  for _ in $(seq 100); do q "SELECT 1" | grep -qx 1 && break; sleep 0.2; done
+  expect "the server is back after the crash of a backend" "SELECT 1" 1
+  last=$(q "SELECT argus.add_edge('pays', 'a7', 'a8', now(), '{\\\"amount\\\": 4}')")
+  expect "the applier is back and applies new writes" "SELECT argus.wait_applied($last, 30000)" t
+  expect "the committed write applied once, the killed transaction's never" \
+    "SELECT (argus.store_state()->'edge_types'->>'pays')::int - $before" 2
+  expect "...nor its node" "SELECT argus.fraud_score('never') IS NULL AND argus.wait_applied($committed)" t
+fi
+
+echo "== pg: kill -9 of the postmaster with committed writes not yet applied"
+before=$(pays)
+# One transaction of 500 writes, then the crash at once: most of them are still in the outbox.
+q "SELECT count(argus.add_edge('pays', 'a' || (i % 400), 'a' || ((i * 7) % 400), now(), '{\\\"amount\\\": 5}')) FROM generate_series(1, 500) AS i" >/dev/null
+pm=$(head -1 "$W/pg/postmaster.pid")
+children=$(ps -o pid= --ppid "$pm" | tr '\n' ' ')
+kill -9 "$pm" $children 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
+start
+expect "the server restarts after the crash of the postmaster" "SELECT 1" 1
+expect "the 500 committed writes applied exactly once" \
+  "SELECT argus.wait_applied((SELECT coalesce(max(id), 0) FROM argus.outbox), 60000) AND (argus.store_state()->'edge_types'->>'pays')::int - $before = 500" t
+
+echo "== pg: thousands of bad calls"
+state=$(q "SELECT argus.store_state() - 'generation'")
+cat >"$W/bad.sql" <<'SQL'
+DO $$
+DECLARE
+    errors int := 0;
+    i int;
+BEGIN
+    FOR i IN 1..1000 LOOP
+        BEGIN PERFORM argus.fraud_score('a1', 'no_model_' || i); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+        BEGIN PERFORM argus.upsert_node('no_label_' || i, 'k'); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+        BEGIN PERFORM argus.add_edge('pays', 'a1', 'a2', now(), jsonb_build_array(i)); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+        BEGIN PERFORM argus.add_edge('pays', 'a1', 'a2', now(), jsonb_build_object('amount', 'x' || i)); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+        BEGIN PERFORM * FROM argus.neighbors('account', 'a1', max => -i); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+        BEGIN PERFORM argus.explain_score('nobody_' || i); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+        BEGIN PERFORM argus.score_transaction('txn', 'a1', 'a2', now(), jsonb_build_object('amount', jsonb_build_array(i))); EXCEPTION WHEN OTHERS THEN errors := errors + 1; END;
+    END LOOP;
+    RAISE NOTICE 'errors: %', errors;
+END $$;
+SQL
+chown postgres "$W/bad.sql"
+got=$(su postgres -c "$B/psql -X -q -h $W -p $PORT -U postgres -d postgres -f $W/bad.sql" 2>&1) || true
+[ "$got" = "psql:$W/bad.sql:16: NOTICE:  errors: 7000" ] \
+  && echo "ok   7,000 bad calls, each an ERROR" || { echo "FAIL bad calls: [$got]"; failed=1; }
+expect "the server is still up" "SELECT 1" 1
+expect "the store is unchanged" "SELECT argus.store_state() - 'generation'" "$state"
+expect "nothing was queued" "SELECT count(*) FROM argus.outbox" 0
+
+[ "$failed" = 0 ] && echo "pg: all passed" || echo "pg: FAILED (log: $W/log; ARGUS_PG_KEEP=1 keeps it)"
+[ "$failed" = 0 ] || keep=1
+exit "$failed"
