@@ -1210,7 +1210,11 @@ mod tests {
     fn a_nan_validation_metric_never_wins_selection() {
         // The keys `train` compares: a family with an undefined validation ROC-AUC loses to any
         // defined one, even to a worse-than-chance one with worse tie-breakers.
-        let undefined = (selection_key(f64::NAN), selection_key(1.0), selection_key(-0.1));
+        let undefined = (
+            selection_key(f64::NAN),
+            selection_key(1.0),
+            selection_key(-0.1),
+        );
         let poor = (selection_key(0.2), selection_key(0.01), selection_key(-5.0));
         assert!(poor > undefined);
         assert!(selection_key(f64::NAN) < selection_key(0.0));
