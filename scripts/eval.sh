@@ -4,9 +4,11 @@
 # $ARGUS_EVAL_DIR (default ~/.cache/argus-eval), then runs `argus eval node-classification`.
 #   scripts/eval.sh tolokers [eval options]    # e.g. --report validation --models trees
 #   scripts/eval.sh otc [eval options]         # Bitcoin OTC, e.g. --without established
+#   scripts/eval.sh payments [eval options]    # the generated demo graph (20,000 users, seed 42),
+#                                              # user.is_fraud, 5 seeded random 50/25/25 splits
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name="${1:?usage: scripts/eval.sh tolokers|otc [eval options]}"
+name="${1:?usage: scripts/eval.sh tolokers|otc|payments [eval options]}"
 shift
 data="$(cd .. && pwd)/shared/data"
 source scripts/env.sh
@@ -30,16 +32,44 @@ case "$name" in
     edges=(rates "$src/edges.csv" --src user:src --dst user:dst --time time --create-missing-nodes)
     label=user.fraud
     ;;
+  payments)
+    src="$dir/payments-csv"
+    label=user.is_fraud
+    ;;
   *)
-    echo "eval.sh: unknown data set $name (tolokers, otc)" >&2
+    echo "eval.sh: unknown data set $name (tolokers, otc, payments)" >&2
     exit 2
     ;;
 esac
 db="$dir/$name.db"
 if [ ! -f "$db/.loaded" ]; then
   rm -rf "$db"
-  "$ARGUS" --db "$db" load nodes "${nodes[@]}" >&2
-  "$ARGUS" --db "$db" load edges "${edges[@]}" >&2
+  if [ "$name" = payments ]; then
+    rm -rf "$src"
+    "$ARGUS" generate payments --users 20000 --merchants 2000 --transactions 200000 --seed 42 \
+      --out "$src" >&2
+    # load.sh also declares the generator's ground-truth columns label properties.
+    ARGUS="$ARGUS" bash "$src/load.sh" "$db" >&2
+    python3 - "$src/users.csv" "$src/splits.csv" <<'PY'
+import csv, random, sys
+ids = [row["user_id"] for row in csv.DictReader(open(sys.argv[1]))]
+columns = []
+for split in range(5):
+    order = random.Random(1000 + split).sample(ids, len(ids))
+    half, quarter = len(ids) // 2, len(ids) // 4
+    part = {k: "train" for k in order[:half]}
+    part.update({k: "val" for k in order[half:half + quarter]})
+    part.update({k: "test" for k in order[half + quarter:]})
+    columns.append(part)
+with open(sys.argv[2], "w") as out:
+    out.write("id," + ",".join(f"split_{i}" for i in range(5)) + "\n")
+    for k in ids:
+        out.write(k + "," + ",".join(c[k] for c in columns) + "\n")
+PY
+  else
+    "$ARGUS" --db "$db" load nodes "${nodes[@]}" >&2
+    "$ARGUS" --db "$db" load edges "${edges[@]}" >&2
+  fi
   touch "$db/.loaded"
 fi
 exec "$ARGUS" --db "$db" eval node-classification --label "$label" --splits "$src/splits.csv" "$@"
