@@ -30,13 +30,31 @@ pub struct Scorer {
 pub struct ScorerCache {
     nodes: Mutex<Scorers<Scorer>>,
     transactions: Mutex<Scorers<TransactionScorer>>,
+    /// The deployed version of each name, with the commit generation it was read at.
+    deployed: Mutex<HashMap<String, (u64, u32)>>,
 }
 
 type Scorers<T> = HashMap<(String, u32), (u64, Arc<T>)>;
 
+/// The deployed version of `name`, read from the registry once per commit generation (every
+/// deployment is a commit): the deployment record can share a table block with a large model,
+/// and reading it on every call cost milliseconds of decompression.
+fn deployed_version(db: &Database, snapshot: &Snapshot, name: &str) -> Result<u32> {
+    let generation = snapshot.generation();
+    let mut known = db.scorers().deployed.lock().expect("deployment cache");
+    if let Some(&(read_at, version)) = known.get(name) {
+        if read_at == generation {
+            return Ok(version);
+        }
+    }
+    let version = resolve_version(snapshot, name, None)?;
+    known.insert(name.to_string(), (generation, version));
+    Ok(version)
+}
+
 /// The cached scorer of `name` (deployed version unless `version`) when it was built at the
-/// current generation; else `build` it from the registry entry and cache it. A hit reads only
-/// the deployment record, not the model.
+/// current generation; else `build` it from the registry entry and cache it. A hit reads
+/// nothing from the store.
 fn cached<T>(
     db: &Database,
     cache: &Mutex<Scorers<T>>,
@@ -45,7 +63,11 @@ fn cached<T>(
     build: impl FnOnce(ModelVersion, &Snapshot) -> Result<T>,
 ) -> Result<Arc<T>> {
     let snapshot = db.snapshot();
-    let key = (name.to_string(), resolve_version(&snapshot, name, version)?);
+    let version = match version {
+        Some(v) => v,
+        None => deployed_version(db, &snapshot, name)?,
+    };
+    let key = (name.to_string(), version);
     if let Some((generation, s)) = cache.lock().expect("scorer cache").get(&key) {
         if *generation == snapshot.generation() {
             return Ok(s.clone());
