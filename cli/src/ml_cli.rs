@@ -107,6 +107,12 @@ pub struct ModelArgs {
     /// Trees: boosters of different seeds averaged.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().bags)]
     tree_bags: usize,
+    /// Trees: share of the training rows each tree sees (0 < x ≤ 1).
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().subsample)]
+    tree_subsample: f64,
+    /// Trees: share of the input columns each tree may split on (0 < x ≤ 1).
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().colsample)]
+    tree_colsample: f64,
     /// Trees: spectral coordinates of the nodes (leading eigenvectors of the normalised
     /// same-label graph) as extra inputs: a count, 0 for none, or `auto` (64 when those edges
     /// carry no timestamps and the label has at most a million nodes, else none: the
@@ -276,6 +282,16 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
     spec.trees.max_depth = args.tree_depth;
     spec.trees.learning_rate = args.tree_lr;
     spec.trees.bags = args.tree_bags.max(1);
+    for (flag, share) in [
+        ("--tree-subsample", args.tree_subsample),
+        ("--tree-colsample", args.tree_colsample),
+    ] {
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(anyhow!("{flag} must be in (0, 1], got {share}"));
+        }
+    }
+    spec.trees.subsample = args.tree_subsample;
+    spec.trees.colsample = args.tree_colsample;
     if args.neighbours == 0 {
         return Err(anyhow!("--neighbours must be at least 1"));
     }
