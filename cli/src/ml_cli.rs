@@ -113,6 +113,12 @@ pub struct ModelArgs {
     /// Trees: share of the input columns each tree may split on (0 < x ≤ 1).
     #[arg(long, default_value_t = argus_db::train::default_tree_config().colsample)]
     tree_colsample: f64,
+    /// Trees: least hessian weight in a leaf.
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().min_child_weight)]
+    tree_min_child_weight: f64,
+    /// Trees: rounds without a better validation ROC-AUC before boosting stops.
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().patience)]
+    tree_patience: usize,
     /// Trees: spectral coordinates of the nodes (leading eigenvectors of the normalised
     /// same-label graph) as extra inputs: a count, 0 for none, or `auto` (64 when those edges
     /// carry no timestamps and the label has at most a million nodes, else none: the
@@ -292,6 +298,14 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
     }
     spec.trees.subsample = args.tree_subsample;
     spec.trees.colsample = args.tree_colsample;
+    if !(args.tree_min_child_weight >= 0.0) {
+        return Err(anyhow!(
+            "--tree-min-child-weight must be at least 0, got {}",
+            args.tree_min_child_weight
+        ));
+    }
+    spec.trees.min_child_weight = args.tree_min_child_weight;
+    spec.trees.patience = args.tree_patience.max(1);
     if args.neighbours == 0 {
         return Err(anyhow!("--neighbours must be at least 1"));
     }
