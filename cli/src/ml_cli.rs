@@ -298,7 +298,7 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
     }
     spec.trees.subsample = args.tree_subsample;
     spec.trees.colsample = args.tree_colsample;
-    if !(args.tree_min_child_weight >= 0.0) {
+    if args.tree_min_child_weight.is_nan() || args.tree_min_child_weight < 0.0 {
         return Err(anyhow!(
             "--tree-min-child-weight must be at least 0, got {}",
             args.tree_min_child_weight
