@@ -30,10 +30,7 @@ mkdir -p "$WORK"
 echo "== build" >&2
 pg_install --release
 cargo build --release -p argus-benches --no-default-features --bin score_bench --quiet
-# The same build scripts/test.sh makes, so the CLI comes without a build of its own.
-cargo test --workspace --exclude argus --features argus-engine/sled,argus-tests/sled --no-run \
-  >/dev/null 2>&1
-A="$CARGO_TARGET_DIR/debug/argus"
+A=$(argus_cli)
 
 if [ ! -f "$WORK/data/ARGUS" ]; then
   echo "== data: generate and load" >&2

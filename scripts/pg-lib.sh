@@ -17,6 +17,14 @@ pg_install() {
   rm -f "$log"
 }
 
+# argus_cli: the path of the `argus` binary of the test build (the features scripts/test.sh
+# uses), built when missing or stale, so it comes without a DataFusion build of its own.
+argus_cli() {
+  cargo test --workspace --exclude argus --features argus-engine/sled,argus-tests/sled --no-run \
+    >/dev/null 2>&1
+  echo "$CARGO_TARGET_DIR/debug/argus"
+}
+
 # pg_cluster WORK DATA_DIRECTORY DEFAULT_MODEL [extra postgresql.conf lines]: a fresh cluster in
 # WORK/pg following the Argus store DATA_DIRECTORY, started; sets PG_WORK and PG_PORT.
 pg_cluster() {

@@ -17,15 +17,12 @@ cd "$(dirname "$0")/.."
 scripts/pg-setup.sh
 source scripts/env.sh
 source scripts/pg-lib.sh
-B=$PG_BIN
 PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 echo "== pg: clippy"
-PGRX_PG_CONFIG_PATH="$B/pg_config" cargo clippy -p argus --all-targets --quiet -- -D warnings
+PGRX_PG_CONFIG_PATH="$PG_BIN/pg_config" cargo clippy -p argus --all-targets --quiet -- -D warnings
 echo "== pg: cargo pgrx install"
 pg_install
-# The test build (same features as scripts/test.sh) produces the CLI without rebuilding DataFusion.
-cargo test --workspace --exclude argus --features argus-engine/sled,argus-tests/sled --no-run >/dev/null 2>&1
-A="$CARGO_TARGET_DIR/debug/argus"
+A=$(argus_cli)
 D=pg_ext/tests/data
 W=$(mktemp -d /tmp/argus-pg.XXXXXX)
 PG_WORK=$W
@@ -39,22 +36,19 @@ echo "== pg: store"
 "$A" --db "$W/data" --device cpu train fraud --name acct --label account.fraud --models trees >/dev/null 2>&1
 "$A" --db "$W/data" --device cpu train fraud --name txn --label pays.fraud >/dev/null 2>&1
 pg_cluster "$W" "$W/data" acct
-PORT=$PG_PORT
-start() { pg_start; }
-q() { pg_q "$1"; }
 failed=0
 expect() { # name, query, expected output
   local got
-  got=$(q "$2") || true
+  got=$(pg_q "$2") || true
   if [ "$got" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got [$got], want [$3]"; failed=1; fi
 }
-pays() { q "SELECT argus.store_state()->'edge_types'->>'pays'"; }
-q "CREATE EXTENSION argus" >/dev/null
+pays() { pg_q "SELECT argus.store_state()->'edge_types'->>'pays'"; }
+pg_q "CREATE EXTENSION argus" >/dev/null
 
 echo "== pg: regression (pg_regress)"
 cp -r pg_ext/tests/regress "$W/regress"
 chown -R postgres "$W/regress"
-if ! su postgres -c "cd $W/regress && $PG_REGRESS --use-existing --host=$W --port=$PORT --user=postgres \
+if ! su postgres -c "cd $W/regress && $PG_REGRESS --use-existing --host=$W --port=$PG_PORT --user=postgres \
       --dbname=postgres --inputdir=. --outputdir=. scoring errors ingest"; then
   cat "$W/regress/regression.diffs" 2>/dev/null | head -100
   failed=1
@@ -72,9 +66,9 @@ SELECT argus.add_edge('pays', 'a' || :s, 'a' || :d, now(), '{"amount": 1}');
 SQL
 chown postgres "$W"/*.sql
 before=$(pays)
-su postgres -c "$B/pgbench -n -h $W -p $PORT -U postgres -c 8 -j 2 -T 8 -f $W/read.sql postgres" >"$W/read.out" 2>&1 &
+pg_bench -c 8 -j 2 -T 8 -f "$W/read.sql" postgres >"$W/read.out" 2>&1 &
 readers=$!
-su postgres -c "$B/pgbench -n -h $W -p $PORT -U postgres -c 4 -j 2 -t 250 -f $W/write.sql postgres" >"$W/write.out" 2>&1 || true
+pg_bench -c 4 -j 2 -t 250 -f "$W/write.sql" postgres >"$W/write.out" 2>&1 || true
 wait "$readers" || true
 grep -q "number of transactions actually processed: 1000/1000" "$W/write.out" \
   && echo "ok   the writers' 1,000 transactions all committed" \
@@ -87,8 +81,8 @@ expect "every committed write applied, once" \
 
 echo "== pg: kill -9 of a backend inside a transaction"
 before=$(pays)
-committed=$(q "SELECT argus.add_edge('pays', 'a1', 'a2', now(), '{\\\"amount\\\": 2}')")
-su postgres -c "$B/psql -X -q -h $W -p $PORT -U postgres -d postgres -v ON_ERROR_STOP=1" >/dev/null 2>&1 <<'SQL' &
+committed=$(pg_q "SELECT argus.add_edge('pays', 'a1', 'a2', now(), '{\\\"amount\\\": 2}')")
+su postgres -c "$PG_BIN/psql -X -q -h $W -p $PG_PORT -U postgres -d postgres -v ON_ERROR_STOP=1" >/dev/null 2>&1 <<'SQL' &
 SET application_name = 'victim';
 BEGIN;
 SELECT argus.add_edge('pays', 'a5', 'a6', now(), '{"amount": 3}');
@@ -98,16 +92,16 @@ COMMIT;
 SQL
 victim=""
 for _ in $(seq 100); do
-  victim=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'victim' AND query LIKE '%pg_sleep%'")
+  victim=$(pg_q "SELECT pid FROM pg_stat_activity WHERE application_name = 'victim' AND query LIKE '%pg_sleep%'")
   [ -n "$victim" ] && break
   sleep 0.1
 done
 if [ -z "$victim" ]; then echo "FAIL the victim session never reached its sleep"; failed=1; else
   kill -9 "$victim"
   wait || true
-  for _ in $(seq 100); do q "SELECT 1" | grep -qx 1 && break; sleep 0.2; done
+  for _ in $(seq 100); do pg_q "SELECT 1" | grep -qx 1 && break; sleep 0.2; done
   expect "the server is back after the crash of a backend" "SELECT 1" 1
-  last=$(q "SELECT argus.add_edge('pays', 'a7', 'a8', now(), '{\\\"amount\\\": 4}')")
+  last=$(pg_q "SELECT argus.add_edge('pays', 'a7', 'a8', now(), '{\\\"amount\\\": 4}')")
   expect "the applier is back and applies new writes" "SELECT argus.wait_applied($last, 30000)" t
   expect "the committed write applied once, the killed transaction's never" \
     "SELECT (argus.store_state()->'edge_types'->>'pays')::int - $before" 2
@@ -117,18 +111,18 @@ fi
 echo "== pg: kill -9 of the postmaster with committed writes not yet applied"
 before=$(pays)
 # One transaction of 500 writes, then the crash at once: most of them are still in the outbox.
-q "SELECT count(argus.add_edge('pays', 'a' || (i % 400), 'a' || ((i * 7) % 400), now(), '{\\\"amount\\\": 5}')) FROM generate_series(1, 500) AS i" >/dev/null
+pg_q "SELECT count(argus.add_edge('pays', 'a' || (i % 400), 'a' || ((i * 7) % 400), now(), '{\\\"amount\\\": 5}')) FROM generate_series(1, 500) AS i" >/dev/null
 pm=$(head -1 "$W/pg/postmaster.pid")
 children=$(ps -o pid= --ppid "$pm" | tr '\n' ' ')
 kill -9 "$pm" $children 2>/dev/null || true
 for _ in $(seq 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
-start
+pg_start
 expect "the server restarts after the crash of the postmaster" "SELECT 1" 1
 expect "the 500 committed writes applied exactly once" \
   "SELECT argus.wait_applied((SELECT coalesce(max(id), 0) FROM argus.outbox), 60000) AND (argus.store_state()->'edge_types'->>'pays')::int - $before = 500" t
 
 echo "== pg: thousands of bad calls"
-state=$(q "SELECT argus.store_state() - 'generation'")
+state=$(pg_q "SELECT argus.store_state() - 'generation'")
 cat >"$W/bad.sql" <<'SQL'
 DO $$
 DECLARE
@@ -148,7 +142,7 @@ BEGIN
 END $$;
 SQL
 chown postgres "$W/bad.sql"
-got=$(su postgres -c "$B/psql -X -q -h $W -p $PORT -U postgres -d postgres -f $W/bad.sql" 2>&1) || true
+got=$(su postgres -c "$PG_BIN/psql -X -q -h $W -p $PG_PORT -U postgres -d postgres -f $W/bad.sql" 2>&1) || true
 [ "$got" = "psql:$W/bad.sql:16: NOTICE:  errors: 7000" ] \
   && echo "ok   7,000 bad calls, each an ERROR" || { echo "FAIL bad calls: [$got]"; failed=1; }
 expect "the server is still up" "SELECT 1" 1
