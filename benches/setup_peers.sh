@@ -7,6 +7,7 @@
 #        benches/setup_peers.sh --gnn      (also torch + torch-geometric for gnn_bench: a large
 #                                           download, several GB with torch's CUDA libraries)
 #        benches/setup_peers.sh --trees    (also XGBoost, scikit-learn and Perpetual for trees_bench)
+#        benches/setup_peers.sh --recs     (also implicit, the ALS/BPR recommender peer, for recs_bench)
 #        ARGUS_BENCH_VENV=/some/dir benches/setup_peers.sh
 set -euo pipefail
 
@@ -18,7 +19,8 @@ for option in "$@"; do
   case "$option" in
     --gnn) PACKAGES+=(torch torch_geometric:torch-geometric) ;;
     --trees) PACKAGES+=(xgboost:xgboost-cpu sklearn:scikit-learn perpetual:perpetual) ;;
-    *) echo "unknown option $option (expected --gnn or --trees)" >&2; exit 2 ;;
+    --recs) PACKAGES+=(numpy scipy implicit) ;;
+    *) echo "unknown option $option (expected --gnn, --trees or --recs)" >&2; exit 2 ;;
   esac
 done
 

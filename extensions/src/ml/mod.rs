@@ -12,6 +12,7 @@ pub mod device;
 pub mod gbdt;
 pub mod matrix;
 pub mod metrics;
+pub mod recommend;
 pub mod relation;
 pub mod sage;
 pub mod spectral;
