@@ -127,6 +127,7 @@ fn headerless_delimiters_latin1_and_schema_overrides() {
         delimiter: b'|',
         has_header: false,
         encoding: TextEncoding::Utf8,
+        column_names: None,
     };
     let err = load::load_nodes(&store, &spec, &mut quiet())
         .unwrap_err()

@@ -8,6 +8,7 @@ mod demo;
 mod ml_cli;
 mod output;
 mod plot;
+mod recs_cli;
 mod shell;
 
 use std::path::PathBuf;
@@ -132,6 +133,15 @@ enum Command {
     #[command(after_help = "Example:
   argus --db pay.db score-transaction --model txn_fraud --src 4000123412341234 --dst 17 --time 2026-03-01T12:00:00Z --prop amount=950")]
     ScoreTransaction(ml_cli::ScoreTransactionArgs),
+    /// Recommend items to a shopper with a registered recommender, with the reasons.
+    #[command(after_help = "Examples:
+  argus --db ml100k.db recommend 42 --model movies --k 10
+  argus --db shop.db recommend s17 --model shop --category shoes --max-price 120
+  argus --db shop.db recommend s17 --model shop --as-of 2026-03-01T00:00:00Z")]
+    Recommend(recs_cli::RecommendArgs),
+    /// Items similar to an item by a recommender's item-item weights.
+    #[command(after_help = "Example:\n  argus --db ml100k.db similar 50 --model movies --k 10")]
+    Similar(recs_cli::SimilarArgs),
     /// The model registry: list versions, deploy one, roll back.
     #[command(subcommand)]
     Models(ml_cli::Models),
@@ -178,9 +188,12 @@ struct CsvArgs {
     /// Field delimiter: one character, or `tab`.
     #[arg(long, default_value = ",")]
     delimiter: String,
-    /// The file has no header line: columns are named 0, 1, 2, ...
+    /// The file has no header line: columns are named 0, 1, 2, ... (or by --columns)
     #[arg(long)]
     no_header: bool,
+    /// Names of the columns of a file without a header, in order (with --no-header).
+    #[arg(long, value_delimiter = ',', requires = "no_header")]
+    columns: Vec<String>,
     /// Text encoding of CSV input: utf8 or latin1.
     #[arg(long, default_value = "utf8")]
     encoding: String,
@@ -371,6 +384,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::ScoreTransaction(args) => {
             ml_cli::run_score_transaction(&open_database(&cli)?, args, cli.format)?
         }
+        Command::Recommend(args) => {
+            recs_cli::run_recommend(&open_database(&cli)?, args, cli.format)?
+        }
+        Command::Similar(args) => recs_cli::run_similar(&open_database(&cli)?, args, cli.format)?,
         Command::Models(models) => ml_cli::run_models(&open_database(&cli)?, models, cli.format)?,
         Command::Labels(labels) => ml_cli::run_labels(&open_database(&cli)?, labels, cli.format)?,
         Command::Sql(args) => {
@@ -440,6 +457,7 @@ fn csv_options(args: &CsvArgs) -> Result<LoadOptions> {
             delimiter,
             has_header: !args.no_header,
             encoding: TextEncoding::parse(&args.encoding)?,
+            column_names: (!args.columns.is_empty()).then(|| args.columns.clone()),
         },
         schema: match &args.schema {
             Some(s) => load::parse_schema_overrides(s)?,

@@ -34,6 +34,17 @@ Examples:
   argus --db tolokers.db eval node-classification --label toloker.label --splits splits.csv --models trees"
     )]
     NodeClassification(NodeEvalArgs),
+    /// Recommenders on the temporal protocol: popularity, item-item and the picked family.
+    #[command(
+        after_help = "Per shopper, the earliest 80% of interactions (by time, then item) train and the rest
+test; all items the shopper has not interacted with in train are ranked. Each family's
+configuration (λ, shrinkage, query half-life) is chosen on validation carved from training the
+same way, refitted on all of training and read on test once.
+
+Example:
+  argus --db ml100k.db eval recommend --interactions rated --categories Action,Comedy,Drama"
+    )]
+    Recommend(crate::recs_cli::RecommenderArgs),
 }
 
 /// Model and feature options shared by `eval` and `train`.
@@ -163,6 +174,12 @@ Examples:
   argus --db tolokers.db train fraud --name banned --label toloker.label --split splits.csv:split_0 --plot banned.png"
     )]
     Fraud(TrainArgs),
+    /// Train a recommender on interaction edges, pick its configuration on validation and
+    /// register it.
+    #[command(after_help = "Examples:
+  argus --db ml100k.db train recommender --name movies --interactions rated
+  argus --db shop.db train recommender --name shop --interactions viewed,carted,bought --interaction-weights 1,2,4 --categories category --price price")]
+    Recommender(crate::recs_cli::RecommenderTrainArgs),
 }
 
 #[derive(Args)]
@@ -357,7 +374,10 @@ fn announce_device(db: &Database) -> Result<argus_db::Device> {
 }
 
 pub fn run_eval(db: &Database, eval: &Eval, format: Format) -> Result<()> {
-    let Eval::NodeClassification(args) = eval;
+    let args = match eval {
+        Eval::NodeClassification(args) => args,
+        Eval::Recommend(args) => return crate::recs_cli::run_eval(db, args, format),
+    };
     let validation_only = match args.report.as_str() {
         "test" => false,
         "validation" => true,
@@ -626,7 +646,10 @@ fn print_validation_report(report: &EvalReport, format: Format) {
 }
 
 pub fn run_train(db: &Database, train: &Train, format: Format) -> Result<()> {
-    let Train::Fraud(args) = train;
+    let args = match train {
+        Train::Fraud(args) => args,
+        Train::Recommender(args) => return crate::recs_cli::run_train(db, args, format),
+    };
     let mut spec = train_spec(&args.model)?;
     spec.device = announce_device(db)?;
     let source = match &args.split {

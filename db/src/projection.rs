@@ -210,6 +210,15 @@ fn scope(
     Ok(label_ids)
 }
 
+/// How many node ids `label` has allocated (read from its id counter, no scan): dense
+/// per-label indexes run over `0..id_space`, deleted ids staying as holes.
+pub(crate) fn id_space(snapshot: &Snapshot, label: CatalogId) -> Result<usize> {
+    Ok(match snapshot.view().get(&keys::next_node_id_key(label))? {
+        Some(b) => keys::decode_u64(&b)? as usize,
+        None => 0,
+    })
+}
+
 /// Lays the labels out one after another, each over the ids allocated so far (the label's
 /// id counter, so no scan), and returns the ranges and the total, which must fit the `u32`
 /// indexes the graph structures use.
@@ -219,10 +228,7 @@ fn lay_out(snapshot: &Snapshot, label_ids: Vec<CatalogId>) -> Result<(Vec<LabelR
     let mut offset = 0u64;
     for id in label_ids {
         let name = catalog.label_by_id(id)?.name.clone();
-        let len = match snapshot.view().get(&keys::next_node_id_key(id))? {
-            Some(b) => keys::decode_u64(&b)?,
-            None => 0,
-        };
+        let len = id_space(snapshot, id)? as u64;
         labels.push(LabelRange {
             label: id,
             name,

@@ -83,20 +83,46 @@ pub struct VersionSummary {
     pub deployed: bool,
 }
 
-fn version_entry(name: &str, version: u32) -> String {
-    format!("model/{name}/v/{version:010}")
+/// Which kind of model a name belongs to: fraud models and recommenders keep separate
+/// namespaces in the same registry, with the same versioning and deployment rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shelf {
+    /// Fraud (node and transaction) models: `model/...`.
+    Fraud,
+    /// Recommenders: `recommender/...`.
+    Recommender,
 }
 
-fn deployment_entry(name: &str) -> String {
-    format!("model/{name}/deployed")
+impl Shelf {
+    fn prefix(self) -> &'static str {
+        match self {
+            Shelf::Fraud => "model",
+            Shelf::Recommender => "recommender",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Shelf::Fraud => "model",
+            Shelf::Recommender => "recommender",
+        }
+    }
 }
 
-fn version_key(name: &str, version: u32) -> Vec<u8> {
-    meta_key(version_entry(name, version).as_bytes())
+fn version_entry(shelf: Shelf, name: &str, version: u32) -> String {
+    format!("{}/{name}/v/{version:010}", shelf.prefix())
 }
 
-fn deployment_key(name: &str) -> Vec<u8> {
-    meta_key(deployment_entry(name).as_bytes())
+fn deployment_entry(shelf: Shelf, name: &str) -> String {
+    format!("{}/{name}/deployed", shelf.prefix())
+}
+
+fn version_key(shelf: Shelf, name: &str, version: u32) -> Vec<u8> {
+    meta_key(version_entry(shelf, name, version).as_bytes())
+}
+
+fn deployment_key(shelf: Shelf, name: &str) -> Vec<u8> {
+    meta_key(deployment_entry(shelf, name).as_bytes())
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -120,11 +146,15 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Corrupt(format!("encoding a model: {e}")))
 }
 
-/// Every version of `name` (all names when `None`), in (name, version) order.
-fn versions(snapshot: &Snapshot, name: Option<&str>) -> Result<Vec<ModelVersion>> {
+/// Every version on `shelf` of `name` (all names when `None`), in (name, version) order.
+fn versions<T: for<'de> Deserialize<'de>>(
+    snapshot: &Snapshot,
+    shelf: Shelf,
+    name: Option<&str>,
+) -> Result<Vec<T>> {
     let prefix = match name {
-        Some(n) => format!("model/{n}/v/"),
-        None => "model/".to_string(),
+        Some(n) => format!("{}/{n}/v/", shelf.prefix()),
+        None => format!("{}/", shelf.prefix()),
     };
     let lower = meta_key(prefix.as_bytes());
     let mut upper = lower.clone();
@@ -133,8 +163,26 @@ fn versions(snapshot: &Snapshot, name: Option<&str>) -> Result<Vec<ModelVersion>
     for pair in snapshot.view().scan(&lower, &upper, false) {
         let (key, value) = pair?;
         if key.windows(3).any(|w| w == b"/v/") {
-            out.push(decode::<ModelVersion>(&value, "model version")?);
+            out.push(decode::<T>(&value, "model version")?);
         }
+    }
+    Ok(out)
+}
+
+/// The version numbers on `shelf` of `name`, oldest first (reads the version keys only).
+fn version_numbers(snapshot: &Snapshot, shelf: Shelf, name: &str) -> Result<Vec<u32>> {
+    let lower = meta_key(format!("{}/{name}/v/", shelf.prefix()).as_bytes());
+    let mut upper = lower.clone();
+    *upper.last_mut().expect("non-empty prefix") += 1;
+    let mut out = Vec::new();
+    for pair in snapshot.view().scan(&lower, &upper, false) {
+        let (key, _) = pair?;
+        let digits = &key[key.len() - 10..];
+        let version = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| Error::Corrupt(format!("model version key {key:?}")))?;
+        out.push(version);
     }
     Ok(out)
 }
@@ -167,61 +215,161 @@ pub(crate) fn registered_targets(snapshot: &Snapshot) -> Result<Vec<(String, Str
     Ok(out)
 }
 
-fn deployment(snapshot: &Snapshot, name: &str) -> Result<Deployment> {
-    match snapshot.view().get(&deployment_key(name))? {
+fn deployment(snapshot: &Snapshot, shelf: Shelf, name: &str) -> Result<Deployment> {
+    match snapshot.view().get(&deployment_key(shelf, name))? {
         Some(bytes) => decode(&bytes, "model deployment"),
         None => Ok(Deployment::default()),
     }
 }
 
-/// `version`, or the deployed version of `name` (reads only the small deployment record).
+/// `version`, or the deployed version of `name` on `shelf` (reads only the small deployment
+/// record).
 pub(crate) fn resolve_version(
     snapshot: &Snapshot,
+    shelf: Shelf,
     name: &str,
     version: Option<u32>,
 ) -> Result<u32> {
     check_name(name)?;
     match version {
         Some(v) => Ok(v),
-        None => deployment(snapshot, name)?
+        None => deployment(snapshot, shelf, name)?
             .history
             .last()
             .copied()
-            .ok_or_else(|| Error::NotFound(format!("no model named {name}"))),
+            .ok_or_else(|| Error::NotFound(format!("no {} named {name}", shelf.noun()))),
     }
+}
+
+/// Store `entry` as the next version of `name` on `shelf` (`set_version` writes the number
+/// into it); the first version of a name is deployed at once, later ones when `deploy`.
+pub(crate) fn register<T: Serialize>(
+    db: &Database,
+    shelf: Shelf,
+    name: &str,
+    mut entry: T,
+    set_version: impl FnOnce(&mut T, u32),
+    deploy: bool,
+) -> Result<u32> {
+    check_name(name)?;
+    db.store().write(|txn| {
+        let snapshot = db.snapshot();
+        let version = version_numbers(&snapshot, shelf, name)?
+            .last()
+            .map_or(1, |v| v + 1);
+        set_version(&mut entry, version);
+        let mut deployed = deployment(&snapshot, shelf, name)?;
+        txn.set_meta(
+            version_entry(shelf, name, version).as_bytes(),
+            encode(&entry)?,
+        );
+        if deploy || deployed.history.is_empty() {
+            deployed.history.push(version);
+            txn.set_meta(deployment_entry(shelf, name).as_bytes(), encode(&deployed)?);
+        }
+        Ok(version)
+    })
+}
+
+/// Version `version` of `name` on `shelf`, or its deployed version.
+pub(crate) fn load<T: for<'de> Deserialize<'de>>(
+    db: &Database,
+    shelf: Shelf,
+    name: &str,
+    version: Option<u32>,
+) -> Result<T> {
+    let snapshot = db.snapshot();
+    let version = resolve_version(&snapshot, shelf, name, version)?;
+    let bytes = snapshot
+        .view()
+        .get(&version_key(shelf, name, version))?
+        .ok_or_else(|| {
+            Error::NotFound(format!("{} {name} has no version {version}", shelf.noun()))
+        })?;
+    decode(&bytes, "model version")
+}
+
+/// Every version on `shelf` with whether it is the deployed one of its name.
+pub(crate) fn list<T: for<'de> Deserialize<'de>>(
+    db: &Database,
+    shelf: Shelf,
+    name_of: impl Fn(&T) -> &str,
+) -> Result<Vec<(T, Option<u32>)>> {
+    let snapshot = db.snapshot();
+    let mut out = Vec::new();
+    for v in versions::<T>(&snapshot, shelf, None)? {
+        let live = deployment(&snapshot, shelf, name_of(&v))?
+            .history
+            .last()
+            .copied();
+        out.push((v, live));
+    }
+    Ok(out)
+}
+
+/// Make `version` the deployed version of `name` on `shelf`.
+pub(crate) fn deploy(db: &Database, shelf: Shelf, name: &str, version: u32) -> Result<()> {
+    check_name(name)?;
+    db.store().write(|txn| {
+        let snapshot = db.snapshot();
+        if snapshot
+            .view()
+            .get(&version_key(shelf, name, version))?
+            .is_none()
+        {
+            return Err(Error::NotFound(format!(
+                "{} {name} has no version {version}",
+                shelf.noun()
+            )));
+        }
+        let mut deployed = deployment(&snapshot, shelf, name)?;
+        if deployed.history.last() != Some(&version) {
+            deployed.history.push(version);
+        }
+        txn.set_meta(deployment_entry(shelf, name).as_bytes(), encode(&deployed)?);
+        Ok(())
+    })
+}
+
+/// Return `name` on `shelf` to the version deployed before the live one; returns it.
+pub(crate) fn rollback(db: &Database, shelf: Shelf, name: &str) -> Result<u32> {
+    check_name(name)?;
+    db.store().write(|txn| {
+        let mut deployed = deployment(&db.snapshot(), shelf, name)?;
+        if deployed.history.len() < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "{} {name} has no earlier deployment to roll back to",
+                shelf.noun()
+            )));
+        }
+        deployed.history.pop();
+        let live = *deployed.history.last().expect("checked above");
+        txn.set_meta(deployment_entry(shelf, name).as_bytes(), encode(&deployed)?);
+        Ok(live)
+    })
 }
 
 impl Database {
     /// Store `version` (its `version` field is assigned) as the next version of its name;
     /// the first version of a name is deployed at once, later ones when `deploy` is true.
     /// Returns the version number.
-    pub fn register_model(&self, mut version: ModelVersion, deploy: bool) -> Result<u32> {
-        check_name(&version.name)?;
+    pub fn register_model(&self, version: ModelVersion, deploy: bool) -> Result<u32> {
         let name = version.name.clone();
-        self.store().write(|txn| {
-            let snapshot = self.snapshot();
-            let existing = versions(&snapshot, Some(&name))?;
-            version.version = existing.last().map_or(1, |v| v.version + 1);
-            let mut deployed = deployment(&snapshot, &name)?;
-            txn.set_meta(
-                version_entry(&name, version.version).as_bytes(),
-                encode(&version)?,
-            );
-            if deploy || deployed.history.is_empty() {
-                deployed.history.push(version.version);
-                txn.set_meta(deployment_entry(&name).as_bytes(), encode(&deployed)?);
-            }
-            Ok(version.version)
-        })
+        register(
+            self,
+            Shelf::Fraud,
+            &name,
+            version,
+            |v, n| v.version = n,
+            deploy,
+        )
     }
 
     /// Every registered version.
     pub fn list_models(&self) -> Result<Vec<VersionSummary>> {
-        let snapshot = self.snapshot();
-        let mut out = Vec::new();
-        for v in versions(&snapshot, None)? {
-            let live = deployment(&snapshot, &v.name)?.history.last().copied();
-            out.push(VersionSummary {
+        Ok(list(self, Shelf::Fraud, |v: &ModelVersion| &v.name)?
+            .into_iter()
+            .map(|(v, live)| VersionSummary {
                 family: v.model.kind.family().to_string(),
                 predicts: format!("{}.{}", v.model.label, v.model.target),
                 created_at: format_micros(v.created_at),
@@ -230,9 +378,8 @@ impl Database {
                 deployed: live == Some(v.version),
                 name: v.name,
                 version: v.version,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// The name to use when none is given: the only registered model (predicting nodes of
@@ -262,48 +409,16 @@ impl Database {
 
     /// Version `version` of `name`, or its deployed version.
     pub fn model(&self, name: &str, version: Option<u32>) -> Result<ModelVersion> {
-        let snapshot = self.snapshot();
-        let version = resolve_version(&snapshot, name, version)?;
-        let bytes = snapshot
-            .view()
-            .get(&version_key(name, version))?
-            .ok_or_else(|| Error::NotFound(format!("model {name} has no version {version}")))?;
-        decode(&bytes, "model version")
+        load(self, Shelf::Fraud, name, version)
     }
 
     /// Make `version` the deployed version of `name`.
     pub fn deploy_model(&self, name: &str, version: u32) -> Result<()> {
-        check_name(name)?;
-        self.store().write(|txn| {
-            let snapshot = self.snapshot();
-            if snapshot.view().get(&version_key(name, version))?.is_none() {
-                return Err(Error::NotFound(format!(
-                    "model {name} has no version {version}"
-                )));
-            }
-            let mut deployed = deployment(&snapshot, name)?;
-            if deployed.history.last() != Some(&version) {
-                deployed.history.push(version);
-            }
-            txn.set_meta(deployment_entry(name).as_bytes(), encode(&deployed)?);
-            Ok(())
-        })
+        deploy(self, Shelf::Fraud, name, version)
     }
 
     /// Return `name` to the version deployed before the live one; returns that version.
     pub fn rollback_model(&self, name: &str) -> Result<u32> {
-        check_name(name)?;
-        self.store().write(|txn| {
-            let mut deployed = deployment(&self.snapshot(), name)?;
-            if deployed.history.len() < 2 {
-                return Err(Error::InvalidArgument(format!(
-                    "model {name} has no earlier deployment to roll back to"
-                )));
-            }
-            deployed.history.pop();
-            let live = *deployed.history.last().expect("checked above");
-            txn.set_meta(deployment_entry(name).as_bytes(), encode(&deployed)?);
-            Ok(live)
-        })
+        rollback(self, Shelf::Fraud, name)
     }
 }

@@ -13,7 +13,7 @@ use argus_engine::{Error, Result, Snapshot};
 use argus_extensions::ml::gbdt::Gbdt;
 
 use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
-use crate::registry::{resolve_version, ModelVersion};
+use crate::registry::{resolve_version, ModelVersion, Shelf};
 use crate::transactions::{TransactionInput, TransactionScorer};
 use crate::{Database, Device};
 
@@ -32,6 +32,8 @@ pub struct ScorerCache {
     transactions: Mutex<Scorers<TransactionScorer>>,
     /// The deployed version of each name, with the commit generation it was read at.
     deployed: Mutex<HashMap<String, (u64, u32)>>,
+    /// Loaded recommenders.
+    pub(crate) recommenders: crate::recommend::serve::RecommenderCache,
 }
 
 type Scorers<T> = HashMap<(String, u32), (u64, Arc<T>)>;
@@ -47,7 +49,7 @@ fn deployed_version(db: &Database, snapshot: &Snapshot, name: &str) -> Result<u3
             return Ok(version);
         }
     }
-    let version = resolve_version(snapshot, name, None)?;
+    let version = resolve_version(snapshot, Shelf::Fraud, name, None)?;
     known.insert(name.to_string(), (generation, version));
     Ok(version)
 }

@@ -10,9 +10,7 @@
 //! as-of time filters nothing); on timed graphs they must be asked for, and then reflect the
 //! edges known at training.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use argus_extensions::ml::matrix::Matrix;
 use argus_extensions::ml::spectral::{spectral_coordinates, SpectralConfig};
@@ -32,12 +30,12 @@ pub struct SpectralTable {
     /// Eigenvalue of each dimension (of the normalised adjacency).
     pub values: Vec<f32>,
     /// Weighted degree per node id at training.
-    #[serde(with = "packed")]
+    #[serde(with = "crate::packed::f32s")]
     pub degrees: Vec<f32>,
     /// Node ids at training (rows of `coordinates`).
     pub nodes: usize,
     /// `nodes × values.len()`, row-major.
-    #[serde(with = "packed")]
+    #[serde(with = "crate::packed::f32s")]
     pub coordinates: Vec<f32>,
 }
 
@@ -149,33 +147,6 @@ impl SpectralTable {
                 0.0
             };
         }
-    }
-}
-
-/// `f32` vectors as base64 of their little-endian bytes: a model's coordinates take a quarter
-/// of the space they would as JSON numbers.
-mod packed {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(values: &[f32], s: S) -> Result<S::Ok, S::Error> {
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
-        let text = String::deserialize(d)?;
-        let bytes = STANDARD
-            .decode(text.as_bytes())
-            .map_err(serde::de::Error::custom)?;
-        if bytes.len() % 4 != 0 {
-            return Err(serde::de::Error::custom(
-                "packed f32 data is not a multiple of 4 bytes",
-            ));
-        }
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
     }
 }
 

@@ -42,6 +42,9 @@ pub struct CsvOptions {
     pub has_header: bool,
     /// Text encoding.
     pub encoding: TextEncoding,
+    /// Names for the columns of a file without a header (one per column), instead of `0`,
+    /// `1`, ...
+    pub column_names: Option<Vec<String>>,
 }
 
 impl Default for CsvOptions {
@@ -50,6 +53,7 @@ impl Default for CsvOptions {
             delimiter: b',',
             has_header: true,
             encoding: TextEncoding::Utf8,
+            column_names: None,
         }
     }
 }
@@ -138,7 +142,34 @@ impl CsvSource {
                     columns.push(name);
                 }
             } else {
-                columns = (0..record.len()).map(|i| i.to_string()).collect();
+                columns = match &options.column_names {
+                    Some(names) => {
+                        if names.len() != record.len() {
+                            return Err(Error::Input {
+                                location: Box::new(Location {
+                                    file: path.to_path_buf(),
+                                    line: 1,
+                                    column: None,
+                                    column_name: None,
+                                }),
+                                message: format!(
+                                    "the first line has {} columns but {} column names were given",
+                                    record.len(),
+                                    names.len()
+                                ),
+                            });
+                        }
+                        if let Some(d) = names.iter().enumerate().find_map(|(i, n)| {
+                            names[..i].contains(n).then_some(n)
+                        }) {
+                            return Err(Error::InvalidArgument(format!(
+                                "column name '{d}' is given twice"
+                            )));
+                        }
+                        names.clone()
+                    }
+                    None => (0..record.len()).map(|i| i.to_string()).collect(),
+                };
                 first_row = Some(record.clone());
             }
         }

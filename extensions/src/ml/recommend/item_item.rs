@@ -13,7 +13,6 @@
 //! that serving uses.
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::interactions::Interactions;
 
@@ -21,7 +20,7 @@ use super::interactions::Interactions;
 pub const EASE_MAX_ITEMS: usize = 10_000;
 
 /// For each item, its neighbours (sorted by index) and their weights.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ItemNeighbors {
     /// Number of items.
     pub item_count: usize,
@@ -56,6 +55,40 @@ impl ItemNeighbors {
             neighbors,
             weights,
         }
+    }
+
+    /// The three arrays (offsets per item, neighbours, weights), for compact storage.
+    pub fn parts(&self) -> (&[u32], &[u32], &[f32]) {
+        (&self.offsets, &self.neighbors, &self.weights)
+    }
+
+    /// Rebuild from [`ItemNeighbors::parts`], checking that they fit together.
+    pub fn from_parts(
+        item_count: usize,
+        offsets: Vec<u32>,
+        neighbors: Vec<u32>,
+        weights: Vec<f32>,
+    ) -> Result<ItemNeighbors, String> {
+        let consistent = offsets.len() == item_count + 1
+            && offsets.first() == Some(&0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last().map(|&o| o as usize) == Some(neighbors.len())
+            && neighbors.len() == weights.len()
+            && neighbors.iter().all(|&j| (j as usize) < item_count);
+        if !consistent {
+            return Err(format!(
+                "item-item weights do not fit together ({item_count} items, {} offsets, {} neighbours, {} weights)",
+                offsets.len(),
+                neighbors.len(),
+                weights.len()
+            ));
+        }
+        Ok(ItemNeighbors {
+            item_count,
+            offsets,
+            neighbors,
+            weights,
+        })
     }
 
     /// `item`'s neighbours and weights.

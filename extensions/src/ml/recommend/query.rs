@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct QueryWeights {
     /// At most this many newest interactions are read.
     pub history: usize,
-    /// An interaction's weight halves every `half_life` newer interactions; infinite (or
-    /// non-positive) weighs the whole history alike.
+    /// An interaction's weight halves every `half_life` newer interactions; 0 weighs the
+    /// whole history alike.
     pub half_life: f32,
     /// Weight of each interaction kind (missing kinds weigh 1).
     pub kind_weights: Vec<f32>,
@@ -20,7 +20,7 @@ impl Default for QueryWeights {
     fn default() -> Self {
         QueryWeights {
             history: 200,
-            half_life: f32::INFINITY,
+            half_life: 0.0,
             kind_weights: Vec::new(),
         }
     }
@@ -82,7 +82,7 @@ mod tests {
     }
 
     #[test]
-    fn infinite_half_life_weighs_alike() {
+    fn no_half_life_weighs_alike() {
         let w = QueryWeights::default();
         assert_eq!(w.query(&[3, 1], &[0, 0]), vec![(1, 1.0), (3, 1.0)]);
     }

@@ -1,0 +1,267 @@
+//! `argus eval recommend`, `argus train recommender`, `argus recommend` and `argus similar`:
+//! recommenders from the command line.
+
+use anyhow::{anyhow, Result};
+use argus_db::recommend::train::RecommendProgress;
+use argus_db::recommend::{Family, RecommendOptions, RecommenderSpec};
+use argus_db::Database;
+use clap::Args;
+use serde_json::json;
+
+use crate::output::{Format, Table};
+
+/// Recommender options shared by `eval recommend` and `train recommender`.
+#[derive(Args)]
+pub struct RecommenderArgs {
+    /// Interaction edge types (shopper → item), e.g. `viewed,carted,bought`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    interactions: Vec<String>,
+    /// Weight of each interaction type in a shopper's query, in --interactions order.
+    #[arg(long, value_delimiter = ',')]
+    interaction_weights: Vec<f32>,
+    /// Families to try: popularity, ease, cosine.
+    #[arg(long, value_delimiter = ',', default_value = "popularity,ease,cosine")]
+    families: Vec<String>,
+    /// EASE λ values to try.
+    #[arg(long, value_delimiter = ',', default_value = "50,100,200,400,800")]
+    ease_lambdas: Vec<f64>,
+    /// Cosine shrinkage values to try.
+    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    cosine_shrinks: Vec<f64>,
+    /// Query half-lives to try, in interactions (0: no decay).
+    #[arg(long, value_delimiter = ',', default_value = "0,40,20,10,5")]
+    half_lives: Vec<f32>,
+    /// Item-item weights kept per item.
+    #[arg(long, default_value_t = 200)]
+    keep: usize,
+    /// Newest interactions a shopper's query reads.
+    #[arg(long, default_value_t = 200)]
+    history: usize,
+    /// Cut-off of Recall@k and NDCG@k.
+    #[arg(long, default_value_t = 20)]
+    k: usize,
+    /// Item properties giving categories: one string property (`|`-separated values) or
+    /// numeric flag properties, each a category.
+    #[arg(long, value_delimiter = ',')]
+    categories: Vec<String>,
+    /// Item property giving the price (for price filters).
+    #[arg(long)]
+    price: Option<String>,
+}
+
+impl RecommenderArgs {
+    fn spec(&self) -> Result<RecommenderSpec> {
+        let families = self
+            .families
+            .iter()
+            .map(|f| {
+                Family::parse(f)
+                    .ok_or_else(|| anyhow!("unknown family {f:?}: expected popularity, ease or cosine"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !self.interaction_weights.is_empty()
+            && self.interaction_weights.len() != self.interactions.len()
+        {
+            return Err(anyhow!(
+                "--interaction-weights has {} values for {} interaction types",
+                self.interaction_weights.len(),
+                self.interactions.len()
+            ));
+        }
+        Ok(RecommenderSpec {
+            interactions: self.interactions.clone(),
+            kind_weights: self.interaction_weights.clone(),
+            families,
+            ease_lambdas: self.ease_lambdas.clone(),
+            cosine_shrinks: self.cosine_shrinks.clone(),
+            half_lives: self.half_lives.clone(),
+            keep: self.keep,
+            history: self.history,
+            k: self.k,
+            category_properties: self.categories.clone(),
+            price_property: self.price.clone(),
+            ..RecommenderSpec::default()
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct RecommenderTrainArgs {
+    /// Recommender name in the registry.
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    recommender: RecommenderArgs,
+    /// Deploy the new version even when the name already has a deployed one.
+    #[arg(long)]
+    deploy: bool,
+}
+
+#[derive(Args)]
+pub struct RecommendArgs {
+    /// The shopper's key.
+    user: String,
+    /// Recommender name.
+    #[arg(long)]
+    model: String,
+    /// How many items.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Also recommend items the shopper already interacted with.
+    #[arg(long)]
+    include_seen: bool,
+    /// Only items of this category.
+    #[arg(long)]
+    category: Option<String>,
+    /// Only items priced at least this.
+    #[arg(long)]
+    min_price: Option<f64>,
+    /// Only items priced at most this.
+    #[arg(long)]
+    max_price: Option<f64>,
+    /// Read the shopper's history as of this time (RFC 3339 or a date).
+    #[arg(long)]
+    as_of: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SimilarArgs {
+    /// The item's key.
+    item: String,
+    /// Recommender name.
+    #[arg(long)]
+    model: String,
+    /// How many items.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+}
+
+fn show_progress(p: RecommendProgress<'_>, started: std::time::Instant) {
+    match p {
+        RecommendProgress::Candidate {
+            config,
+            scores,
+            done,
+            total,
+        } => eprintln!(
+            "  [{done}/{total}] {}: validation Recall@k {:.4} NDCG@k {:.4} ({:.0} s)",
+            config.describe(),
+            scores.recall,
+            scores.ndcg,
+            started.elapsed().as_secs_f64()
+        ),
+        RecommendProgress::Refit(config) => eprintln!(
+            "  refitting {} on all training interactions ({:.0} s)",
+            config.describe(),
+            started.elapsed().as_secs_f64()
+        ),
+    }
+}
+
+fn metric(v: f64) -> serde_json::Value {
+    if v.is_nan() {
+        json!("")
+    } else {
+        json!(format!("{v:.4}"))
+    }
+}
+
+pub fn run_eval(db: &Database, args: &RecommenderArgs, format: Format) -> Result<()> {
+    let spec = args.spec()?;
+    let started = std::time::Instant::now();
+    let report = db.evaluate_recommenders(&spec, &mut |p| show_progress(p, started))?;
+    let t = &report.trained_on;
+    eprintln!(
+        "{} interactions, {} users, {} items; {} users with test items; temporal split {:.0}/{:.0} per user, configuration chosen on validation carved from training",
+        t.interactions,
+        t.users,
+        t.items,
+        report.test_users,
+        spec.train_fraction * 100.0,
+        (1.0 - spec.train_fraction) * 100.0
+    );
+    let k = spec.k;
+    let recall = format!("Recall@{k}");
+    let ndcg = format!("NDCG@{k}");
+    let mut table = Table::new(&[
+        "family",
+        "configuration (on validation)",
+        &format!("val {ndcg}"),
+        &recall,
+        &ndcg,
+        "coverage",
+        "diversity",
+        "picked",
+    ]);
+    for f in &report.families {
+        table.rows.push(vec![
+            json!(f.config.family.name()),
+            json!(f.config.describe()),
+            metric(f.validation.ndcg),
+            metric(f.test.recall),
+            metric(f.test.ndcg),
+            metric(f.test.coverage),
+            metric(f.test.diversity),
+            json!(if f.config.family == report.picked { "yes" } else { "" }),
+        ]);
+    }
+    println!("{}", table.render_as(format));
+    Ok(())
+}
+
+pub fn run_train(db: &Database, args: &RecommenderTrainArgs, format: Format) -> Result<()> {
+    let spec = args.recommender.spec()?;
+    let started = std::time::Instant::now();
+    let version = db.train_recommender(&args.name, &spec, args.deploy, &mut |p| {
+        show_progress(p, started)
+    })?;
+    let best = &version.candidates[0];
+    let mut table = Table::new(&["name", "version", "configuration", "val Recall@k", "val NDCG@k"]);
+    table.rows.push(vec![
+        json!(version.name),
+        json!(version.version),
+        json!(best.config.describe()),
+        metric(best.validation.recall),
+        metric(best.validation.ndcg),
+    ]);
+    println!("{}", table.render_as(format));
+    Ok(())
+}
+
+pub fn run_recommend(db: &Database, args: &RecommendArgs, format: Format) -> Result<()> {
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(argus_engine::time::parse_time)
+        .transpose()
+        .map_err(|e| anyhow!("--as-of: {e}"))?;
+    let options = RecommendOptions {
+        k: args.k,
+        exclude_seen: !args.include_seen,
+        category: args.category.clone(),
+        min_price: args.min_price,
+        max_price: args.max_price,
+        as_of,
+    };
+    let mut table = Table::new(&["item", "score", "reason"]);
+    for r in db.recommend(&args.model, &args.user, &options)? {
+        table.rows.push(vec![
+            json!(r.item),
+            json!(format!("{:.4}", r.score)),
+            json!(r.reason.join(", ")),
+        ]);
+    }
+    println!("{}", table.render_as(format));
+    Ok(())
+}
+
+pub fn run_similar(db: &Database, args: &SimilarArgs, format: Format) -> Result<()> {
+    let mut table = Table::new(&["item", "score"]);
+    for s in db.similar_items(&args.model, &args.item, args.k)? {
+        table
+            .rows
+            .push(vec![json!(s.item), json!(format!("{:.4}", s.score))]);
+    }
+    println!("{}", table.render_as(format));
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! What recommenders read from the store: the interaction log (edges of the chosen types from
+//! shoppers to items, with their times) and the item catalogue (categories, price) that
+//! filters, diversity and lookbooks use. Users and items are indexed by their dense node ids.
+
+use arrow_array::{Array, StringArray, TimestampMicrosecondArray, UInt64Array};
+
+use argus_engine::catalog::PropType;
+use argus_engine::graph::{Direction, NeighborQuery};
+use argus_engine::keys::CatalogId;
+use argus_engine::{Error, NodeId, Result, Snapshot};
+use argus_extensions::ml::recommend::{Event, Interactions};
+
+use crate::features::numeric_at;
+use crate::projection::id_space;
+
+/// Interaction types resolved against the catalog: all go from one user label to one item
+/// label.
+#[derive(Clone, Debug)]
+pub struct InteractionTypes {
+    /// Edge type names, in kind order.
+    pub names: Vec<String>,
+    /// Their catalog ids.
+    pub ids: Vec<CatalogId>,
+    /// The shopper label.
+    pub user_label: CatalogId,
+    /// The item label.
+    pub item_label: CatalogId,
+}
+
+impl InteractionTypes {
+    /// Resolve `names`: each must exist and connect the same two labels.
+    pub fn resolve(snapshot: &Snapshot, names: &[String]) -> Result<InteractionTypes> {
+        if names.is_empty() {
+            return Err(Error::InvalidArgument(
+                "name at least one interaction edge type (--interactions TYPE[,TYPE])".into(),
+            ));
+        }
+        if names.len() > usize::from(u8::MAX) {
+            return Err(Error::InvalidArgument(format!(
+                "{} interaction types: at most {}",
+                names.len(),
+                u8::MAX
+            )));
+        }
+        let catalog = snapshot.catalog();
+        let defs = names
+            .iter()
+            .map(|n| catalog.edge_type(n))
+            .collect::<Result<Vec<_>>>()?;
+        let first = defs[0];
+        for d in &defs[1..] {
+            if d.src_label != first.src_label || d.dst_label != first.dst_label {
+                return Err(Error::InvalidArgument(format!(
+                    "interaction types must connect the same labels: {} is {} → {}, {} is {} → {}",
+                    first.name,
+                    catalog.label_by_id(first.src_label)?.name,
+                    catalog.label_by_id(first.dst_label)?.name,
+                    d.name,
+                    catalog.label_by_id(d.src_label)?.name,
+                    catalog.label_by_id(d.dst_label)?.name
+                )));
+            }
+        }
+        Ok(InteractionTypes {
+            names: names.to_vec(),
+            ids: defs.iter().map(|d| d.id).collect(),
+            user_label: first.src_label,
+            item_label: first.dst_label,
+        })
+    }
+
+    /// Name of the user label.
+    pub fn user_label_name(&self, snapshot: &Snapshot) -> Result<String> {
+        Ok(snapshot.catalog().label_by_id(self.user_label)?.name.clone())
+    }
+
+    /// Name of the item label.
+    pub fn item_label_name(&self, snapshot: &Snapshot) -> Result<String> {
+        Ok(snapshot.catalog().label_by_id(self.item_label)?.name.clone())
+    }
+
+    /// The whole interaction log, users and items by node id. Untimed edges count as the
+    /// oldest.
+    pub fn log(&self, snapshot: &Snapshot) -> Result<Interactions> {
+        let users = id_space(snapshot, self.user_label)?;
+        let items = id_space(snapshot, self.item_label)?;
+        let mut events = Vec::new();
+        for (kind, name) in self.names.iter().enumerate() {
+            for batch in snapshot.scan_edges(name, 65_536, Some(vec![3, 4, 5]))? {
+                let batch = batch?;
+                let column = |i: usize| {
+                    batch
+                        .column(i)
+                        .as_any()
+                        .downcast_ref::<UInt64Array>()
+                        .ok_or_else(|| Error::Corrupt("edge id column is not UInt64".into()))
+                };
+                let (src, dst) = (column(0)?, column(1)?);
+                let time = batch
+                    .column(2)
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .ok_or_else(|| Error::Corrupt("edge time column is not a timestamp".into()))?;
+                for r in 0..batch.num_rows() {
+                    let (user, item) = (src.value(r) as usize, dst.value(r) as usize);
+                    if user >= users || item >= items {
+                        return Err(Error::Corrupt(format!(
+                            "edge type {name} names node ids beyond their labels' id counters"
+                        )));
+                    }
+                    events.push(Event {
+                        user: user as u32,
+                        item: item as u32,
+                        time: if time.is_null(r) {
+                            i64::MIN
+                        } else {
+                            time.value(r)
+                        },
+                        kind: kind as u8,
+                    });
+                }
+            }
+        }
+        Ok(Interactions::from_events(users, items, events))
+    }
+
+    /// One shopper's interactions up to `as_of`, oldest first, as `(item, kind)`: read live
+    /// from the adjacency, so an interaction committed a moment ago counts.
+    pub fn history(
+        &self,
+        snapshot: &Snapshot,
+        user: NodeId,
+        as_of: Option<i64>,
+    ) -> Result<Vec<(u32, u8)>> {
+        let mut seen: Vec<(i64, u32, u8)> = Vec::new();
+        for (kind, name) in self.names.iter().enumerate() {
+            let q = NeighborQuery {
+                edge_type: Some(name.clone()),
+                direction: Direction::Out,
+                since: None,
+                until: as_of,
+                limit: None,
+                oldest_first: true,
+            };
+            for n in snapshot.neighbors_by_id(self.user_label, user, &q)? {
+                let time = n.time.unwrap_or(i64::MIN);
+                seen.push((time, n.node as u32, kind as u8));
+            }
+        }
+        seen.sort_unstable();
+        Ok(seen.into_iter().map(|(_, item, kind)| (item, kind)).collect())
+    }
+}
+
+/// Item metadata by node id: category sets (indexes into `category_names`) and prices.
+#[derive(Clone, Debug, Default)]
+pub struct Catalogue {
+    /// Category names.
+    pub category_names: Vec<String>,
+    /// Each item's categories, sorted.
+    pub categories: Vec<Vec<u32>>,
+    /// Each item's price (NaN when unknown); empty without a price property.
+    pub prices: Vec<f32>,
+}
+
+impl Catalogue {
+    /// Read `item_label`'s `category_properties` and `price_property`. One string property
+    /// gives each item the categories listed in it (separated by `|`); numeric or boolean
+    /// properties are flags, each naming a category the item is in when non-zero (how
+    /// MovieLens marks genres).
+    pub fn read(
+        snapshot: &Snapshot,
+        item_label: CatalogId,
+        category_properties: &[String],
+        price_property: Option<&str>,
+    ) -> Result<Catalogue> {
+        let catalog = snapshot.catalog();
+        let def = catalog.label_by_id(item_label)?;
+        let items = id_space(snapshot, item_label)?;
+        let column_of = |name: &str| -> Result<(usize, PropType)> {
+            def.properties
+                .iter()
+                .position(|p| p.name == name)
+                .map(|i| (2 + i, def.properties[i].ty))
+                .ok_or_else(|| {
+                    Error::NotFound(format!("label {} has no property {name}", def.name))
+                })
+        };
+        let mut wanted = vec![1usize];
+        let mut category_columns = Vec::new();
+        for p in category_properties {
+            let (column, ty) = column_of(p)?;
+            let is_text = ty == PropType::String;
+            if is_text && category_properties.len() > 1 {
+                return Err(Error::InvalidArgument(format!(
+                    "categories come from one string property or from flag properties, not both: {p} is a string"
+                )));
+            }
+            if !is_text && !matches!(ty, PropType::Int | PropType::Float | PropType::Bool) {
+                return Err(Error::InvalidArgument(format!(
+                    "category property {}.{p} is {ty}: expected a string or numeric flags",
+                    def.name
+                )));
+            }
+            wanted.push(column);
+            category_columns.push((p.clone(), is_text));
+        }
+        let price_column = match price_property {
+            Some(p) => {
+                let (column, ty) = column_of(p)?;
+                if !matches!(ty, PropType::Int | PropType::Float) {
+                    return Err(Error::InvalidArgument(format!(
+                        "price property {}.{p} is {ty}: expected int or float",
+                        def.name
+                    )));
+                }
+                wanted.push(column);
+                true
+            }
+            None => false,
+        };
+        let mut out = Catalogue {
+            category_names: category_columns
+                .iter()
+                .filter(|(_, text)| !text)
+                .map(|(name, _)| name.clone())
+                .collect(),
+            categories: vec![Vec::new(); items],
+            prices: if price_column {
+                vec![f32::NAN; items]
+            } else {
+                Vec::new()
+            },
+        };
+        let label_name = def.name.clone();
+        for batch in snapshot.scan_nodes(&label_name, 65_536, Some(wanted))? {
+            let batch = batch?;
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .ok_or_else(|| Error::Corrupt("node id column is not UInt64".into()))?;
+            for r in 0..batch.num_rows() {
+                let item = ids.value(r) as usize;
+                if item >= items {
+                    continue;
+                }
+                let mut flag = 0u32;
+                for (c, (_, is_text)) in category_columns.iter().enumerate() {
+                    let array = batch.column(1 + c);
+                    if array.is_null(r) {
+                        if !is_text {
+                            flag += 1;
+                        }
+                        continue;
+                    }
+                    if *is_text {
+                        let text = array
+                            .as_any()
+                            .downcast_ref::<StringArray>()
+                            .ok_or_else(|| Error::Corrupt("string column".into()))?
+                            .value(r);
+                        for name in text.split('|').map(str::trim).filter(|s| !s.is_empty()) {
+                            let index = match out.category_names.iter().position(|c| c == name) {
+                                Some(i) => i,
+                                None => {
+                                    out.category_names.push(name.to_string());
+                                    out.category_names.len() - 1
+                                }
+                            };
+                            out.categories[item].push(index as u32);
+                        }
+                    } else {
+                        if numeric_at(array.as_ref(), r).is_some_and(|v| v != 0.0) {
+                            out.categories[item].push(flag);
+                        }
+                        flag += 1;
+                    }
+                }
+                out.categories[item].sort_unstable();
+                out.categories[item].dedup();
+                if price_column {
+                    let array = batch.column(batch.num_columns() - 1);
+                    if !array.is_null(r) {
+                        out.prices[item] =
+                            numeric_at(array.as_ref(), r).map_or(f32::NAN, |v| v as f32);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Index of the category named `name`.
+    pub fn category(&self, name: &str) -> Result<u32> {
+        self.category_names
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as u32)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no category {name:?}{}",
+                    if self.category_names.is_empty() {
+                        " (the recommender was trained without --categories)".to_string()
+                    } else {
+                        format!(" (known: {})", self.category_names.join(", "))
+                    }
+                ))
+            })
+    }
+}

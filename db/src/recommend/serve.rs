@@ -1,0 +1,326 @@
+//! Serving recommenders: the registry entries (`recommender/<name>/...`, versioned and
+//! deployed like fraud models), and the queries. A query reads the shopper's interactions
+//! live from the adjacency (up to `as_of`), so what they viewed a moment ago shapes the next
+//! answer without retraining; the fitted model and the item catalogue are loaded once per
+//! version and reloaded when items are added.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use argus_engine::{Error, NodeId, Result, Snapshot};
+use argus_extensions::ml::recommend::top_k;
+
+use super::data::{Catalogue, InteractionTypes};
+use super::train::item_scores;
+use super::{Family, RecommenderVersion};
+use crate::projection::id_space;
+use crate::registry::{self, Shelf};
+use crate::Database;
+
+/// Largest `k` a query may ask for.
+pub const MAX_K: usize = 10_000;
+
+/// Options of [`Database::recommend`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecommendOptions {
+    /// How many items.
+    pub k: usize,
+    /// Leave out items the shopper already interacted with (default).
+    pub exclude_seen: bool,
+    /// Only items of this category.
+    pub category: Option<String>,
+    /// Only items priced at least this.
+    pub min_price: Option<f64>,
+    /// Only items priced at most this.
+    pub max_price: Option<f64>,
+    /// Read the shopper's history as of this time (microseconds); nothing later is read.
+    pub as_of: Option<i64>,
+}
+
+impl Default for RecommendOptions {
+    fn default() -> Self {
+        RecommendOptions {
+            k: 10,
+            exclude_seen: true,
+            category: None,
+            min_price: None,
+            max_price: None,
+            as_of: None,
+        }
+    }
+}
+
+/// One recommended item.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// Item key.
+    pub item: String,
+    /// Score (comparable within one answer).
+    pub score: f32,
+    /// The shopper's items that led to it, strongest first (`popular` when the answer is
+    /// the popularity fallback).
+    pub reason: Vec<String>,
+}
+
+/// One similar item.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SimilarItem {
+    /// Item key.
+    pub item: String,
+    /// Similarity weight.
+    pub score: f32,
+}
+
+/// A loaded recommender with the item catalogue it filters by.
+pub struct LoadedRecommender {
+    /// The registry entry.
+    pub version: RecommenderVersion,
+    types: InteractionTypes,
+    catalogue: Catalogue,
+    /// Item id space when the catalogue was read.
+    items_seen: usize,
+}
+
+/// Loaded recommenders by (name, version).
+#[derive(Default)]
+pub struct RecommenderCache {
+    loaded: Mutex<HashMap<(String, u32), Arc<LoadedRecommender>>>,
+}
+
+impl LoadedRecommender {
+    fn load(version: RecommenderVersion, snapshot: &Snapshot) -> Result<LoadedRecommender> {
+        let types = InteractionTypes::resolve(snapshot, &version.model.interactions)?;
+        let catalogue = Catalogue::read(
+            snapshot,
+            types.item_label,
+            &version.model.category_properties,
+            version.model.price_property.as_deref(),
+        )?;
+        Ok(LoadedRecommender {
+            items_seen: id_space(snapshot, types.item_label)?,
+            version,
+            types,
+            catalogue,
+        })
+    }
+
+    fn item_key(&self, snapshot: &Snapshot, item: u32) -> Result<String> {
+        snapshot
+            .node_key(self.types.item_label, NodeId::from(item))?
+            .ok_or_else(|| Error::Corrupt(format!("item id {item} has no key")))
+    }
+}
+
+fn check_k(k: usize) -> Result<()> {
+    if k == 0 || k > MAX_K {
+        return Err(Error::InvalidArgument(format!(
+            "k must be 1..={MAX_K}, got {k}"
+        )));
+    }
+    Ok(())
+}
+
+impl Database {
+    /// Store `version` as the next version of its name (see [`Database::register_model`]).
+    pub fn register_recommender(&self, version: RecommenderVersion, deploy: bool) -> Result<u32> {
+        let name = version.name.clone();
+        registry::register(
+            self,
+            Shelf::Recommender,
+            &name,
+            version,
+            |v, n| v.version = n,
+            deploy,
+        )
+    }
+
+    /// Version `version` of recommender `name`, or its deployed version.
+    pub fn recommender(&self, name: &str, version: Option<u32>) -> Result<RecommenderVersion> {
+        registry::load(self, Shelf::Recommender, name, version)
+    }
+
+    /// Every registered recommender version, with whether it is deployed.
+    pub fn list_recommenders(&self) -> Result<Vec<(RecommenderVersion, bool)>> {
+        Ok(
+            registry::list(self, Shelf::Recommender, |v: &RecommenderVersion| &v.name)?
+                .into_iter()
+                .map(|(v, live)| {
+                    let deployed = live == Some(v.version);
+                    (v, deployed)
+                })
+                .collect(),
+        )
+    }
+
+    /// Make `version` the deployed version of recommender `name`.
+    pub fn deploy_recommender(&self, name: &str, version: u32) -> Result<()> {
+        registry::deploy(self, Shelf::Recommender, name, version)
+    }
+
+    /// Return recommender `name` to the version deployed before; returns it.
+    pub fn rollback_recommender(&self, name: &str) -> Result<u32> {
+        registry::rollback(self, Shelf::Recommender, name)
+    }
+
+    /// The loaded recommender `name` (deployed version unless `version`), from the cache
+    /// unless items were added since it was loaded.
+    pub fn loaded_recommender(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Arc<LoadedRecommender>> {
+        let snapshot = self.snapshot();
+        let version = registry::resolve_version(&snapshot, Shelf::Recommender, name, version)?;
+        let key = (name.to_string(), version);
+        let cache = &self.scorers().recommenders.loaded;
+        if let Some(loaded) = cache.lock().expect("recommender cache").get(&key) {
+            if id_space(&snapshot, loaded.types.item_label)? == loaded.items_seen {
+                return Ok(loaded.clone());
+            }
+        }
+        let entry = self.recommender(name, Some(version))?;
+        let loaded = Arc::new(LoadedRecommender::load(entry, &snapshot)?);
+        cache
+            .lock()
+            .expect("recommender cache")
+            .insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The top `options.k` items for shopper `user` (a key of the recommender's shopper
+    /// label) from recommender `name`'s deployed version. The shopper's newest interactions
+    /// (up to `as_of`) make the query; an unknown shopper, or one with no interactions the
+    /// model knows, gets the most popular items (reason `popular`).
+    pub fn recommend(
+        &self,
+        name: &str,
+        user: &str,
+        options: &RecommendOptions,
+    ) -> Result<Vec<Recommendation>> {
+        check_k(options.k)?;
+        if let (Some(lo), Some(hi)) = (options.min_price, options.max_price) {
+            if lo > hi {
+                return Err(Error::InvalidArgument(format!(
+                    "price range is empty: min {lo} > max {hi}"
+                )));
+            }
+        }
+        let loaded = self.loaded_recommender(name, None)?;
+        let model = &loaded.version.model;
+        let snapshot = self.snapshot();
+        let history = match snapshot.node_id_in(loaded.types.user_label, user)? {
+            Some(id) => loaded.types.history(&snapshot, id, options.as_of)?,
+            None => Vec::new(),
+        };
+        let items: Vec<u32> = history.iter().map(|&(i, _)| i).collect();
+        let kinds: Vec<u8> = history.iter().map(|&(_, k)| k).collect();
+        let query = model.config.query.query(&items, &kinds);
+        let scores = item_scores(
+            model.config.family,
+            &model.popularity,
+            model.neighbors.as_ref(),
+            &query,
+        );
+        let mut seen = items.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        let category = options
+            .category
+            .as_deref()
+            .map(|c| loaded.catalogue.category(c))
+            .transpose()?;
+        if (options.min_price.is_some() || options.max_price.is_some())
+            && loaded.catalogue.prices.is_empty()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "recommender {name} was trained without a price property (--price PROP): it cannot filter by price"
+            )));
+        }
+        let catalogue = &loaded.catalogue;
+        let allowed = |i: u32| {
+            let i_usize = i as usize;
+            (!options.exclude_seen || seen.binary_search(&i).is_err())
+                && category.is_none_or(|c| catalogue.categories[i_usize].binary_search(&c).is_ok())
+                && (options.min_price.is_none() && options.max_price.is_none() || {
+                    let p = f64::from(catalogue.prices[i_usize]);
+                    !p.is_nan()
+                        && options.min_price.is_none_or(|lo| p >= lo)
+                        && options.max_price.is_none_or(|hi| p <= hi)
+                })
+        };
+        let top = top_k(&scores, options.k, allowed);
+        let from_model = model.config.family != Family::Popularity
+            && model.neighbors.as_ref().is_some_and(|b| {
+                query
+                    .iter()
+                    .any(|&(i, _)| (i as usize) < b.item_count && !b.row(i).0.is_empty())
+            });
+        let mut out = Vec::with_capacity(top.len());
+        for (item, score) in top {
+            let reason = match (&model.neighbors, from_model) {
+                (Some(b), true) => {
+                    let mut parts: Vec<(f32, u32)> = query
+                        .iter()
+                        .filter(|&&(i, _)| (i as usize) < b.item_count)
+                        .map(|&(i, w)| (w * b.weight(i, item), i))
+                        .filter(|&(c, _)| c > 0.0)
+                        .collect();
+                    parts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                    parts
+                        .into_iter()
+                        .take(3)
+                        .map(|(_, i)| loaded.item_key(&snapshot, i))
+                        .collect::<Result<Vec<_>>>()?
+                }
+                _ => vec!["popular".to_string()],
+            };
+            out.push(Recommendation {
+                item: loaded.item_key(&snapshot, item)?,
+                score,
+                reason,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `k` items most similar to `item` by recommender `name`'s item-item weights
+    /// (shoppers who had `item` went on to these). A popularity recommender has none.
+    pub fn similar_items(&self, name: &str, item: &str, k: usize) -> Result<Vec<SimilarItem>> {
+        check_k(k)?;
+        let loaded = self.loaded_recommender(name, None)?;
+        let snapshot = self.snapshot();
+        let Some(neighbors) = &loaded.version.model.neighbors else {
+            return Err(Error::InvalidArgument(format!(
+                "recommender {name} is a {} model: it has no item similarities (train an item-item family)",
+                loaded.version.model.config.family.name()
+            )));
+        };
+        let label = &loaded.version.model.item_label;
+        let id = snapshot
+            .node_id_in(loaded.types.item_label, item)?
+            .ok_or_else(|| Error::NotFound(format!("no item {label}:{item}")))?;
+        if id as usize >= neighbors.item_count {
+            return Err(Error::NotFound(format!(
+                "item {label}:{item} was added after recommender {name} was trained: it has no interaction similarities yet"
+            )));
+        }
+        let (ids, weights) = neighbors.row(id as u32);
+        let mut scored: Vec<f32> = vec![f32::NAN; neighbors.item_count];
+        for (&j, &w) in ids.iter().zip(weights) {
+            if w > 0.0 {
+                scored[j as usize] = w;
+            }
+        }
+        top_k(&scored, k, |_| true)
+            .into_iter()
+            .map(|(j, score)| {
+                Ok(SimilarItem {
+                    item: loaded.item_key(&snapshot, j)?,
+                    score,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,462 @@
+//! Fitting recommenders: every candidate configuration is fitted on the earlier part of each
+//! user's training interactions and ranked on the later part (the validation part, carved
+//! from training exactly as the test part is carved from all interactions); the best by
+//! NDCG@k is refitted on all training interactions. `eval recommend` wraps this in the
+//! temporal protocol and reads the test part once per family.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use argus_engine::{Error, Result};
+use argus_extensions::ml::recommend::{
+    top_k, Interactions, ItemNeighbors, QueryWeights, RankingScores,
+};
+
+use super::data::{Catalogue, InteractionTypes};
+use super::{
+    Candidate, Config, Family, Recommender, RecommenderTrainedOn, RecommenderVersion,
+};
+use crate::Database;
+
+/// Settings of `train recommender` and `eval recommend`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecommenderSpec {
+    /// Interaction edge types (shopper → item), in kind order.
+    pub interactions: Vec<String>,
+    /// Weight of each interaction type in a shopper's query (missing ones weigh 1).
+    pub kind_weights: Vec<f32>,
+    /// Families to try.
+    pub families: Vec<Family>,
+    /// EASE λ values to try.
+    pub ease_lambdas: Vec<f64>,
+    /// Cosine shrinkage values to try.
+    pub cosine_shrinks: Vec<f64>,
+    /// Query half-lives to try, in interactions (0: no decay).
+    pub half_lives: Vec<f32>,
+    /// Item-item weights kept per item.
+    pub keep: usize,
+    /// Newest interactions a query reads.
+    pub history: usize,
+    /// Cut-off of the ranking metrics.
+    pub k: usize,
+    /// Share of each user's interactions (earliest first) in the earlier part of a temporal
+    /// split: train vs test, and inside train, fit vs validation.
+    pub train_fraction: f64,
+    /// Item properties giving categories.
+    pub category_properties: Vec<String>,
+    /// Item property giving the price.
+    pub price_property: Option<String>,
+}
+
+impl Default for RecommenderSpec {
+    fn default() -> Self {
+        RecommenderSpec {
+            interactions: Vec::new(),
+            kind_weights: Vec::new(),
+            families: vec![Family::Popularity, Family::Ease, Family::Cosine],
+            ease_lambdas: vec![50.0, 100.0, 200.0, 400.0, 800.0],
+            cosine_shrinks: vec![10.0, 100.0],
+            half_lives: vec![0.0, 40.0, 20.0, 10.0, 5.0],
+            keep: 200,
+            history: 200,
+            k: 20,
+            train_fraction: 0.8,
+            category_properties: Vec::new(),
+            price_property: None,
+        }
+    }
+}
+
+impl RecommenderSpec {
+    fn check(&self, item_count: usize) -> Result<()> {
+        let bad = |what: String| Err(Error::InvalidArgument(what));
+        if self.families.is_empty() {
+            return bad("no recommender family to try".into());
+        }
+        if self.k == 0 || self.k > 1000 {
+            return bad(format!("k must be 1..=1000, got {}", self.k));
+        }
+        if self.keep == 0 || self.history == 0 {
+            return bad("keep and history must be positive".into());
+        }
+        if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
+            return bad(format!(
+                "train fraction must lie in (0, 1), got {}",
+                self.train_fraction
+            ));
+        }
+        if self.half_lives.is_empty() || self.half_lives.iter().any(|h| !(h.is_finite() && *h >= 0.0)) {
+            return bad(format!(
+                "half-lives must be finite and ≥ 0 (0: no decay), got {:?}",
+                self.half_lives
+            ));
+        }
+        if self.kind_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return bad(format!("interaction weights must be ≥ 0, got {:?}", self.kind_weights));
+        }
+        for (family, values) in [
+            (Family::Ease, &self.ease_lambdas),
+            (Family::Cosine, &self.cosine_shrinks),
+        ] {
+            if self.families.contains(&family)
+                && (values.is_empty() || values.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+            {
+                return bad(format!("{} needs values ≥ 0 to try, got {values:?}", family.name()));
+            }
+        }
+        if self.families.contains(&Family::Ease) && self.ease_lambdas.contains(&0.0) {
+            return bad("EASE needs λ > 0".into());
+        }
+        if self.families == [Family::Ease]
+            && item_count > argus_extensions::ml::recommend::item_item::EASE_MAX_ITEMS
+        {
+            return bad(format!(
+                "EASE is dense in the catalogue and {item_count} items is over its limit of {}: add --families cosine",
+                argus_extensions::ml::recommend::item_item::EASE_MAX_ITEMS
+            ));
+        }
+        Ok(())
+    }
+
+    fn query(&self, half_life: f32) -> QueryWeights {
+        QueryWeights {
+            history: self.history,
+            half_life,
+            kind_weights: self.kind_weights.clone(),
+        }
+    }
+
+    /// Every configuration to try, grouped by fit (configurations of one fit differ only in
+    /// their query weights). EASE is skipped where the catalogue is too large for it.
+    fn fits(&self, item_count: usize) -> Vec<Vec<Config>> {
+        let mut out = Vec::new();
+        for &family in &self.families {
+            let strengths: &[f64] = match family {
+                Family::Popularity => &[0.0],
+                Family::Ease => {
+                    if item_count > argus_extensions::ml::recommend::item_item::EASE_MAX_ITEMS {
+                        continue;
+                    }
+                    &self.ease_lambdas
+                }
+                Family::Cosine => &self.cosine_shrinks,
+            };
+            for &strength in strengths {
+                let half_lives: &[f32] = if family == Family::Popularity {
+                    &[0.0]
+                } else {
+                    &self.half_lives
+                };
+                out.push(
+                    half_lives
+                        .iter()
+                        .map(|&h| Config {
+                            family,
+                            strength,
+                            query: self.query(h),
+                        })
+                        .collect(),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The fitted parts of a configuration.
+pub(crate) struct Fitted {
+    pub popularity: Vec<f32>,
+    pub neighbors: Option<ItemNeighbors>,
+}
+
+fn fit(config: &Config, train: &Interactions, keep: usize) -> Result<Fitted> {
+    let popularity = train
+        .item_user_counts()
+        .into_iter()
+        .map(|c| c as f32)
+        .collect();
+    let neighbors = match config.family {
+        Family::Popularity => None,
+        Family::Ease => Some(
+            ItemNeighbors::ease(train, config.strength, keep).map_err(Error::InvalidArgument)?,
+        ),
+        Family::Cosine => Some(ItemNeighbors::cosine(train, config.strength as f32, keep)),
+    };
+    Ok(Fitted {
+        popularity,
+        neighbors,
+    })
+}
+
+/// Scores of every item for `query`: the model's, with popularity as a tie-breaker small
+/// enough never to reorder items the model tells apart (and as the whole answer for an empty
+/// query: cold start).
+pub(crate) fn item_scores(
+    family: Family,
+    popularity: &[f32],
+    neighbors: Option<&ItemNeighbors>,
+    query: &[(u32, f32)],
+) -> Vec<f32> {
+    let top = popularity.iter().copied().fold(1.0f32, f32::max);
+    let mut scores: Vec<f32> = popularity.iter().map(|&p| p / top).collect();
+    match (family, neighbors) {
+        (Family::Popularity, _) | (_, None) => scores,
+        (_, Some(b)) => {
+            let model_has_signal = query.iter().any(|&(i, w)| {
+                w > 0.0 && (i as usize) < b.item_count && !b.row(i).0.is_empty()
+            });
+            if model_has_signal {
+                for s in &mut scores {
+                    *s *= 1e-6;
+                }
+                let known: Vec<(u32, f32)> = query
+                    .iter()
+                    .copied()
+                    .filter(|&(i, _)| (i as usize) < b.item_count)
+                    .collect();
+                b.score_into(&known, &mut scores);
+            }
+            scores
+        }
+    }
+}
+
+/// Rank for every user with held-out items and score against them.
+fn evaluate(
+    config: &Config,
+    fitted: &Fitted,
+    known: &Interactions,
+    held_out: &Interactions,
+    k: usize,
+    categories: Option<&[Vec<u32>]>,
+) -> RankingScores {
+    let users = known.user_count;
+    let (lists, relevant): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (0..users)
+        .into_par_iter()
+        .map(|u| {
+            let seen = known.distinct_items_of(u);
+            let relevant: Vec<u32> = held_out
+                .distinct_items_of(u)
+                .into_iter()
+                .filter(|i| seen.binary_search(i).is_err())
+                .collect();
+            if relevant.is_empty() {
+                return (Vec::new(), relevant);
+            }
+            let query = config.query.query(known.items_of(u), known.kinds_of(u));
+            let scores = item_scores(
+                config.family,
+                &fitted.popularity,
+                fitted.neighbors.as_ref(),
+                &query,
+            );
+            let list = top_k(&scores, k, |i| seen.binary_search(&i).is_err())
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect();
+            (list, relevant)
+        })
+        .unzip();
+    RankingScores::of(&lists, &relevant, k, known.item_count, categories)
+}
+
+/// Progress of training or evaluation.
+pub enum RecommendProgress<'a> {
+    /// A configuration was scored on validation (`done` of `total`).
+    Candidate {
+        /// The configuration.
+        config: &'a Config,
+        /// Its validation metrics.
+        scores: &'a RankingScores,
+        /// Configurations scored so far.
+        done: usize,
+        /// All configurations.
+        total: usize,
+    },
+    /// The picked configuration is being refitted on all training interactions.
+    Refit(&'a Config),
+}
+
+/// Try every configuration of `spec` on validation (carved from `train`); best first.
+fn select(
+    train: &Interactions,
+    spec: &RecommenderSpec,
+    categories: Option<&[Vec<u32>]>,
+    progress: &mut dyn FnMut(RecommendProgress<'_>),
+) -> Result<Vec<Candidate>> {
+    let (fit_part, validation) = train.temporal_split(spec.train_fraction);
+    let fits = spec.fits(train.item_count);
+    let total: usize = fits.iter().map(Vec::len).sum();
+    let mut out = Vec::new();
+    for configs in fits {
+        let fitted = fit(&configs[0], &fit_part, spec.keep)?;
+        for config in configs {
+            let scores = evaluate(&config, &fitted, &fit_part, &validation, spec.k, categories);
+            out.push(Candidate {
+                config,
+                validation: scores,
+            });
+            let last = out.last().expect("just pushed");
+            progress(RecommendProgress::Candidate {
+                config: &last.config,
+                scores: &last.validation,
+                done: out.len(),
+                total,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidArgument(
+            "no configuration to try (EASE alone on a catalogue over its limit?)".into(),
+        ));
+    }
+    // Best NDCG first; a NaN (no validation users) never wins.
+    out.sort_by(|a, b| {
+        let key = |c: &Candidate| {
+            if c.validation.ndcg.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                c.validation.ndcg
+            }
+        };
+        key(b).total_cmp(&key(a))
+    });
+    Ok(out)
+}
+
+/// One family's row of `eval recommend`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FamilyResult {
+    /// The family's configuration picked on validation.
+    pub config: Config,
+    /// Its validation metrics.
+    pub validation: RankingScores,
+    /// Its test metrics after the refit on all training interactions.
+    pub test: RankingScores,
+}
+
+/// What `eval recommend` reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecommendEval {
+    /// Interactions, users (with any) and items.
+    pub trained_on: RecommenderTrainedOn,
+    /// Users ranked on test.
+    pub test_users: usize,
+    /// Every configuration tried, best first.
+    pub candidates: Vec<Candidate>,
+    /// The best configuration of each family, refitted and read on test once.
+    pub families: Vec<FamilyResult>,
+    /// The family picked on validation.
+    pub picked: Family,
+}
+
+fn trained_on(log: &Interactions) -> RecommenderTrainedOn {
+    let newest = (0..log.user_count)
+        .filter_map(|u| log.times_of(u).last().copied())
+        .filter(|&t| t != i64::MIN)
+        .max();
+    RecommenderTrainedOn {
+        interactions: log.len(),
+        users: (0..log.user_count)
+            .filter(|&u| !log.items_of(u).is_empty())
+            .count(),
+        items: log.item_count,
+        newest,
+    }
+}
+
+impl Database {
+    /// The evaluation protocol: per user, the earliest `train_fraction` of interactions
+    /// (by time, then item) train and the rest test; each family's configuration is chosen
+    /// on validation carved from training the same way, refitted on all of training and read
+    /// on test once.
+    pub fn evaluate_recommenders(
+        &self,
+        spec: &RecommenderSpec,
+        progress: &mut dyn FnMut(RecommendProgress<'_>),
+    ) -> Result<RecommendEval> {
+        let snapshot = self.snapshot();
+        let types = InteractionTypes::resolve(&snapshot, &spec.interactions)?;
+        let catalogue = Catalogue::read(&snapshot, types.item_label, &spec.category_properties, None)?;
+        let log = types.log(&snapshot)?;
+        spec.check(log.item_count)?;
+        let categories = (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
+        let (train, test) = log.temporal_split(spec.train_fraction);
+        let candidates = select(&train, spec, categories, progress)?;
+        let mut families = Vec::new();
+        for &family in &spec.families {
+            let Some(best) = candidates.iter().find(|c| c.config.family == family) else {
+                continue;
+            };
+            progress(RecommendProgress::Refit(&best.config));
+            let fitted = fit(&best.config, &train, spec.keep)?;
+            let test = evaluate(&best.config, &fitted, &train, &test, spec.k, categories);
+            families.push(FamilyResult {
+                config: best.config.clone(),
+                validation: best.validation.clone(),
+                test,
+            });
+        }
+        let test_users = families.first().map_or(0, |f| f.test.users);
+        Ok(RecommendEval {
+            trained_on: trained_on(&log),
+            test_users,
+            picked: candidates[0].config.family,
+            candidates,
+            families,
+        })
+    }
+
+    /// Train a recommender on every interaction (configuration chosen on validation carved
+    /// from each user's newest interactions, then refitted on all) and register it under
+    /// `name`; deployed when it is the first version or `deploy`.
+    pub fn train_recommender(
+        &self,
+        name: &str,
+        spec: &RecommenderSpec,
+        deploy: bool,
+        progress: &mut dyn FnMut(RecommendProgress<'_>),
+    ) -> Result<RecommenderVersion> {
+        let snapshot = self.snapshot();
+        let types = InteractionTypes::resolve(&snapshot, &spec.interactions)?;
+        let catalogue = Catalogue::read(
+            &snapshot,
+            types.item_label,
+            &spec.category_properties,
+            spec.price_property.as_deref(),
+        )?;
+        let log = types.log(&snapshot)?;
+        spec.check(log.item_count)?;
+        if log.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "no interactions of {} to train on",
+                spec.interactions.join(", ")
+            )));
+        }
+        let categories = (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
+        let candidates = select(&log, spec, categories, progress)?;
+        let config = candidates[0].config.clone();
+        progress(RecommendProgress::Refit(&config));
+        let fitted = fit(&config, &log, spec.keep)?;
+        let mut version = RecommenderVersion {
+            name: name.to_string(),
+            version: 0,
+            created_at: crate::train::now_micros(),
+            spec: spec.clone(),
+            candidates,
+            trained_on: trained_on(&log),
+            model: Recommender {
+                config,
+                user_label: types.user_label_name(&snapshot)?,
+                item_label: types.item_label_name(&snapshot)?,
+                interactions: spec.interactions.clone(),
+                category_properties: spec.category_properties.clone(),
+                price_property: spec.price_property.clone(),
+                popularity: fitted.popularity,
+                neighbors: fitted.neighbors,
+            },
+        };
+        version.version = self.register_recommender(version.clone(), deploy)?;
+        Ok(version)
+    }
+}
