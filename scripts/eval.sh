@@ -6,9 +6,11 @@
 #   scripts/eval.sh otc [eval options]         # Bitcoin OTC, e.g. --without established
 #   scripts/eval.sh payments [eval options]    # the generated demo graph (20,000 users, seed 42),
 #                                              # user.is_fraud, 5 seeded random 50/25/25 splits
+#   scripts/eval.sh movielens [eval options]   # MovieLens 100K, `argus eval recommend` on the
+#                                              # temporal protocol of ../shared/data/README.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name="${1:?usage: scripts/eval.sh tolokers|otc|payments [eval options]}"
+name="${1:?usage: scripts/eval.sh tolokers|otc|payments|movielens [eval options]}"
 shift
 data="$(cd .. && pwd)/shared/data"
 source scripts/env.sh
@@ -36,8 +38,19 @@ case "$name" in
     src="$dir/payments-csv"
     label=user.is_fraud
     ;;
+  movielens)
+    src="$data/movielens-100k"
+    # u.item: Latin-1, `|`-separated, no header; its 19 genre flags (named in u.genre) become
+    # the items' categories.
+    genres="$(cut -d'|' -f1 "$src/u.genre" | grep -v '^$' | paste -sd,)"
+    nodes=(movie "$src/u.item" --no-header --delimiter '|' --encoding latin1
+      --columns "movie_id,title,release_date,video_release_date,imdb_url,$genres" --key movie_id)
+    edges=(rated "$src/u.data" --no-header --delimiter tab
+      --columns user_id,movie_id,rating,timestamp --src user:user_id --dst movie:movie_id
+      --time timestamp --create-missing-nodes)
+    ;;
   *)
-    echo "eval.sh: unknown data set $name (tolokers, otc, payments)" >&2
+    echo "eval.sh: unknown data set $name (tolokers, otc, payments, movielens)" >&2
     exit 2
     ;;
 esac
@@ -71,5 +84,8 @@ PY
     "$ARGUS" --db "$db" load edges "${edges[@]}" >&2
   fi
   touch "$db/.loaded"
+fi
+if [ "$name" = movielens ]; then
+  exec "$ARGUS" --db "$db" eval recommend --interactions rated --categories "$genres" "$@"
 fi
 exec "$ARGUS" --db "$db" eval node-classification --label "$label" --splits "$src/splits.csv" "$@"

@@ -23,13 +23,13 @@ pub struct RecommenderArgs {
     #[arg(long, value_delimiter = ',', default_value = "popularity,ease,cosine")]
     families: Vec<String>,
     /// EASE λ values to try.
-    #[arg(long, value_delimiter = ',', default_value = "50,100,200,400,800")]
+    #[arg(long, value_delimiter = ',', default_value = "100,200,400,800,1600")]
     ease_lambdas: Vec<f64>,
     /// Cosine shrinkage values to try.
     #[arg(long, value_delimiter = ',', default_value = "10,100")]
     cosine_shrinks: Vec<f64>,
     /// Query half-lives to try, in interactions (0: no decay).
-    #[arg(long, value_delimiter = ',', default_value = "0,40,20,10,5")]
+    #[arg(long, value_delimiter = ',', default_value = "0,20,10,5,3")]
     half_lives: Vec<f32>,
     /// Item-item weights kept per item.
     #[arg(long, default_value_t = 200)]
@@ -55,8 +55,9 @@ impl RecommenderArgs {
             .families
             .iter()
             .map(|f| {
-                Family::parse(f)
-                    .ok_or_else(|| anyhow!("unknown family {f:?}: expected popularity, ease or cosine"))
+                Family::parse(f).ok_or_else(|| {
+                    anyhow!("unknown family {f:?}: expected popularity, ease or cosine")
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         if !self.interaction_weights.is_empty()
@@ -202,7 +203,11 @@ pub fn run_eval(db: &Database, args: &RecommenderArgs, format: Format) -> Result
             metric(f.test.ndcg),
             metric(f.test.coverage),
             metric(f.test.diversity),
-            json!(if f.config.family == report.picked { "yes" } else { "" }),
+            json!(if f.config.family == report.picked {
+                "yes"
+            } else {
+                ""
+            }),
         ]);
     }
     println!("{}", table.render_as(format));
@@ -216,7 +221,13 @@ pub fn run_train(db: &Database, args: &RecommenderTrainArgs, format: Format) -> 
         show_progress(p, started)
     })?;
     let best = &version.candidates[0];
-    let mut table = Table::new(&["name", "version", "configuration", "val Recall@k", "val NDCG@k"]);
+    let mut table = Table::new(&[
+        "name",
+        "version",
+        "configuration",
+        "val Recall@k",
+        "val NDCG@k",
+    ]);
     table.rows.push(vec![
         json!(version.name),
         json!(version.version),

@@ -5,7 +5,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serializer};
 
-fn serialize_words<S: Serializer>(words: impl Iterator<Item = [u8; 4]>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_words<S: Serializer>(
+    words: impl Iterator<Item = [u8; 4]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     let bytes: Vec<u8> = words.flatten().collect();
     s.serialize_str(&STANDARD.encode(bytes))
 }

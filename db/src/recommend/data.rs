@@ -71,12 +71,20 @@ impl InteractionTypes {
 
     /// Name of the user label.
     pub fn user_label_name(&self, snapshot: &Snapshot) -> Result<String> {
-        Ok(snapshot.catalog().label_by_id(self.user_label)?.name.clone())
+        Ok(snapshot
+            .catalog()
+            .label_by_id(self.user_label)?
+            .name
+            .clone())
     }
 
     /// Name of the item label.
     pub fn item_label_name(&self, snapshot: &Snapshot) -> Result<String> {
-        Ok(snapshot.catalog().label_by_id(self.item_label)?.name.clone())
+        Ok(snapshot
+            .catalog()
+            .label_by_id(self.item_label)?
+            .name
+            .clone())
     }
 
     /// The whole interaction log, users and items by node id. Untimed edges count as the
@@ -148,7 +156,10 @@ impl InteractionTypes {
             }
         }
         seen.sort_unstable();
-        Ok(seen.into_iter().map(|(_, item, kind)| (item, kind)).collect())
+        Ok(seen
+            .into_iter()
+            .map(|(_, item, kind)| (item, kind))
+            .collect())
     }
 }
 

@@ -121,7 +121,10 @@ mod stored_neighbors {
         weights: Vec<f32>,
     }
 
-    pub fn serialize<S: Serializer>(value: &Option<ItemNeighbors>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<ItemNeighbors>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         value
             .as_ref()
             .map(|b| {

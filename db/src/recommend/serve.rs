@@ -59,8 +59,8 @@ pub struct Recommendation {
     pub item: String,
     /// Score (comparable within one answer).
     pub score: f32,
-    /// The shopper's items that led to it, strongest first (`popular` when the answer is
-    /// the popularity fallback).
+    /// The shopper's items that led to it, strongest first (`popular` for an item that comes
+    /// from the popularity fallback: unknown shopper, or nothing in the history points at it).
     pub reason: Vec<String>,
 }
 
@@ -268,11 +268,16 @@ impl Database {
                         .filter(|&(c, _)| c > 0.0)
                         .collect();
                     parts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                    parts
-                        .into_iter()
-                        .take(3)
-                        .map(|(_, i)| loaded.item_key(&snapshot, i))
-                        .collect::<Result<Vec<_>>>()?
+                    if parts.is_empty() {
+                        // Nothing in the history points at it: it fills the list by popularity.
+                        vec!["popular".to_string()]
+                    } else {
+                        parts
+                            .into_iter()
+                            .take(3)
+                            .map(|(_, i)| loaded.item_key(&snapshot, i))
+                            .collect::<Result<Vec<_>>>()?
+                    }
                 }
                 _ => vec!["popular".to_string()],
             };

@@ -13,9 +13,7 @@ use argus_extensions::ml::recommend::{
 };
 
 use super::data::{Catalogue, InteractionTypes};
-use super::{
-    Candidate, Config, Family, Recommender, RecommenderTrainedOn, RecommenderVersion,
-};
+use super::{Candidate, Config, Family, Recommender, RecommenderTrainedOn, RecommenderVersion};
 use crate::Database;
 
 /// Settings of `train recommender` and `eval recommend`.
@@ -54,9 +52,9 @@ impl Default for RecommenderSpec {
             interactions: Vec::new(),
             kind_weights: Vec::new(),
             families: vec![Family::Popularity, Family::Ease, Family::Cosine],
-            ease_lambdas: vec![50.0, 100.0, 200.0, 400.0, 800.0],
+            ease_lambdas: vec![100.0, 200.0, 400.0, 800.0, 1600.0],
             cosine_shrinks: vec![10.0, 100.0],
-            half_lives: vec![0.0, 40.0, 20.0, 10.0, 5.0],
+            half_lives: vec![0.0, 20.0, 10.0, 5.0, 3.0],
             keep: 200,
             history: 200,
             k: 20,
@@ -85,14 +83,26 @@ impl RecommenderSpec {
                 self.train_fraction
             ));
         }
-        if self.half_lives.is_empty() || self.half_lives.iter().any(|h| !(h.is_finite() && *h >= 0.0)) {
+        if self.half_lives.is_empty()
+            || self
+                .half_lives
+                .iter()
+                .any(|h| !(h.is_finite() && *h >= 0.0))
+        {
             return bad(format!(
                 "half-lives must be finite and ≥ 0 (0: no decay), got {:?}",
                 self.half_lives
             ));
         }
-        if self.kind_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-            return bad(format!("interaction weights must be ≥ 0, got {:?}", self.kind_weights));
+        if self
+            .kind_weights
+            .iter()
+            .any(|w| !(w.is_finite() && *w >= 0.0))
+        {
+            return bad(format!(
+                "interaction weights must be ≥ 0, got {:?}",
+                self.kind_weights
+            ));
         }
         for (family, values) in [
             (Family::Ease, &self.ease_lambdas),
@@ -101,7 +111,10 @@ impl RecommenderSpec {
             if self.families.contains(&family)
                 && (values.is_empty() || values.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
             {
-                return bad(format!("{} needs values ≥ 0 to try, got {values:?}", family.name()));
+                return bad(format!(
+                    "{} needs values ≥ 0 to try, got {values:?}",
+                    family.name()
+                ));
             }
         }
         if self.families.contains(&Family::Ease) && self.ease_lambdas.contains(&0.0) {
@@ -202,9 +215,9 @@ pub(crate) fn item_scores(
     match (family, neighbors) {
         (Family::Popularity, _) | (_, None) => scores,
         (_, Some(b)) => {
-            let model_has_signal = query.iter().any(|&(i, w)| {
-                w > 0.0 && (i as usize) < b.item_count && !b.row(i).0.is_empty()
-            });
+            let model_has_signal = query
+                .iter()
+                .any(|&(i, w)| w > 0.0 && (i as usize) < b.item_count && !b.row(i).0.is_empty());
             if model_has_signal {
                 for s in &mut scores {
                     *s *= 1e-6;
@@ -377,10 +390,12 @@ impl Database {
     ) -> Result<RecommendEval> {
         let snapshot = self.snapshot();
         let types = InteractionTypes::resolve(&snapshot, &spec.interactions)?;
-        let catalogue = Catalogue::read(&snapshot, types.item_label, &spec.category_properties, None)?;
+        let catalogue =
+            Catalogue::read(&snapshot, types.item_label, &spec.category_properties, None)?;
         let log = types.log(&snapshot)?;
         spec.check(log.item_count)?;
-        let categories = (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
+        let categories =
+            (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
         let (train, test) = log.temporal_split(spec.train_fraction);
         let candidates = select(&train, spec, categories, progress)?;
         let mut families = Vec::new();
@@ -433,7 +448,8 @@ impl Database {
                 spec.interactions.join(", ")
             )));
         }
-        let categories = (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
+        let categories =
+            (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
         let candidates = select(&log, spec, categories, progress)?;
         let config = candidates[0].config.clone();
         progress(RecommendProgress::Refit(&config));

@@ -159,9 +159,11 @@ impl CsvSource {
                                 ),
                             });
                         }
-                        if let Some(d) = names.iter().enumerate().find_map(|(i, n)| {
-                            names[..i].contains(n).then_some(n)
-                        }) {
+                        if let Some(d) = names
+                            .iter()
+                            .enumerate()
+                            .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+                        {
                             return Err(Error::InvalidArgument(format!(
                                 "column name '{d}' is given twice"
                             )));

@@ -286,7 +286,10 @@ mod tests {
         for i in 0..3 {
             for j in 0..3 {
                 let v: f64 = (0..3).map(|k| a[i * 3 + k] * p[k * 3 + j]).sum();
-                assert!((v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12, "{i},{j}: {v}");
+                assert!(
+                    (v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12,
+                    "{i},{j}: {v}"
+                );
             }
         }
         assert!(spd_inverse(vec![1.0, 2.0, 2.0, 1.0], 2).is_err());
