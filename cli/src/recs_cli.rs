@@ -5,6 +5,7 @@ use anyhow::{anyhow, Result};
 use argus_db::recommend::train::RecommendProgress;
 use argus_db::recommend::{Family, RecommendOptions, RecommenderSpec};
 use argus_db::Database;
+use argus_extensions::ml::recommend::lightgcn::LightGcnSettings;
 use clap::Args;
 use serde_json::json;
 
@@ -19,8 +20,12 @@ pub struct RecommenderArgs {
     /// Weight of each interaction type in a shopper's query, in --interactions order.
     #[arg(long, value_delimiter = ',')]
     interaction_weights: Vec<f32>,
-    /// Families to try: popularity, ease, cosine.
-    #[arg(long, value_delimiter = ',', default_value = "popularity,ease,cosine")]
+    /// Families to try: popularity, ease, cosine, lightgcn.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "popularity,ease,cosine,lightgcn"
+    )]
     families: Vec<String>,
     /// EASE λ values to try.
     #[arg(long, value_delimiter = ',', default_value = "100,200,400,800,1600")]
@@ -47,6 +52,12 @@ pub struct RecommenderArgs {
     /// Item property giving the price (for price filters).
     #[arg(long)]
     price: Option<String>,
+    /// Most LightGCN epochs (the count is chosen on validation, checked every 5).
+    #[arg(long, default_value_t = 60)]
+    lightgcn_epochs: usize,
+    /// LightGCN embedding width.
+    #[arg(long, default_value_t = 64)]
+    lightgcn_dim: usize,
 }
 
 impl RecommenderArgs {
@@ -56,7 +67,7 @@ impl RecommenderArgs {
             .iter()
             .map(|f| {
                 Family::parse(f).ok_or_else(|| {
-                    anyhow!("unknown family {f:?}: expected popularity, ease or cosine")
+                    anyhow!("unknown family {f:?}: expected popularity, ease, cosine or lightgcn")
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -81,6 +92,11 @@ impl RecommenderArgs {
             k: self.k,
             category_properties: self.categories.clone(),
             price_property: self.price.clone(),
+            lightgcn: LightGcnSettings {
+                epochs: self.lightgcn_epochs,
+                dim: self.lightgcn_dim,
+                ..LightGcnSettings::default()
+            },
             ..RecommenderSpec::default()
         })
     }

@@ -337,3 +337,38 @@ fn recommenders_have_their_own_registry_shelf() {
     // The stored model round-trips exactly (packed weights included).
     assert_eq!(db.recommender("shop", Some(2)).unwrap(), second);
 }
+
+#[test]
+fn lightgcn_learns_the_planted_tastes_and_serves_through_the_same_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = shop(dir.path());
+    let lightgcn = RecommenderSpec {
+        families: vec![Family::LightGcn],
+        lightgcn: argus_extensions::ml::recommend::lightgcn::LightGcnSettings {
+            dim: 16,
+            epochs: 30,
+            batch: 64,
+            ..Default::default()
+        },
+        ..spec()
+    };
+    let version = db
+        .train_recommender("gcn", &lightgcn, false, &mut |_| {})
+        .unwrap();
+    assert_eq!(version.model.config.family, Family::LightGcn);
+    assert!(version.model.embeddings.is_some());
+    let recs = db
+        .recommend("gcn", "s0", &RecommendOptions::default())
+        .unwrap();
+    let shoes = recs[..5]
+        .iter()
+        .filter(|r| category_of(&r.item) == "shoes")
+        .count();
+    assert!(shoes >= 4, "{recs:?}");
+    let similar = db.similar_items("gcn", "p25", 5).unwrap();
+    let hats = similar
+        .iter()
+        .filter(|s| category_of(&s.item) == "hats")
+        .count();
+    assert!(hats >= 4, "{similar:?}");
+}

@@ -2,7 +2,7 @@
 //! the model registry beside the fraud models, and served from the shopper's live history.
 //!
 //! - [`data`]: the interaction log and the item catalogue, read from the store.
-//! - [`train`]: the candidate families (popularity, EASE and cosine item-item), model
+//! - [`train`]: the candidate families (popularity, EASE and cosine item-item, LightGCN), model
 //!   selection on a validation part carved from each user's training interactions, the refit,
 //!   and `eval recommend`'s temporal protocol.
 //! - [`serve`]: `recommend` (with reasons, filters, `as_of`) and `similar_items`.
@@ -16,6 +16,7 @@ pub mod train;
 
 use serde::{Deserialize, Serialize};
 
+use argus_extensions::ml::recommend::lightgcn::LightGcn;
 use argus_extensions::ml::recommend::{ItemNeighbors, QueryWeights, RankingScores};
 
 pub use serve::{RecommendOptions, Recommendation, SimilarItem};
@@ -31,6 +32,9 @@ pub enum Family {
     Ease,
     /// Co-interaction cosine with shrinkage.
     Cosine,
+    /// LightGCN embeddings trained with BPR.
+    #[serde(rename = "lightgcn")]
+    LightGcn,
 }
 
 impl Family {
@@ -40,6 +44,7 @@ impl Family {
             "popularity" => Some(Family::Popularity),
             "ease" => Some(Family::Ease),
             "cosine" => Some(Family::Cosine),
+            "lightgcn" => Some(Family::LightGcn),
             _ => None,
         }
     }
@@ -50,6 +55,7 @@ impl Family {
             Family::Popularity => "popularity",
             Family::Ease => "ease",
             Family::Cosine => "cosine",
+            Family::LightGcn => "lightgcn",
         }
     }
 }
@@ -59,7 +65,7 @@ impl Family {
 pub struct Config {
     /// Family.
     pub family: Family,
-    /// EASE's λ or the cosine's shrinkage (unused for popularity).
+    /// EASE's λ, the cosine's shrinkage or LightGCN's epochs (unused for popularity).
     pub strength: f64,
     /// How a history becomes a query.
     pub query: QueryWeights,
@@ -68,7 +74,7 @@ pub struct Config {
 impl Config {
     /// A short description: `ease λ=400 half-life=20`.
     pub fn describe(&self) -> String {
-        let half_life = if self.query.half_life.is_finite() {
+        let half_life = if self.query.half_life > 0.0 {
             format!(" half-life={}", self.query.half_life)
         } else {
             String::new()
@@ -77,6 +83,7 @@ impl Config {
             Family::Popularity => "popularity".to_string(),
             Family::Ease => format!("ease λ={}{half_life}", self.strength),
             Family::Cosine => format!("cosine shrink={}{half_life}", self.strength),
+            Family::LightGcn => format!("lightgcn epochs={}{half_life}", self.strength),
         }
     }
 }
@@ -101,6 +108,55 @@ pub struct Recommender {
     /// Item-item weights (item-item families).
     #[serde(with = "stored_neighbors")]
     pub neighbors: Option<ItemNeighbors>,
+    /// User and item embeddings (LightGCN).
+    #[serde(with = "stored_embeddings", default)]
+    pub embeddings: Option<LightGcn>,
+}
+
+/// Embeddings in the registry, packed.
+mod stored_embeddings {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use argus_extensions::ml::matrix::Matrix;
+    use argus_extensions::ml::recommend::lightgcn::LightGcn;
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        dim: usize,
+        #[serde(with = "crate::packed::f32s")]
+        users: Vec<f32>,
+        #[serde(with = "crate::packed::f32s")]
+        items: Vec<f32>,
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<LightGcn>, s: S) -> Result<S::Ok, S::Error> {
+        value
+            .as_ref()
+            .map(|m| Stored {
+                dim: m.items.cols,
+                users: m.users.data.clone(),
+                items: m.items.data.clone(),
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LightGcn>, D::Error> {
+        let Some(s) = Option::<Stored>::deserialize(d)? else {
+            return Ok(None);
+        };
+        if s.dim == 0 || s.users.len() % s.dim != 0 || s.items.len() % s.dim != 0 {
+            return Err(serde::de::Error::custom(format!(
+                "embeddings of width {} do not fit {} user and {} item values",
+                s.dim,
+                s.users.len(),
+                s.items.len()
+            )));
+        }
+        Ok(Some(LightGcn {
+            users: Matrix::from_vec(s.users.len() / s.dim, s.dim, s.users),
+            items: Matrix::from_vec(s.items.len() / s.dim, s.dim, s.items),
+        }))
+    }
 }
 
 /// Item-item weights in the registry: the arrays packed (a 100,000-item catalogue keeps

@@ -13,8 +13,8 @@ use argus_engine::{Error, NodeId, Result, Snapshot};
 use argus_extensions::ml::recommend::top_k;
 
 use super::data::{Catalogue, InteractionTypes};
-use super::train::item_scores;
-use super::{Family, RecommenderVersion};
+use super::train::Parts;
+use super::{Recommender, RecommenderVersion};
 use crate::projection::id_space;
 use crate::registry::{self, Shelf};
 use crate::Database;
@@ -122,6 +122,17 @@ fn check_k(k: usize) -> Result<()> {
     Ok(())
 }
 
+impl Recommender {
+    pub(crate) fn parts(&self) -> Parts<'_> {
+        Parts {
+            family: self.config.family,
+            popularity: &self.popularity,
+            neighbors: self.neighbors.as_ref(),
+            embeddings: self.embeddings.as_ref(),
+        }
+    }
+}
+
 impl Database {
     /// Store `version` as the next version of its name (see [`Database::register_model`]).
     pub fn register_recommender(&self, version: RecommenderVersion, deploy: bool) -> Result<u32> {
@@ -210,19 +221,17 @@ impl Database {
         let loaded = self.loaded_recommender(name, None)?;
         let model = &loaded.version.model;
         let snapshot = self.snapshot();
-        let history = match snapshot.node_id_in(loaded.types.user_label, user)? {
+        let user_id = snapshot.node_id_in(loaded.types.user_label, user)?;
+        let history = match user_id {
             Some(id) => loaded.types.history(&snapshot, id, options.as_of)?,
             None => Vec::new(),
         };
+        let user_index = user_id.and_then(|id| u32::try_from(id).ok());
         let items: Vec<u32> = history.iter().map(|&(i, _)| i).collect();
         let kinds: Vec<u8> = history.iter().map(|&(_, k)| k).collect();
         let query = model.config.query.query(&items, &kinds);
-        let scores = item_scores(
-            model.config.family,
-            &model.popularity,
-            model.neighbors.as_ref(),
-            &query,
-        );
+        let parts = model.parts();
+        let scores = parts.item_scores(user_index, &query);
         let mut seen = items.clone();
         seen.sort_unstable();
         seen.dedup();
@@ -251,35 +260,28 @@ impl Database {
                 })
         };
         let top = top_k(&scores, options.k, allowed);
-        let from_model = model.config.family != Family::Popularity
-            && model.neighbors.as_ref().is_some_and(|b| {
-                query
-                    .iter()
-                    .any(|&(i, _)| (i as usize) < b.item_count && !b.row(i).0.is_empty())
-            });
+        let from_model = parts.has_signal(user_index, &query);
         let mut out = Vec::with_capacity(top.len());
         for (item, score) in top {
-            let reason = match (&model.neighbors, from_model) {
-                (Some(b), true) => {
-                    let mut parts: Vec<(f32, u32)> = query
-                        .iter()
-                        .filter(|&&(i, _)| (i as usize) < b.item_count)
-                        .map(|&(i, w)| (w * b.weight(i, item), i))
-                        .filter(|&(c, _)| c > 0.0)
-                        .collect();
-                    parts.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                    if parts.is_empty() {
-                        // Nothing in the history points at it: it fills the list by popularity.
-                        vec!["popular".to_string()]
-                    } else {
-                        parts
-                            .into_iter()
-                            .take(3)
-                            .map(|(_, i)| loaded.item_key(&snapshot, i))
-                            .collect::<Result<Vec<_>>>()?
-                    }
-                }
-                _ => vec!["popular".to_string()],
+            let mut because: Vec<(f32, u32)> = if from_model {
+                query
+                    .iter()
+                    .map(|&(i, w)| (parts.contribution(i, w, item), i))
+                    .filter(|&(c, _)| c > 0.0)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            because.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // An item nothing in the history points at fills the list by popularity.
+            let reason = if because.is_empty() {
+                vec!["popular".to_string()]
+            } else {
+                because
+                    .into_iter()
+                    .take(3)
+                    .map(|(_, i)| loaded.item_key(&snapshot, i))
+                    .collect::<Result<Vec<_>>>()?
             };
             out.push(Recommendation {
                 item: loaded.item_key(&snapshot, item)?,
@@ -290,32 +292,49 @@ impl Database {
         Ok(out)
     }
 
-    /// The `k` items most similar to `item` by recommender `name`'s item-item weights
-    /// (shoppers who had `item` went on to these). A popularity recommender has none.
+    /// The `k` items most similar to `item` by what recommender `name` learned: its item-item
+    /// weights (shoppers who had `item` went on to these) or, for LightGCN, the cosine of the
+    /// item embeddings. A popularity recommender has neither.
     pub fn similar_items(&self, name: &str, item: &str, k: usize) -> Result<Vec<SimilarItem>> {
         check_k(k)?;
         let loaded = self.loaded_recommender(name, None)?;
         let snapshot = self.snapshot();
-        let Some(neighbors) = &loaded.version.model.neighbors else {
-            return Err(Error::InvalidArgument(format!(
-                "recommender {name} is a {} model: it has no item similarities (train an item-item family)",
-                loaded.version.model.config.family.name()
-            )));
-        };
-        let label = &loaded.version.model.item_label;
+        let model = &loaded.version.model;
+        let label = &model.item_label;
         let id = snapshot
             .node_id_in(loaded.types.item_label, item)?
             .ok_or_else(|| Error::NotFound(format!("no item {label}:{item}")))?;
-        if id as usize >= neighbors.item_count {
+        let trained_items = model.popularity.len();
+        if model.neighbors.is_none() && model.embeddings.is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "recommender {name} is a {} model: it has no item similarities (train an item-item or lightgcn family)",
+                model.config.family.name()
+            )));
+        }
+        if id as usize >= trained_items {
             return Err(Error::NotFound(format!(
                 "item {label}:{item} was added after recommender {name} was trained: it has no interaction similarities yet"
             )));
         }
-        let (ids, weights) = neighbors.row(id as u32);
-        let mut scored: Vec<f32> = vec![f32::NAN; neighbors.item_count];
-        for (&j, &w) in ids.iter().zip(weights) {
-            if w > 0.0 {
-                scored[j as usize] = w;
+        let id = id as u32;
+        let mut scored: Vec<f32> = vec![f32::NAN; trained_items];
+        if let Some(neighbors) = &model.neighbors {
+            let (ids, weights) = neighbors.row(id);
+            for (&j, &w) in ids.iter().zip(weights) {
+                if w > 0.0 {
+                    scored[j as usize] = w;
+                }
+            }
+        } else if let Some(e) = &model.embeddings {
+            let norm = |r: &[f32]| r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            let own = e.items.row(id as usize);
+            let own_norm = norm(own);
+            for (j, s) in scored.iter_mut().enumerate() {
+                if j != id as usize {
+                    let other = e.items.row(j);
+                    let dot: f32 = own.iter().zip(other).map(|(a, b)| a * b).sum();
+                    *s = dot / (own_norm * norm(other));
+                }
             }
         }
         top_k(&scored, k, |_| true)

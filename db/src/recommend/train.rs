@@ -8,6 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use argus_engine::{Error, Result};
+use argus_extensions::ml::backend::Backend;
+use argus_extensions::ml::device::{Device, DeviceTask};
+use argus_extensions::ml::recommend::lightgcn::{self, LightGcn, LightGcnSettings};
 use argus_extensions::ml::recommend::{
     top_k, Interactions, ItemNeighbors, QueryWeights, RankingScores,
 };
@@ -44,14 +47,28 @@ pub struct RecommenderSpec {
     pub category_properties: Vec<String>,
     /// Item property giving the price.
     pub price_property: Option<String>,
+    /// LightGCN settings; its `epochs` is the most it trains, the count is chosen on
+    /// validation.
+    pub lightgcn: LightGcnSettings,
+    /// LightGCN stops after this many validation checks (every 5 epochs) without a better
+    /// NDCG.
+    pub lightgcn_patience: usize,
 }
+
+/// Epochs between LightGCN's validation checks.
+const LIGHTGCN_CHECK_EVERY: usize = 5;
 
 impl Default for RecommenderSpec {
     fn default() -> Self {
         RecommenderSpec {
             interactions: Vec::new(),
             kind_weights: Vec::new(),
-            families: vec![Family::Popularity, Family::Ease, Family::Cosine],
+            families: vec![
+                Family::Popularity,
+                Family::Ease,
+                Family::Cosine,
+                Family::LightGcn,
+            ],
             ease_lambdas: vec![100.0, 200.0, 400.0, 800.0, 1600.0],
             cosine_shrinks: vec![10.0, 100.0],
             half_lives: vec![0.0, 20.0, 10.0, 5.0, 3.0],
@@ -61,6 +78,8 @@ impl Default for RecommenderSpec {
             train_fraction: 0.8,
             category_properties: Vec::new(),
             price_property: None,
+            lightgcn: LightGcnSettings::default(),
+            lightgcn_patience: 3,
         }
     }
 }
@@ -76,6 +95,18 @@ impl RecommenderSpec {
         }
         if self.keep == 0 || self.history == 0 {
             return bad("keep and history must be positive".into());
+        }
+        if self.families.contains(&Family::LightGcn)
+            && (self.lightgcn.dim == 0
+                || self.lightgcn.dim > 1024
+                || self.lightgcn.epochs == 0
+                || self.lightgcn.batch == 0
+                || !(self.lightgcn.lr > 0.0 && self.lightgcn.lr.is_finite()))
+        {
+            return bad(format!(
+                "LightGCN needs 1..=1024 dimensions, epochs > 0, batch > 0 and a positive learning rate, got {:?}",
+                self.lightgcn
+            ));
         }
         if !(self.train_fraction > 0.0 && self.train_fraction < 1.0) {
             return bad(format!(
@@ -153,6 +184,13 @@ impl RecommenderSpec {
                     &self.ease_lambdas
                 }
                 Family::Cosine => &self.cosine_shrinks,
+                Family::LightGcn => &[],
+            };
+            // LightGCN's configurations come from its validation checks (see `select`).
+            let strengths = if family == Family::LightGcn {
+                &[]
+            } else {
+                strengths
             };
             for &strength in strengths {
                 let half_lives: &[f32] = if family == Family::Popularity {
@@ -180,56 +218,202 @@ impl RecommenderSpec {
 pub(crate) struct Fitted {
     pub popularity: Vec<f32>,
     pub neighbors: Option<ItemNeighbors>,
+    pub embeddings: Option<LightGcn>,
 }
 
-fn fit(config: &Config, train: &Interactions, keep: usize) -> Result<Fitted> {
-    let popularity = train
+/// Runs LightGCN training on the chosen device.
+struct LightGcnRun<'a, F> {
+    train: &'a Interactions,
+    settings: &'a LightGcnSettings,
+    report_every: usize,
+    after_epoch: F,
+}
+
+impl<F: FnMut(usize, f32, &LightGcn) -> bool> DeviceTask for LightGcnRun<'_, F> {
+    type Output = LightGcn;
+
+    fn run<B: Backend>(self, backend: &B) -> LightGcn {
+        lightgcn::train(
+            backend,
+            self.train,
+            self.settings,
+            self.report_every,
+            self.after_epoch,
+        )
+    }
+}
+
+fn popularity_of(train: &Interactions) -> Vec<f32> {
+    train
         .item_user_counts()
         .into_iter()
         .map(|c| c as f32)
-        .collect();
-    let neighbors = match config.family {
-        Family::Popularity => None,
-        Family::Ease => Some(
-            ItemNeighbors::ease(train, config.strength, keep).map_err(Error::InvalidArgument)?,
-        ),
-        Family::Cosine => Some(ItemNeighbors::cosine(train, config.strength as f32, keep)),
-    };
-    Ok(Fitted {
-        popularity,
-        neighbors,
-    })
+        .collect()
 }
 
-/// Scores of every item for `query`: the model's, with popularity as a tie-breaker small
-/// enough never to reorder items the model tells apart (and as the whole answer for an empty
-/// query: cold start).
-pub(crate) fn item_scores(
-    family: Family,
-    popularity: &[f32],
-    neighbors: Option<&ItemNeighbors>,
-    query: &[(u32, f32)],
-) -> Vec<f32> {
-    let top = popularity.iter().copied().fold(1.0f32, f32::max);
-    let mut scores: Vec<f32> = popularity.iter().map(|&p| p / top).collect();
-    match (family, neighbors) {
-        (Family::Popularity, _) | (_, None) => scores,
-        (_, Some(b)) => {
-            let model_has_signal = query
-                .iter()
-                .any(|&(i, w)| w > 0.0 && (i as usize) < b.item_count && !b.row(i).0.is_empty());
-            if model_has_signal {
-                for s in &mut scores {
-                    *s *= 1e-6;
-                }
-                let known: Vec<(u32, f32)> = query
-                    .iter()
-                    .copied()
-                    .filter(|&(i, _)| (i as usize) < b.item_count)
-                    .collect();
-                b.score_into(&known, &mut scores);
+fn fit(
+    config: &Config,
+    train: &Interactions,
+    spec: &RecommenderSpec,
+    device: &Device,
+) -> Result<Fitted> {
+    let mut fitted = Fitted {
+        popularity: popularity_of(train),
+        neighbors: None,
+        embeddings: None,
+    };
+    match config.family {
+        Family::Popularity => {}
+        Family::Ease => {
+            fitted.neighbors = Some(
+                ItemNeighbors::ease(train, config.strength, spec.keep)
+                    .map_err(Error::InvalidArgument)?,
+            )
+        }
+        Family::Cosine => {
+            fitted.neighbors = Some(ItemNeighbors::cosine(
+                train,
+                config.strength as f32,
+                spec.keep,
+            ))
+        }
+        Family::LightGcn => {
+            let epochs = config.strength as usize;
+            let settings = LightGcnSettings {
+                epochs,
+                ..spec.lightgcn.clone()
+            };
+            fitted.embeddings = Some(device.run(LightGcnRun {
+                train,
+                settings: &settings,
+                report_every: epochs,
+                after_epoch: |_, _, _: &LightGcn| true,
+            }));
+        }
+    }
+    Ok(fitted)
+}
+
+/// A fitted model's parts, borrowed: what scoring needs, in evaluation and in serving alike.
+#[derive(Clone, Copy)]
+pub(crate) struct Parts<'a> {
+    pub family: Family,
+    pub popularity: &'a [f32],
+    pub neighbors: Option<&'a ItemNeighbors>,
+    pub embeddings: Option<&'a LightGcn>,
+}
+
+impl Fitted {
+    fn parts(&self, family: Family) -> Parts<'_> {
+        Parts {
+            family,
+            popularity: &self.popularity,
+            neighbors: self.neighbors.as_ref(),
+            embeddings: self.embeddings.as_ref(),
+        }
+    }
+}
+
+impl Parts<'_> {
+    /// The LightGCN query vector: the user's trained embedding (when the user was known at
+    /// training) plus the weighted mean of the query items' embeddings.
+    fn embedding_query(&self, user: Option<u32>, query: &[(u32, f32)]) -> Option<Vec<f32>> {
+        let e = self.embeddings?;
+        let mut q = vec![0f32; e.items.cols];
+        let mut any = false;
+        if let Some(u) = user.filter(|&u| (u as usize) < e.users.rows) {
+            for (o, v) in q.iter_mut().zip(e.users.row(u as usize)) {
+                *o += v;
             }
-            scores
+            any = true;
+        }
+        let known: Vec<(u32, f32)> = query
+            .iter()
+            .copied()
+            .filter(|&(i, w)| (i as usize) < e.items.rows && w > 0.0)
+            .collect();
+        let total: f32 = known.iter().map(|&(_, w)| w).sum();
+        for &(i, w) in &known {
+            for (o, v) in q.iter_mut().zip(e.items.row(i as usize)) {
+                *o += w / total * v;
+            }
+            any = true;
+        }
+        any.then_some(q)
+    }
+
+    /// Whether the model (not the popularity fallback) ranks for this shopper.
+    pub fn has_signal(&self, user: Option<u32>, query: &[(u32, f32)]) -> bool {
+        match self.family {
+            Family::Popularity => false,
+            Family::LightGcn => self.embedding_query(user, query).is_some(),
+            Family::Ease | Family::Cosine => self.neighbors.is_some_and(|b| {
+                query
+                    .iter()
+                    .any(|&(i, w)| w > 0.0 && (i as usize) < b.item_count && !b.row(i).0.is_empty())
+            }),
+        }
+    }
+
+    /// Scores of every item for shopper `user` (their index at training, if any) with
+    /// `query`: the model's, with popularity as a tie-breaker small enough never to reorder
+    /// items the model tells apart, and as the whole answer when the model has nothing to go
+    /// on (cold start).
+    pub fn item_scores(&self, user: Option<u32>, query: &[(u32, f32)]) -> Vec<f32> {
+        let top = self.popularity.iter().copied().fold(1.0f32, f32::max);
+        let mut scores: Vec<f32> = self.popularity.iter().map(|&p| p / top).collect();
+        if !self.has_signal(user, query) {
+            return scores;
+        }
+        for s in &mut scores {
+            *s *= 1e-6;
+        }
+        match self.family {
+            Family::Popularity => {}
+            Family::LightGcn => {
+                let (Some(e), Some(q)) = (self.embeddings, self.embedding_query(user, query))
+                else {
+                    return scores;
+                };
+                for (s, model) in scores.iter_mut().zip(e.item_scores(&q)) {
+                    *s += model;
+                }
+            }
+            Family::Ease | Family::Cosine => {
+                if let Some(b) = self.neighbors {
+                    let known: Vec<(u32, f32)> = query
+                        .iter()
+                        .copied()
+                        .filter(|&(i, _)| (i as usize) < b.item_count)
+                        .collect();
+                    b.score_into(&known, &mut scores);
+                }
+            }
+        }
+        scores
+    }
+
+    /// How much query item `from` (with weight `w`) added to item `to`'s score.
+    pub fn contribution(&self, from: u32, w: f32, to: u32) -> f32 {
+        match self.family {
+            Family::Popularity => 0.0,
+            Family::Ease | Family::Cosine => self
+                .neighbors
+                .filter(|b| (from as usize) < b.item_count)
+                .map_or(0.0, |b| w * b.weight(from, to)),
+            Family::LightGcn => self.embeddings.map_or(0.0, |e| {
+                if (from as usize) >= e.items.rows || (to as usize) >= e.items.rows {
+                    return 0.0;
+                }
+                let dot: f32 = e
+                    .items
+                    .row(from as usize)
+                    .iter()
+                    .zip(e.items.row(to as usize))
+                    .map(|(a, b)| a * b)
+                    .sum();
+                w * dot
+            }),
         }
     }
 }
@@ -257,12 +441,9 @@ fn evaluate(
                 return (Vec::new(), relevant);
             }
             let query = config.query.query(known.items_of(u), known.kinds_of(u));
-            let scores = item_scores(
-                config.family,
-                &fitted.popularity,
-                fitted.neighbors.as_ref(),
-                &query,
-            );
+            let scores = fitted
+                .parts(config.family)
+                .item_scores(Some(u as u32), &query);
             let list = top_k(&scores, k, |i| seen.binary_search(&i).is_err())
                 .into_iter()
                 .map(|(i, _)| i)
@@ -295,28 +476,72 @@ fn select(
     train: &Interactions,
     spec: &RecommenderSpec,
     categories: Option<&[Vec<u32>]>,
+    device: &Device,
     progress: &mut dyn FnMut(RecommendProgress<'_>),
 ) -> Result<Vec<Candidate>> {
     let (fit_part, validation) = train.temporal_split(spec.train_fraction);
     let fits = spec.fits(train.item_count);
-    let total: usize = fits.iter().map(Vec::len).sum();
-    let mut out = Vec::new();
+    let lightgcn_checks = if spec.families.contains(&Family::LightGcn) {
+        spec.lightgcn.epochs.div_ceil(LIGHTGCN_CHECK_EVERY) * spec.half_lives.len()
+    } else {
+        0
+    };
+    let total: usize = fits.iter().map(Vec::len).sum::<usize>() + lightgcn_checks;
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut record = |config: Config, fitted: &Fitted, out: &mut Vec<Candidate>| {
+        let scores = evaluate(&config, fitted, &fit_part, &validation, spec.k, categories);
+        out.push(Candidate {
+            config,
+            validation: scores,
+        });
+        let last = out.last().expect("just pushed");
+        progress(RecommendProgress::Candidate {
+            config: &last.config,
+            scores: &last.validation,
+            done: out.len(),
+            total,
+        });
+        last.validation.ndcg
+    };
     for configs in fits {
-        let fitted = fit(&configs[0], &fit_part, spec.keep)?;
+        let fitted = fit(&configs[0], &fit_part, spec, device)?;
         for config in configs {
-            let scores = evaluate(&config, &fitted, &fit_part, &validation, spec.k, categories);
-            out.push(Candidate {
-                config,
-                validation: scores,
-            });
-            let last = out.last().expect("just pushed");
-            progress(RecommendProgress::Candidate {
-                config: &last.config,
-                scores: &last.validation,
-                done: out.len(),
-                total,
-            });
+            record(config, &fitted, &mut out);
         }
+    }
+    if spec.families.contains(&Family::LightGcn) {
+        // Every few epochs each half-life is scored on validation; the epoch count is chosen
+        // like any other hyperparameter, and training stops once it stops improving.
+        let popularity = popularity_of(&fit_part);
+        let mut best = f64::NEG_INFINITY;
+        let mut checks_since_best = 0;
+        device.run(LightGcnRun {
+            train: &fit_part,
+            settings: &spec.lightgcn,
+            report_every: LIGHTGCN_CHECK_EVERY,
+            after_epoch: |epoch: usize, _loss: f32, model: &LightGcn| {
+                let fitted = Fitted {
+                    popularity: popularity.clone(),
+                    neighbors: None,
+                    embeddings: Some(model.clone()),
+                };
+                let mut improved = false;
+                for &h in &spec.half_lives {
+                    let config = Config {
+                        family: Family::LightGcn,
+                        strength: epoch as f64,
+                        query: spec.query(h),
+                    };
+                    let ndcg = record(config, &fitted, &mut out);
+                    if ndcg > best {
+                        best = ndcg;
+                        improved = true;
+                    }
+                }
+                checks_since_best = if improved { 0 } else { checks_since_best + 1 };
+                checks_since_best < spec.lightgcn_patience.max(1)
+            },
+        });
     }
     if out.is_empty() {
         return Err(Error::InvalidArgument(
@@ -397,14 +622,15 @@ impl Database {
         let categories =
             (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
         let (train, test) = log.temporal_split(spec.train_fraction);
-        let candidates = select(&train, spec, categories, progress)?;
+        let device = self.device()?;
+        let candidates = select(&train, spec, categories, &device, progress)?;
         let mut families = Vec::new();
         for &family in &spec.families {
             let Some(best) = candidates.iter().find(|c| c.config.family == family) else {
                 continue;
             };
             progress(RecommendProgress::Refit(&best.config));
-            let fitted = fit(&best.config, &train, spec.keep)?;
+            let fitted = fit(&best.config, &train, spec, &device)?;
             let test = evaluate(&best.config, &fitted, &train, &test, spec.k, categories);
             families.push(FamilyResult {
                 config: best.config.clone(),
@@ -450,10 +676,11 @@ impl Database {
         }
         let categories =
             (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
-        let candidates = select(&log, spec, categories, progress)?;
+        let device = self.device()?;
+        let candidates = select(&log, spec, categories, &device, progress)?;
         let config = candidates[0].config.clone();
         progress(RecommendProgress::Refit(&config));
-        let fitted = fit(&config, &log, spec.keep)?;
+        let fitted = fit(&config, &log, spec, &device)?;
         let mut version = RecommenderVersion {
             name: name.to_string(),
             version: 0,
@@ -470,6 +697,7 @@ impl Database {
                 price_property: spec.price_property.clone(),
                 popularity: fitted.popularity,
                 neighbors: fitted.neighbors,
+                embeddings: fitted.embeddings,
             },
         };
         version.version = self.register_recommender(version.clone(), deploy)?;

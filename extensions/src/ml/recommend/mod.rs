@@ -1,11 +1,13 @@
 //! Recommendation math over an implicit-feedback interaction log: the log itself and the
 //! temporal split ([`interactions`]), a shopper's query built from their newest interactions
 //! ([`query`]), sparse item-item models (EASE closed form, co-interaction cosine with
-//! shrinkage: [`item_item`]), top-k selection and the ranking metrics of the evaluation protocol
+//! shrinkage: [`item_item`]), graph collaborative filtering in the LightGCN family
+//! ([`lightgcn`], on the ML core's `Backend`), top-k selection and the ranking metrics of the evaluation protocol
 //! ([`ranking`]). Nothing here knows about storage: callers hand in dense user and item indexes.
 
 pub mod interactions;
 pub mod item_item;
+pub mod lightgcn;
 pub mod query;
 pub mod ranking;
 
