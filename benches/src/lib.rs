@@ -291,3 +291,77 @@ pub fn tolokers_store(data: &Path, work: &Path) -> Result<argus_db::Database> {
     eprintln!("loaded tolokers into {}", db_dir.display());
     Ok(db)
 }
+
+/// MovieLens 100K (`DATA/u.item`, `DATA/u.data`, `DATA/u.genre`) loaded once into
+/// `WORK/ml100k.db` with the documented options: movies from the Latin-1, `|`-separated,
+/// header-less `u.item` with its genre flags as named columns; ratings as timed `rated` edges
+/// from users (created on first sight) to movies. Returns the store and the genre names.
+pub fn movielens_store(data: &Path, work: &Path) -> Result<(argus_db::Database, Vec<String>)> {
+    use argus_engine::load::{
+        load_edges, load_nodes, CsvOptions, EdgeLoad, LoadOptions, NodeLoad, TextEncoding,
+    };
+    let genres: Vec<String> = std::fs::read_to_string(data.join("u.genre"))?
+        .lines()
+        .filter_map(|l| l.split('|').next())
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+        .collect();
+    let db_dir = work.join("ml100k.db");
+    if db_dir.join("ARGUS").exists() {
+        match argus_db::Database::open(&db_dir) {
+            Ok(db) => return Ok((db, genres)),
+            Err(e) => {
+                eprintln!("rebuilding {}: {e}", db_dir.display());
+                std::fs::remove_dir_all(&db_dir)?;
+            }
+        }
+    }
+    std::fs::create_dir_all(work)?;
+    let db = argus_db::Database::open(&db_dir)?;
+    let mut movie_columns: Vec<String> = [
+        "movie_id",
+        "title",
+        "release_date",
+        "video_release_date",
+        "imdb_url",
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    movie_columns.extend(genres.iter().cloned());
+    let options = |delimiter: u8, encoding: TextEncoding, columns: Vec<String>| LoadOptions {
+        csv: CsvOptions {
+            delimiter,
+            has_header: false,
+            encoding,
+            column_names: Some(columns),
+        },
+        ..LoadOptions::default()
+    };
+    let nodes = NodeLoad {
+        label: "movie".into(),
+        file: data.join("u.item"),
+        key: "movie_id".into(),
+        options: options(b'|', TextEncoding::Latin1, movie_columns),
+    };
+    load_nodes(db.store(), &nodes, &mut |_| {})?;
+    let mut edges = EdgeLoad::new(
+        "rated",
+        data.join("u.data"),
+        ("user", "user_id"),
+        ("movie", "movie_id"),
+        "timestamp",
+    );
+    edges.options = options(
+        b'\t',
+        TextEncoding::Utf8,
+        ["user_id", "movie_id", "rating", "timestamp"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    );
+    edges.create_missing_nodes = true;
+    load_edges(db.store(), &edges, &mut |_| {})?;
+    eprintln!("loaded MovieLens 100K into {}", db_dir.display());
+    Ok((db, genres))
+}

@@ -571,6 +571,8 @@ pub struct FamilyResult {
     pub validation: RankingScores,
     /// Its test metrics after the refit on all training interactions.
     pub test: RankingScores,
+    /// Seconds the refit took.
+    pub fit_seconds: f64,
 }
 
 /// What `eval recommend` reports.
@@ -586,6 +588,8 @@ pub struct RecommendEval {
     pub families: Vec<FamilyResult>,
     /// The family picked on validation.
     pub picked: Family,
+    /// Seconds spent fitting and scoring every configuration on validation.
+    pub selection_seconds: f64,
 }
 
 fn trained_on(log: &Interactions) -> RecommenderTrainedOn {
@@ -623,19 +627,24 @@ impl Database {
             (!spec.category_properties.is_empty()).then_some(&catalogue.categories[..]);
         let (train, test) = log.temporal_split(spec.train_fraction);
         let device = self.device()?;
+        let started = std::time::Instant::now();
         let candidates = select(&train, spec, categories, &device, progress)?;
+        let selection_seconds = started.elapsed().as_secs_f64();
         let mut families = Vec::new();
         for &family in &spec.families {
             let Some(best) = candidates.iter().find(|c| c.config.family == family) else {
                 continue;
             };
             progress(RecommendProgress::Refit(&best.config));
+            let started = std::time::Instant::now();
             let fitted = fit(&best.config, &train, spec, &device)?;
+            let fit_seconds = started.elapsed().as_secs_f64();
             let test = evaluate(&best.config, &fitted, &train, &test, spec.k, categories);
             families.push(FamilyResult {
                 config: best.config.clone(),
                 validation: best.validation.clone(),
                 test,
+                fit_seconds,
             });
         }
         let test_users = families.first().map_or(0, |f| f.test.users);
@@ -645,6 +654,7 @@ impl Database {
             picked: candidates[0].config.family,
             candidates,
             families,
+            selection_seconds,
         })
     }
 
