@@ -81,13 +81,15 @@ fn main() -> Result<()> {
 
     let k = spec.k;
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut seconds_of_row: Vec<f64> = Vec::new();
     for f in &report.families {
+        seconds_of_row.push(f.fit_seconds);
         rows.push(vec![
             format!("Argus {}", f.config.family.name()),
             f.config.describe(),
             format!("{:.4}", f.test.recall),
             format!("{:.4}", f.test.ndcg),
-            format!("{:.2}", f.fit_seconds),
+            format!("{:.3}", f.fit_seconds),
             if f.config.family == report.picked {
                 "picked".into()
             } else {
@@ -117,6 +119,7 @@ fn main() -> Result<()> {
             if name.contains("ALS") {
                 als_seconds = Some(seconds);
             }
+            seconds_of_row.push(seconds);
             rows.push(vec![
                 name.clone(),
                 if name.contains("ALS") {
@@ -126,7 +129,7 @@ fn main() -> Result<()> {
                 },
                 format!("{:.4}", v["recall"].as_f64().unwrap_or(f64::NAN)),
                 format!("{:.4}", v["ndcg"].as_f64().unwrap_or(f64::NAN)),
-                format!("{seconds:.2}"),
+                format!("{seconds:.3}"),
                 String::new(),
             ]);
         }
@@ -148,8 +151,7 @@ fn main() -> Result<()> {
     if let Some(als) = als_seconds {
         ratio_column = "fit ÷ ALS fit".to_string();
         header.insert(5, &ratio_column);
-        for row in &mut rows {
-            let seconds: f64 = row[4].parse().unwrap_or(f64::NAN);
+        for (row, seconds) in rows.iter_mut().zip(&seconds_of_row) {
             row.insert(5, format!("{:.2}×", seconds / als));
         }
     }

@@ -139,6 +139,11 @@ enum Command {
   argus --db shop.db recommend s17 --model shop --category shoes --max-price 120
   argus --db shop.db recommend s17 --model shop --as-of 2026-03-01T00:00:00Z")]
     Recommend(recs_cli::RecommendArgs),
+    /// A shopper's lookbook: recommendations in themed, diversified collections.
+    #[command(after_help = "Examples:
+  argus --db ml100k.db lookbook 42 --model movies
+  argus --db shop.db lookbook s17 --model shop --collections 3 --items 8 --html s17.html")]
+    Lookbook(recs_cli::LookbookArgs),
     /// Items similar to an item by a recommender's item-item weights.
     #[command(after_help = "Example:\n  argus --db ml100k.db similar 50 --model movies --k 10")]
     Similar(recs_cli::SimilarArgs),
@@ -387,6 +392,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recommend(args) => {
             recs_cli::run_recommend(&open_database(&cli)?, args, cli.format)?
         }
+        Command::Lookbook(args) => recs_cli::run_lookbook(&open_database(&cli)?, args, cli.format)?,
         Command::Similar(args) => recs_cli::run_similar(&open_database(&cli)?, args, cli.format)?,
         Command::Models(models) => ml_cli::run_models(&open_database(&cli)?, models, cli.format)?,
         Command::Labels(labels) => ml_cli::run_labels(&open_database(&cli)?, labels, cli.format)?,

@@ -3,9 +3,10 @@
 
 use anyhow::{anyhow, Result};
 use argus_db::recommend::train::RecommendProgress;
-use argus_db::recommend::{Family, RecommendOptions, RecommenderSpec};
+use argus_db::recommend::{Family, Lookbook, RecommendOptions, RecommenderSpec};
 use argus_db::Database;
 use argus_extensions::ml::recommend::lightgcn::LightGcnSettings;
+use argus_extensions::ml::recommend::lookbook::LookbookSettings;
 use clap::Args;
 use serde_json::json;
 
@@ -142,6 +143,30 @@ pub struct RecommendArgs {
 }
 
 #[derive(Args)]
+pub struct LookbookArgs {
+    /// The shopper's key.
+    user: String,
+    /// Recommender name.
+    #[arg(long)]
+    model: String,
+    /// Number of collections.
+    #[arg(long, default_value_t = 4)]
+    collections: usize,
+    /// Items per collection.
+    #[arg(long, default_value_t = 6)]
+    items: usize,
+    /// Relevance vs diversity within a collection (1: relevance only).
+    #[arg(long, default_value_t = 0.7)]
+    lambda: f32,
+    /// Read the shopper's history as of this time (RFC 3339 or a date).
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Also write the lookbook as a static HTML page.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
+}
+
+#[derive(Args)]
 pub struct SimilarArgs {
     /// The item's key.
     item: String,
@@ -226,6 +251,29 @@ pub fn run_eval(db: &Database, args: &RecommenderArgs, format: Format) -> Result
             }),
         ]);
     }
+    if let Some((settings, scores)) = &report.lookbook {
+        let picked = report
+            .families
+            .iter()
+            .find(|f| f.config.family == report.picked)
+            .expect("the picked family has a row");
+        table.rows.push(vec![
+            json!(format!("{} lookbook", report.picked.name())),
+            json!(format!(
+                "{} collections × {}, MMR λ={}",
+                settings.collections, settings.per_collection, settings.lambda
+            )),
+            json!(""),
+            metric(scores.recall),
+            metric(scores.ndcg),
+            metric(scores.coverage),
+            metric(scores.diversity),
+            json!(format!(
+                "recall {:+.4} vs plain",
+                scores.recall - picked.test.recall
+            )),
+        ]);
+    }
     println!("{}", table.render_as(format));
     Ok(())
 }
@@ -255,13 +303,116 @@ pub fn run_train(db: &Database, args: &RecommenderTrainArgs, format: Format) -> 
     Ok(())
 }
 
-pub fn run_recommend(db: &Database, args: &RecommendArgs, format: Format) -> Result<()> {
-    let as_of = args
-        .as_of
-        .as_deref()
+fn parse_as_of(as_of: Option<&str>) -> Result<Option<i64>> {
+    as_of
         .map(argus_engine::time::parse_time)
         .transpose()
-        .map_err(|e| anyhow!("--as-of: {e}"))?;
+        .map_err(|e| anyhow!("--as-of: {e}"))
+}
+
+pub fn run_lookbook(db: &Database, args: &LookbookArgs, format: Format) -> Result<()> {
+    let settings = LookbookSettings {
+        collections: args.collections,
+        per_collection: args.items,
+        lambda: args.lambda,
+    };
+    let book = db.lookbook(
+        &args.model,
+        &args.user,
+        &settings,
+        parse_as_of(args.as_of.as_deref())?,
+    )?;
+    let mut table = Table::new(&[
+        "collection",
+        "item",
+        "name",
+        "categories",
+        "price",
+        "score",
+        "reason",
+    ]);
+    for c in &book.collections {
+        for i in &c.items {
+            table.rows.push(vec![
+                json!(c.title),
+                json!(i.item),
+                json!(i.name.clone().unwrap_or_default()),
+                json!(i.categories.join(", ")),
+                i.price.map_or(json!(""), |p| json!(format!("{p:.2}"))),
+                json!(format!("{:.4}", i.score)),
+                json!(i.reason.join(", ")),
+            ]);
+        }
+    }
+    println!("{}", table.render_as(format));
+    if let Some(path) = &args.html {
+        std::fs::write(path, lookbook_html(&book))
+            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A static page: one row of cards per collection.
+fn lookbook_html(book: &Lookbook) -> String {
+    let mut out = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Lookbook for {user}</title>\n<style>\n\
+body{{font-family:system-ui,sans-serif;margin:2rem;background:#fafafa;color:#222}}\n\
+h2{{margin:1.5rem 0 .5rem}}\n.row{{display:flex;gap:1rem;overflow-x:auto;padding-bottom:.5rem}}\n\
+.card{{flex:0 0 12rem;background:#fff;border-radius:.5rem;box-shadow:0 1px 3px #0002;padding:.75rem}}\n\
+.card img{{width:100%;height:9rem;object-fit:cover;border-radius:.25rem}}\n\
+.swatch{{height:9rem;border-radius:.25rem;display:flex;align-items:center;justify-content:center;font-size:2rem;color:#fff}}\n\
+.name{{font-weight:600;margin:.5rem 0 .25rem}}.meta{{font-size:.8rem;color:#666}}.why{{font-size:.75rem;color:#888;margin-top:.25rem}}\n\
+</style></head><body>\n<h1>Lookbook for {user}</h1>\n",
+        user = escape(&book.user)
+    );
+    for c in &book.collections {
+        out.push_str(&format!(
+            "<h2>{}</h2>\n<div class=\"row\">\n",
+            escape(&c.title)
+        ));
+        for i in &c.items {
+            let name = i.name.as_deref().unwrap_or(&i.item);
+            let picture = match &i.image {
+                Some(url) => format!("<img src=\"{}\" alt=\"{}\">", escape(url), escape(name)),
+                None => {
+                    // No picture: a swatch coloured by the collection, with the initial.
+                    let hue = c
+                        .title
+                        .bytes()
+                        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+                        % 360;
+                    let initial = name.chars().next().unwrap_or('?');
+                    format!(
+                        "<div class=\"swatch\" style=\"background:hsl({hue},45%,55%)\">{}</div>",
+                        escape(&initial.to_string())
+                    )
+                }
+            };
+            let price = i.price.map_or(String::new(), |p| format!(" · {p:.2}"));
+            out.push_str(&format!(
+                "<div class=\"card\">{picture}<div class=\"name\">{}</div><div class=\"meta\">{}{}</div><div class=\"why\">because of {}</div></div>\n",
+                escape(name),
+                escape(&i.categories.join(", ")),
+                escape(&price),
+                escape(&i.reason.join(", "))
+            ));
+        }
+        out.push_str("</div>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+pub fn run_recommend(db: &Database, args: &RecommendArgs, format: Format) -> Result<()> {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
     let options = RecommendOptions {
         k: args.k,
         exclude_seen: !args.include_seen,

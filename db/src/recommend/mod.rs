@@ -5,7 +5,7 @@
 //! - [`train`]: the candidate families (popularity, EASE and cosine item-item, LightGCN), model
 //!   selection on a validation part carved from each user's training interactions, the refit,
 //!   and `eval recommend`'s temporal protocol.
-//! - [`serve`]: `recommend` (with reasons, filters, `as_of`) and `similar_items`.
+//! - [`serve`]: `recommend` (with reasons, filters, `as_of`), `lookbook` and `similar_items`.
 //!
 //! The math (interaction log, query weights, item-item fits, ranking metrics) lives in
 //! `argus_extensions::ml::recommend`, beside the fraud models' ML core.
@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use argus_extensions::ml::recommend::lightgcn::LightGcn;
 use argus_extensions::ml::recommend::{ItemNeighbors, QueryWeights, RankingScores};
 
-pub use serve::{RecommendOptions, Recommendation, SimilarItem};
+pub use serve::{
+    Lookbook, LookbookCollection, LookbookItem, RecommendOptions, Recommendation, SimilarItem,
+};
 pub use train::{RecommendEval, RecommenderSpec};
 
 /// A recommender family.

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use argus_engine::{Error, NodeId, Result, Snapshot};
+use argus_engine::{Error, NodeId, Result, Snapshot, Value};
+use argus_extensions::ml::recommend::lookbook::{arrange, LookbookSettings};
 use argus_extensions::ml::recommend::top_k;
 
 use super::data::{Catalogue, InteractionTypes};
@@ -62,6 +63,54 @@ pub struct Recommendation {
     /// The shopper's items that led to it, strongest first (`popular` for an item that comes
     /// from the popularity fallback: unknown shopper, or nothing in the history points at it).
     pub reason: Vec<String>,
+}
+
+/// A lookbook: collections of recommendations.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lookbook {
+    /// The shopper.
+    pub user: String,
+    /// Collections, strongest theme first.
+    pub collections: Vec<LookbookCollection>,
+}
+
+/// One collection of a lookbook.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LookbookCollection {
+    /// Its title: the dominant category (and a second one most items share), or the item it
+    /// grew from.
+    pub title: String,
+    /// Its items, in display order.
+    pub items: Vec<LookbookItem>,
+}
+
+/// One item of a lookbook.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LookbookItem {
+    /// Item key.
+    pub item: String,
+    /// Recommendation score.
+    pub score: f32,
+    /// Its categories.
+    pub categories: Vec<String>,
+    /// Its price, when the recommender knows prices.
+    pub price: Option<f64>,
+    /// Its display name (a `name` or `title` property), when it has one.
+    pub name: Option<String>,
+    /// Its picture (an `image_url` or `image` property), when it has one.
+    pub image: Option<String>,
+    /// The shopper's items that led to it.
+    pub reason: Vec<String>,
+}
+
+/// The first of `names` that the node has as a non-empty string property.
+fn text_property(props: &[(String, Value)], names: &[&str]) -> Option<String> {
+    names.iter().find_map(|want| {
+        props.iter().find_map(|(name, value)| match value {
+            Value::String(s) if name == want && !s.is_empty() => Some(s.clone()),
+            _ => None,
+        })
+    })
 }
 
 /// One similar item.
@@ -120,6 +169,114 @@ fn check_k(k: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Candidates a lookbook arranges: several times what it shows, so every collection has
+/// items of its theme to choose from.
+pub(crate) fn lookbook_pool(settings: &LookbookSettings) -> usize {
+    (settings.collections * settings.per_collection * 5).max(100)
+}
+
+/// A ranked answer with what explains it.
+struct Ranked {
+    top: Vec<(u32, f32)>,
+    query: Vec<(u32, f32)>,
+    from_model: bool,
+    parts_family: super::Family,
+}
+
+/// Rank items for `user` under `options` (filters, `as_of`), keeping the best `k`.
+fn rank(
+    loaded: &LoadedRecommender,
+    snapshot: &Snapshot,
+    name: &str,
+    user: &str,
+    options: &RecommendOptions,
+    k: usize,
+) -> Result<Ranked> {
+    if let (Some(lo), Some(hi)) = (options.min_price, options.max_price) {
+        if lo > hi {
+            return Err(Error::InvalidArgument(format!(
+                "price range is empty: min {lo} > max {hi}"
+            )));
+        }
+    }
+    let model = &loaded.version.model;
+    let user_id = snapshot.node_id_in(loaded.types.user_label, user)?;
+    let history = match user_id {
+        Some(id) => loaded.types.history(snapshot, id, options.as_of)?,
+        None => Vec::new(),
+    };
+    let user_index = user_id.and_then(|id| u32::try_from(id).ok());
+    let items: Vec<u32> = history.iter().map(|&(i, _)| i).collect();
+    let kinds: Vec<u8> = history.iter().map(|&(_, k)| k).collect();
+    let query = model.config.query.query(&items, &kinds);
+    let parts = model.parts();
+    let scores = parts.item_scores(user_index, &query);
+    let mut seen = items;
+    seen.sort_unstable();
+    seen.dedup();
+    let category = options
+        .category
+        .as_deref()
+        .map(|c| loaded.catalogue.category(c))
+        .transpose()?;
+    let price_filter = options.min_price.is_some() || options.max_price.is_some();
+    if price_filter && loaded.catalogue.prices.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "recommender {name} was trained without a price property (--price PROP): it cannot filter by price"
+        )));
+    }
+    let catalogue = &loaded.catalogue;
+    let allowed = |i: u32| {
+        let i_usize = i as usize;
+        (!options.exclude_seen || seen.binary_search(&i).is_err())
+            && category.is_none_or(|c| catalogue.categories[i_usize].binary_search(&c).is_ok())
+            && (!price_filter || {
+                let p = f64::from(catalogue.prices[i_usize]);
+                !p.is_nan()
+                    && options.min_price.is_none_or(|lo| p >= lo)
+                    && options.max_price.is_none_or(|hi| p <= hi)
+            })
+    };
+    Ok(Ranked {
+        top: top_k(&scores, k, allowed),
+        from_model: parts.has_signal(user_index, &query),
+        query,
+        parts_family: model.config.family,
+    })
+}
+
+impl Ranked {
+    /// The shopper's items that contributed most to `item`'s score (`popular` when none did).
+    fn reason(
+        &self,
+        loaded: &LoadedRecommender,
+        snapshot: &Snapshot,
+        item: u32,
+    ) -> Result<Vec<String>> {
+        let parts = loaded.version.model.parts();
+        debug_assert_eq!(parts.family, self.parts_family);
+        let mut because: Vec<(f32, u32)> = if self.from_model {
+            self.query
+                .iter()
+                .map(|&(i, w)| (parts.contribution(i, w, item), i))
+                .filter(|&(c, _)| c > 0.0)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        because.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // An item nothing in the history points at fills the list by popularity.
+        if because.is_empty() {
+            return Ok(vec!["popular".to_string()]);
+        }
+        because
+            .into_iter()
+            .take(3)
+            .map(|(_, i)| loaded.item_key(snapshot, i))
+            .collect()
+    }
 }
 
 impl Recommender {
@@ -211,85 +368,106 @@ impl Database {
         options: &RecommendOptions,
     ) -> Result<Vec<Recommendation>> {
         check_k(options.k)?;
-        if let (Some(lo), Some(hi)) = (options.min_price, options.max_price) {
-            if lo > hi {
-                return Err(Error::InvalidArgument(format!(
-                    "price range is empty: min {lo} > max {hi}"
-                )));
-            }
-        }
         let loaded = self.loaded_recommender(name, None)?;
-        let model = &loaded.version.model;
         let snapshot = self.snapshot();
-        let user_id = snapshot.node_id_in(loaded.types.user_label, user)?;
-        let history = match user_id {
-            Some(id) => loaded.types.history(&snapshot, id, options.as_of)?,
-            None => Vec::new(),
-        };
-        let user_index = user_id.and_then(|id| u32::try_from(id).ok());
-        let items: Vec<u32> = history.iter().map(|&(i, _)| i).collect();
-        let kinds: Vec<u8> = history.iter().map(|&(_, k)| k).collect();
-        let query = model.config.query.query(&items, &kinds);
-        let parts = model.parts();
-        let scores = parts.item_scores(user_index, &query);
-        let mut seen = items.clone();
-        seen.sort_unstable();
-        seen.dedup();
-        let category = options
-            .category
-            .as_deref()
-            .map(|c| loaded.catalogue.category(c))
-            .transpose()?;
-        if (options.min_price.is_some() || options.max_price.is_some())
-            && loaded.catalogue.prices.is_empty()
+        let ranked = rank(&loaded, &snapshot, name, user, options, options.k)?;
+        ranked
+            .top
+            .iter()
+            .map(|&(item, score)| {
+                Ok(Recommendation {
+                    item: loaded.item_key(&snapshot, item)?,
+                    score,
+                    reason: ranked.reason(&loaded, &snapshot, item)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Shopper `user`'s lookbook from recommender `name`: their recommendations (as
+    /// [`Database::recommend`] ranks them, seen items excluded, up to `as_of`) arranged into
+    /// `settings.collections` collections of `settings.per_collection` items, themed by the
+    /// recommender's item categories (or grown around the strongest items when it has none),
+    /// diversified within each by maximal marginal relevance, no item twice.
+    pub fn lookbook(
+        &self,
+        name: &str,
+        user: &str,
+        settings: &LookbookSettings,
+        as_of: Option<i64>,
+    ) -> Result<Lookbook> {
+        if settings.collections == 0
+            || settings.collections > 50
+            || settings.per_collection == 0
+            || settings.per_collection > 100
         {
             return Err(Error::InvalidArgument(format!(
-                "recommender {name} was trained without a price property (--price PROP): it cannot filter by price"
+                "a lookbook has 1..=50 collections of 1..=100 items, got {} of {}",
+                settings.collections, settings.per_collection
             )));
         }
-        let catalogue = &loaded.catalogue;
-        let allowed = |i: u32| {
-            let i_usize = i as usize;
-            (!options.exclude_seen || seen.binary_search(&i).is_err())
-                && category.is_none_or(|c| catalogue.categories[i_usize].binary_search(&c).is_ok())
-                && (options.min_price.is_none() && options.max_price.is_none() || {
-                    let p = f64::from(catalogue.prices[i_usize]);
-                    !p.is_nan()
-                        && options.min_price.is_none_or(|lo| p >= lo)
-                        && options.max_price.is_none_or(|hi| p <= hi)
-                })
-        };
-        let top = top_k(&scores, options.k, allowed);
-        let from_model = parts.has_signal(user_index, &query);
-        let mut out = Vec::with_capacity(top.len());
-        for (item, score) in top {
-            let mut because: Vec<(f32, u32)> = if from_model {
-                query
-                    .iter()
-                    .map(|&(i, w)| (parts.contribution(i, w, item), i))
-                    .filter(|&(c, _)| c > 0.0)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            because.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            // An item nothing in the history points at fills the list by popularity.
-            let reason = if because.is_empty() {
-                vec!["popular".to_string()]
-            } else {
-                because
-                    .into_iter()
-                    .take(3)
-                    .map(|(_, i)| loaded.item_key(&snapshot, i))
-                    .collect::<Result<Vec<_>>>()?
-            };
-            out.push(Recommendation {
-                item: loaded.item_key(&snapshot, item)?,
-                score,
-                reason,
-            });
+        if !(0.0..=1.0).contains(&settings.lambda) {
+            return Err(Error::InvalidArgument(format!(
+                "the diversity trade-off lambda must lie in [0, 1], got {}",
+                settings.lambda
+            )));
         }
-        Ok(out)
+        let loaded = self.loaded_recommender(name, None)?;
+        let snapshot = self.snapshot();
+        let options = RecommendOptions {
+            as_of,
+            ..RecommendOptions::default()
+        };
+        let pool = lookbook_pool(settings);
+        let ranked = rank(&loaded, &snapshot, name, user, &options, pool)?;
+        let parts = loaded.version.model.parts();
+        let collections = arrange(
+            &ranked.top,
+            &loaded.catalogue.categories,
+            &|a, b| parts.similarity(a, b),
+            settings,
+        );
+        let catalogue = &loaded.catalogue;
+        let mut out = Vec::with_capacity(collections.len());
+        for c in collections {
+            let title = match (c.theme, c.second_theme, c.seed) {
+                (Some(t), Some(s), _) => format!(
+                    "{} · {}",
+                    catalogue.category_names[t as usize], catalogue.category_names[s as usize]
+                ),
+                (Some(t), None, _) => catalogue.category_names[t as usize].clone(),
+                (None, _, Some(seed)) => format!("More like {}", loaded.item_key(&snapshot, seed)?),
+                (None, _, None) => "For you".to_string(),
+            };
+            let mut items = Vec::with_capacity(c.items.len());
+            for (item, score) in c.items {
+                let props = snapshot
+                    .node_by_id(loaded.types.item_label, NodeId::from(item))?
+                    .map(|n| n.props)
+                    .unwrap_or_default();
+                items.push(LookbookItem {
+                    name: text_property(&props, &["name", "title"]),
+                    image: text_property(&props, &["image_url", "image"]),
+                    item: loaded.item_key(&snapshot, item)?,
+                    score,
+                    categories: catalogue.categories[item as usize]
+                        .iter()
+                        .map(|&k| catalogue.category_names[k as usize].clone())
+                        .collect(),
+                    price: catalogue
+                        .prices
+                        .get(item as usize)
+                        .filter(|p| !p.is_nan())
+                        .map(|&p| f64::from(p)),
+                    reason: ranked.reason(&loaded, &snapshot, item)?,
+                });
+            }
+            out.push(LookbookCollection { title, items });
+        }
+        Ok(Lookbook {
+            user: user.to_string(),
+            collections: out,
+        })
     }
 
     /// The `k` items most similar to `item` by what recommender `name` learned: its item-item

@@ -11,6 +11,7 @@ use argus_engine::{Error, Result};
 use argus_extensions::ml::backend::Backend;
 use argus_extensions::ml::device::{Device, DeviceTask};
 use argus_extensions::ml::recommend::lightgcn::{self, LightGcn, LightGcnSettings};
+use argus_extensions::ml::recommend::lookbook::{arrange, flatten, LookbookSettings};
 use argus_extensions::ml::recommend::{
     top_k, Interactions, ItemNeighbors, QueryWeights, RankingScores,
 };
@@ -393,6 +394,33 @@ impl Parts<'_> {
         scores
     }
 
+    /// How alike two items are by what the model learned, in `[0, 1]`: the item-item weight
+    /// relative to the strongest of `a`'s row, or the cosine of the embeddings (0 for
+    /// popularity).
+    pub fn similarity(&self, a: u32, b: u32) -> f32 {
+        if let Some(nb) = self.neighbors {
+            if (a as usize) >= nb.item_count {
+                return 0.0;
+            }
+            let strongest = nb.row(a).1.iter().copied().fold(0.0f32, f32::max);
+            return if strongest > 0.0 {
+                (nb.weight(a, b) / strongest).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+        }
+        if let Some(e) = self.embeddings {
+            if (a as usize) >= e.items.rows || (b as usize) >= e.items.rows {
+                return 0.0;
+            }
+            let (x, y) = (e.items.row(a as usize), e.items.row(b as usize));
+            let dot: f32 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+            let norm = |r: &[f32]| r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            return (dot / (norm(x) * norm(y))).clamp(0.0, 1.0);
+        }
+        0.0
+    }
+
     /// How much query item `from` (with weight `w`) added to item `to`'s score.
     pub fn contribution(&self, from: u32, w: f32, to: u32) -> f32 {
         match self.family {
@@ -418,7 +446,8 @@ impl Parts<'_> {
     }
 }
 
-/// Rank for every user with held-out items and score against them.
+/// Rank for every user with held-out items and score against them; with `lookbook`, the
+/// list is the lookbook's items in page order instead of the plain ranking.
 fn evaluate(
     config: &Config,
     fitted: &Fitted,
@@ -426,8 +455,10 @@ fn evaluate(
     held_out: &Interactions,
     k: usize,
     categories: Option<&[Vec<u32>]>,
+    lookbook: Option<&LookbookSettings>,
 ) -> RankingScores {
     let users = known.user_count;
+    let parts = fitted.parts(config.family);
     let (lists, relevant): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (0..users)
         .into_par_iter()
         .map(|u| {
@@ -441,13 +472,24 @@ fn evaluate(
                 return (Vec::new(), relevant);
             }
             let query = config.query.query(known.items_of(u), known.kinds_of(u));
-            let scores = fitted
-                .parts(config.family)
-                .item_scores(Some(u as u32), &query);
-            let list = top_k(&scores, k, |i| seen.binary_search(&i).is_err())
-                .into_iter()
-                .map(|(i, _)| i)
-                .collect();
+            let scores = parts.item_scores(Some(u as u32), &query);
+            let unseen = |i: u32| seen.binary_search(&i).is_err();
+            let list = match lookbook {
+                None => top_k(&scores, k, unseen)
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect(),
+                Some(settings) => {
+                    let pool = top_k(&scores, super::serve::lookbook_pool(settings), unseen);
+                    let book = arrange(
+                        &pool,
+                        categories.unwrap_or(&[]),
+                        &|a, b| parts.similarity(a, b),
+                        settings,
+                    );
+                    flatten(&book)
+                }
+            };
             (list, relevant)
         })
         .unzip();
@@ -489,7 +531,15 @@ fn select(
     let total: usize = fits.iter().map(Vec::len).sum::<usize>() + lightgcn_checks;
     let mut out: Vec<Candidate> = Vec::new();
     let mut record = |config: Config, fitted: &Fitted, out: &mut Vec<Candidate>| {
-        let scores = evaluate(&config, fitted, &fit_part, &validation, spec.k, categories);
+        let scores = evaluate(
+            &config,
+            fitted,
+            &fit_part,
+            &validation,
+            spec.k,
+            categories,
+            None,
+        );
         out.push(Candidate {
             config,
             validation: scores,
@@ -590,6 +640,9 @@ pub struct RecommendEval {
     pub picked: Family,
     /// Seconds spent fitting and scoring every configuration on validation.
     pub selection_seconds: f64,
+    /// The picked family's test metrics when its ranking is arranged into a lookbook of these
+    /// settings (items in page order, cut at k): what diversification costs.
+    pub lookbook: Option<(LookbookSettings, RankingScores)>,
 }
 
 fn trained_on(log: &Interactions) -> RecommenderTrainedOn {
@@ -631,6 +684,7 @@ impl Database {
         let candidates = select(&train, spec, categories, &device, progress)?;
         let selection_seconds = started.elapsed().as_secs_f64();
         let mut families = Vec::new();
+        let mut lookbook = None;
         for &family in &spec.families {
             let Some(best) = candidates.iter().find(|c| c.config.family == family) else {
                 continue;
@@ -639,7 +693,36 @@ impl Database {
             let started = std::time::Instant::now();
             let fitted = fit(&best.config, &train, spec, &device)?;
             let fit_seconds = started.elapsed().as_secs_f64();
-            let test = evaluate(&best.config, &fitted, &train, &test, spec.k, categories);
+            let test_scores = evaluate(
+                &best.config,
+                &fitted,
+                &train,
+                &test,
+                spec.k,
+                categories,
+                None,
+            );
+            if family == candidates[0].config.family {
+                // What arranging the picked family's ranking into a lookbook costs.
+                let settings = LookbookSettings {
+                    collections: 4,
+                    per_collection: spec.k.div_ceil(4),
+                    ..LookbookSettings::default()
+                };
+                lookbook = Some((
+                    settings.clone(),
+                    evaluate(
+                        &best.config,
+                        &fitted,
+                        &train,
+                        &test,
+                        spec.k,
+                        categories,
+                        Some(&settings),
+                    ),
+                ));
+            }
+            let test = test_scores;
             families.push(FamilyResult {
                 config: best.config.clone(),
                 validation: best.validation.clone(),
@@ -655,6 +738,7 @@ impl Database {
             candidates,
             families,
             selection_seconds,
+            lookbook,
         })
     }
 

@@ -2,12 +2,14 @@
 //! temporal split ([`interactions`]), a shopper's query built from their newest interactions
 //! ([`query`]), sparse item-item models (EASE closed form, co-interaction cosine with
 //! shrinkage: [`item_item`]), graph collaborative filtering in the LightGCN family
-//! ([`lightgcn`], on the ML core's `Backend`), top-k selection and the ranking metrics of the evaluation protocol
+//! ([`lightgcn`], on the ML core's `Backend`), lookbooks (collections diversified by maximal
+//! marginal relevance: [`lookbook`]), top-k selection and the ranking metrics of the evaluation protocol
 //! ([`ranking`]). Nothing here knows about storage: callers hand in dense user and item indexes.
 
 pub mod interactions;
 pub mod item_item;
 pub mod lightgcn;
+pub mod lookbook;
 pub mod query;
 pub mod ranking;
 
