@@ -78,7 +78,7 @@ pub(crate) fn arg_string(f: &str, exprs: &[Expr], i: usize, what: &str) -> Resul
     }
 }
 
-fn arg_int(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>> {
+pub(crate) fn arg_int(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>> {
     let Some(e) = exprs.get(i) else {
         return Ok(None);
     };
@@ -97,7 +97,7 @@ fn arg_int(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>>
     }
 }
 
-fn arg_time(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>> {
+pub(crate) fn arg_time(f: &str, exprs: &[Expr], i: usize, what: &str) -> Result<Option<i64>> {
     let Some(e) = exprs.get(i) else {
         return Ok(None);
     };

@@ -8,6 +8,7 @@ pub mod algorithms;
 pub mod functions;
 pub mod ml_functions;
 pub mod optimizer;
+pub mod recs_functions;
 pub mod scan;
 pub mod session;
 pub mod table;

@@ -95,11 +95,9 @@ impl ArgusSession {
         };
         session.register_tables(&catalog)?;
         functions::register(&session.ctx, session.slot.clone());
-        crate::ml_functions::register(
-            &session.ctx,
-            argus_db::Database::from_store(session.store.clone()).with_device(device),
-            session.slot.clone(),
-        );
+        let db = argus_db::Database::from_store(session.store.clone()).with_device(device);
+        crate::recs_functions::register(&session.ctx, db.clone());
+        crate::ml_functions::register(&session.ctx, db, session.slot.clone());
         Ok(session)
     }
 

@@ -322,6 +322,27 @@ impl Database {
         )
     }
 
+    /// The recommender to use when none is named: the only registered one; an error naming
+    /// the choices when there are several.
+    pub fn default_recommender(&self) -> Result<String> {
+        let mut names: Vec<String> = self
+            .list_recommenders()?
+            .into_iter()
+            .map(|(v, _)| v.name)
+            .collect();
+        names.dedup();
+        match names.len() {
+            1 => Ok(names.remove(0)),
+            0 => Err(Error::NotFound(
+                "no recommender is registered: train one with `argus train recommender`".into(),
+            )),
+            _ => Err(Error::InvalidArgument(format!(
+                "several recommenders are registered ({}): name one",
+                names.join(", ")
+            ))),
+        }
+    }
+
     /// Make `version` the deployed version of recommender `name`.
     pub fn deploy_recommender(&self, name: &str, version: u32) -> Result<()> {
         registry::deploy(self, Shelf::Recommender, name, version)
