@@ -186,6 +186,29 @@ enum Generate {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A shopping graph for the recommenders: products (category, brand, price, style tags,
+    /// a style vector), shoppers whose tastes drift once, and time-ordered sessions of views,
+    /// carts and purchases, with the planted tastes in tastes.csv and `load.sh`.
+    #[command(
+        after_help = "Example:\n  argus generate shopping --shoppers 20000 --products 2000 --interactions 400000 --out shop/\n  bash shop/load.sh ./shop-data"
+    )]
+    Shopping {
+        /// Number of shoppers.
+        #[arg(long, default_value_t = 10_000)]
+        shoppers: u64,
+        /// Number of products.
+        #[arg(long, default_value_t = 2_000)]
+        products: u64,
+        /// Number of interactions (views, carts and purchases), approximately.
+        #[arg(long, default_value_t = 200_000)]
+        interactions: u64,
+        /// Random seed: the same seed writes the same files.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -361,6 +384,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let summary = output::generate_with_progress(&config, out)?;
             output::print_generate_summary(&summary, out, &cli.db, cli.format);
+        }
+        Command::Generate(Generate::Shopping {
+            shoppers,
+            products,
+            interactions,
+            seed,
+            out,
+        }) => {
+            let config = argus_datagen::shopping::ShoppingConfig {
+                shoppers: *shoppers,
+                products: *products,
+                interactions: *interactions,
+                seed: *seed,
+                ..Default::default()
+            };
+            let mut last = std::time::Instant::now();
+            let summary = argus_datagen::shopping::generate_shopping(&config, out, &mut |p| {
+                if last.elapsed().as_secs() >= 1 {
+                    eprintln!("  {}: {} of ~{}", p.phase, p.done, p.total);
+                    last = std::time::Instant::now();
+                }
+            })?;
+            for (file, rows) in &summary.files {
+                println!("{file}: {rows} rows");
+            }
+            println!(
+                "load with: bash {}/load.sh {}",
+                out.display(),
+                cli.db.display()
+            );
         }
         Command::Load(load_cmd) => {
             let store = open_store(&cli)?;

@@ -12,10 +12,14 @@
 //! are produced as time-ordered streams, so tens of millions of transactions need only small,
 //! constant memory. [`load_commands`] gives the `argus load` command lines that turn the files
 //! into a graph.
+//!
+//! [`shopping::generate_shopping`] writes a shopping graph for the recommenders: products with
+//! style vectors, shoppers with drifting tastes, sessions of views, carts and purchases.
 
 mod fraud;
 mod out;
 mod sample;
+pub mod shopping;
 mod stream;
 mod world;
 
@@ -142,7 +146,7 @@ pub struct GenSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
     /// The configuration cannot be generated.
-    #[error("invalid payments config: {0}")]
+    #[error("invalid generator config: {0}")]
     InvalidConfig(String),
     /// Creating, writing or setting up a file or directory failed.
     #[error("cannot write {}: {source}", .path.display())]
