@@ -252,6 +252,8 @@ pub fn generate_shopping(
             .round()
             .max(1.0) as u64;
         let mut time = DEFAULT_START_TIME + r.gen_range(0..window / 10);
+        let sessions = (budget as i64 / 4).max(1);
+        let session_gap = (window * 8 / 10 / sessions).max(2);
         let mut made = 0u64;
         while made < budget {
             let favourites = if time < taste.drift_at {
@@ -321,8 +323,9 @@ pub fn generate_shopping(
                     }
                 }
             }
-            // Next session: hours to days later.
-            time += r.gen_range(3_600..4 * 86_400);
+            // Next session: spaced so a shopper's activity spans the window (and so, for most,
+            // the drift).
+            time += r.gen_range(session_gap / 2..session_gap * 3 / 2).max(3_600);
         }
         written += made;
         if s % 10_000 == 0 {

@@ -171,10 +171,10 @@ fn check_k(k: usize) -> Result<()> {
     Ok(())
 }
 
-/// Candidates a lookbook arranges: several times what it shows, so every collection has
-/// items of its theme to choose from.
+/// Candidates a lookbook arranges: many times what it shows, so that when one category
+/// dominates the top of the ranking the other themes still have items to choose from.
 pub(crate) fn lookbook_pool(settings: &LookbookSettings) -> usize {
-    (settings.collections * settings.per_collection * 5).max(100)
+    (settings.collections * settings.per_collection * 40).max(500)
 }
 
 /// A ranked answer with what explains it.
