@@ -118,7 +118,7 @@ fn check(config: &ShoppingConfig) -> Result<(), GenError> {
 fn style_vector(rng: &mut impl Rng, category: usize, tags: [usize; 2]) -> [f32; STYLE_DIM] {
     // Each category and tag owns a fixed direction; a product is their mix plus noise.
     let direction = |k: usize, salt: u64| -> [f32; STYLE_DIM] {
-        let mut r = phase_rng(0x5717_1e ^ salt, k as u64);
+        let mut r = phase_rng(0x0057_171e ^ salt, k as u64);
         std::array::from_fn(|_| r.gen_range(-1.0f32..1.0))
     };
     let c = direction(category, 1);

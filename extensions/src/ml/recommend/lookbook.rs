@@ -76,8 +76,9 @@ pub fn arrange(
             similarity(a, b).clamp(0.0, 1.0)
         }
     };
-    // Candidate members of each collection.
-    let mut groups: Vec<(Option<u32>, Option<u32>, Vec<(u32, f32)>)> = Vec::new();
+    // Candidate members of each collection: (theme, seed, members).
+    type Group = (Option<u32>, Option<u32>, Vec<(u32, f32)>);
+    let mut groups: Vec<Group> = Vec::new();
     if categorised {
         let mut weight: Vec<(u32, f32)> = Vec::new();
         for &(i, s) in candidates {
