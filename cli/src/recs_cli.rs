@@ -53,6 +53,10 @@ pub struct RecommenderArgs {
     /// Item property giving the price (for price filters).
     #[arg(long)]
     price: Option<String>,
+    /// Item vector(N) property (style or image embedding): `similar --by vector`, and items
+    /// added after training recommended through their nearest trained item.
+    #[arg(long)]
+    vector: Option<String>,
     /// Most LightGCN epochs (the count is chosen on validation, checked every 5).
     #[arg(long, default_value_t = 60)]
     lightgcn_epochs: usize,
@@ -93,6 +97,7 @@ impl RecommenderArgs {
             k: self.k,
             category_properties: self.categories.clone(),
             price_property: self.price.clone(),
+            vector_property: self.vector.clone(),
             lightgcn: LightGcnSettings {
                 epochs: self.lightgcn_epochs,
                 dim: self.lightgcn_dim,
@@ -176,6 +181,10 @@ pub struct SimilarArgs {
     /// How many items.
     #[arg(long, default_value_t = 10)]
     k: usize,
+    /// `interactions` (what shoppers went on to) or `vector` (nearest by the recommender's
+    /// vector property).
+    #[arg(long, default_value = "interactions")]
+    by: String,
 }
 
 fn show_progress(p: RecommendProgress<'_>, started: std::time::Instant) {
@@ -435,7 +444,12 @@ pub fn run_recommend(db: &Database, args: &RecommendArgs, format: Format) -> Res
 
 pub fn run_similar(db: &Database, args: &SimilarArgs, format: Format) -> Result<()> {
     let mut table = Table::new(&["item", "score"]);
-    for s in db.similar_items(&args.model, &args.item, args.k)? {
+    let found = match args.by.as_str() {
+        "interactions" => db.similar_items(&args.model, &args.item, args.k)?,
+        "vector" => db.similar_items_by_vector(&args.model, &args.item, args.k)?,
+        other => return Err(anyhow!("--by {other:?}: expected interactions or vector")),
+    };
+    for s in found {
         table
             .rows
             .push(vec![json!(s.item), json!(format!("{:.4}", s.score))]);

@@ -358,7 +358,7 @@ argus="${ARGUS:-argus}"
 for kind in viewed carted purchased; do
   "$argus" --db "$db" load edges "$kind" "$here/$kind.csv" --src shopper:shopper_id --dst product:sku --time time
 done
-echo "loaded; try: $argus --db $db train recommender --name shop --interactions viewed,carted,purchased --interaction-weights 1,2,4 --categories category --price price"
+echo "loaded; try: $argus --db $db train recommender --name shop --interactions viewed,carted,purchased --interaction-weights 1,2,4 --categories category --price price --vector style_vector"
 "#;
 
 #[cfg(test)]

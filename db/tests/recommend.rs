@@ -19,6 +19,7 @@ fn shop(dir: &std::path::Path) -> Database {
                 vec![
                     prop_def("category", PropType::String),
                     prop_def("price", PropType::Float),
+                    prop_def("style", PropType::Vector(2)),
                 ],
             )?;
             for p in 0..40 {
@@ -33,6 +34,7 @@ fn shop(dir: &std::path::Path) -> Database {
                     &[
                         ("category", Value::String(category.into())),
                         ("price", Value::Float(price)),
+                        ("style", Value::Vector(style(p))),
                     ],
                 )?;
             }
@@ -68,6 +70,16 @@ fn shop(dir: &std::path::Path) -> Database {
     db
 }
 
+/// Shoes point one way, hats the other, each product a little apart.
+fn style(p: u32) -> Vec<f32> {
+    let spread = (p % 20) as f32 * 0.02;
+    if p < 20 {
+        vec![1.0, spread]
+    } else {
+        vec![spread, 1.0]
+    }
+}
+
 fn spec() -> RecommenderSpec {
     RecommenderSpec {
         interactions: vec!["viewed".into(), "bought".into()],
@@ -79,6 +91,7 @@ fn spec() -> RecommenderSpec {
         half_lives: vec![3.0],
         category_properties: vec!["category".into()],
         price_property: Some("price".into()),
+        vector_property: Some("style".into()),
         ..RecommenderSpec::default()
     }
 }
@@ -371,4 +384,81 @@ fn lightgcn_learns_the_planted_tastes_and_serves_through_the_same_path() {
         .filter(|s| category_of(&s.item) == "hats")
         .count();
     assert!(hats >= 4, "{similar:?}");
+}
+
+#[test]
+fn a_new_product_is_recommended_through_its_vector_and_has_vector_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = shop(dir.path());
+    db.train_recommender("shop", &spec(), false, &mut |_| {})
+        .unwrap();
+    // A shoe added after training: no interactions, only its style vector.
+    db.store()
+        .write(|t| {
+            t.upsert_node(
+                "product",
+                "p40",
+                &[
+                    ("category", Value::String("shoes".into())),
+                    ("price", Value::Float(60.0)),
+                    ("style", Value::Vector(vec![1.0, 0.05])),
+                ],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let recs = db
+        .recommend(
+            "shop",
+            "s0",
+            &RecommendOptions {
+                k: 12,
+                ..RecommendOptions::default()
+            },
+        )
+        .unwrap();
+    let new = recs
+        .iter()
+        .find(|r| r.item == "p40")
+        .expect("the new shoe is recommended");
+    assert!(new.reason[0].starts_with("new, like p"), "{new:?}");
+    // A hat shopper is not offered it near the top.
+    let hats = db
+        .recommend("shop", "s45", &RecommendOptions::default())
+        .unwrap();
+    assert!(hats.iter().all(|r| r.item != "p40"), "{hats:?}");
+    let near = db.similar_items_by_vector("shop", "p40", 3).unwrap();
+    assert_eq!(near.len(), 3);
+    assert!(
+        near.iter().all(|s| category_of(&s.item) == "shoes"),
+        "{near:?}"
+    );
+    assert!(near[0].score > 0.99);
+    // No interactions yet: the interaction similarities say so.
+    let e = db.similar_items("shop", "p40", 3).unwrap_err().to_string();
+    assert!(
+        e.contains("added after recommender shop was trained"),
+        "{e}"
+    );
+    // A recommender without a vector property cannot answer by vector.
+    let plain = RecommenderSpec {
+        vector_property: None,
+        ..spec()
+    };
+    db.train_recommender("plain", &plain, false, &mut |_| {})
+        .unwrap();
+    let e = db
+        .similar_items_by_vector("plain", "p1", 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("without a vector property"), "{e}");
+    let wrong = RecommenderSpec {
+        vector_property: Some("price".into()),
+        ..spec()
+    };
+    let e = db
+        .train_recommender("wrong", &wrong, false, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a vector(N) property"), "{e}");
 }

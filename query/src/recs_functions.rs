@@ -4,7 +4,8 @@
 //! - `recommend(user, k [, model, exclude_seen, category, min_price, max_price, as_of])` —
 //!   `rank, item, score, reason` (the shopper's items that led to it, comma-separated, or
 //!   `popular`).
-//! - `similar_items(item, k [, model])` — `rank, item, score`.
+//! - `similar_items(item, k [, model, by])` — `rank, item, score`; `by` is `'interactions'`
+//!   (default) or `'vector'` (nearest by the recommender's vector property).
 //! - `lookbook(user [, collections, items_per_collection, model, as_of])` — one row per item:
 //!   `collection` (its rank), `title`, `position`, `item`, `score`, `categories`, `price`,
 //!   `reason`.
@@ -174,16 +175,23 @@ impl RecsFunction {
 
     fn similar(&self, exprs: &[Expr]) -> Result<Arc<dyn TableProvider>> {
         const F: &str = "similar_items";
-        if exprs.len() < 2 || exprs.len() > 3 {
+        if exprs.len() < 2 || exprs.len() > 4 {
             return plan_err!(
-                "{F} takes 2 or 3 arguments (item, k [, model]), got {}",
+                "{F} takes 2 to 4 arguments (item, k [, model, by]), got {}",
                 exprs.len()
             );
         }
         let item_key = required_string(F, exprs, 0, "item")?;
         let k = arg_count(F, exprs, 1, "k", 10)?;
         let model = self.model(F, exprs, 2)?;
-        let found = self.db.similar_items(&model, &item_key, k).map_err(to_df)?;
+        let found = match arg_string(F, exprs, 3, "by")?.as_deref() {
+            None | Some("") | Some("interactions") => self.db.similar_items(&model, &item_key, k),
+            Some("vector") => self.db.similar_items_by_vector(&model, &item_key, k),
+            Some(other) => {
+                return plan_err!("{F}: by '{other}' must be 'interactions' or 'vector'")
+            }
+        }
+        .map_err(to_df)?;
         let mut rank = Int64Builder::new();
         let mut item = StringBuilder::new();
         let mut score = Float32Builder::new();

@@ -320,3 +320,93 @@ impl Catalogue {
             })
     }
 }
+
+/// Items' vectors of one `vector(N)` property (a style or image embedding), unit length, by
+/// node id; `None` for an item without one.
+#[derive(Clone, Debug, Default)]
+pub struct ItemVectors {
+    /// The property's width.
+    pub dim: usize,
+    /// Each item's normalised vector.
+    pub rows: Vec<Option<Vec<f32>>>,
+}
+
+impl ItemVectors {
+    /// Read `property` of `item_label`.
+    pub fn read(snapshot: &Snapshot, item_label: CatalogId, property: &str) -> Result<ItemVectors> {
+        let def = snapshot.catalog().label_by_id(item_label)?;
+        let (column, dim) = match def.properties.iter().position(|p| p.name == property) {
+            Some(i) => match def.properties[i].ty {
+                PropType::Vector(n) => (2 + i, n as usize),
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}.{property} is {other}, not a vector(N) property",
+                        def.name
+                    )))
+                }
+            },
+            None => {
+                return Err(Error::NotFound(format!(
+                    "label {} has no property {property}",
+                    def.name
+                )))
+            }
+        };
+        let mut rows = vec![None; id_space(snapshot, item_label)?];
+        let label_name = def.name.clone();
+        for batch in snapshot.scan_nodes(&label_name, 65_536, Some(vec![1, column]))? {
+            let batch = batch?;
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .ok_or_else(|| Error::Corrupt("node id column is not UInt64".into()))?;
+            let lists = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow_array::FixedSizeListArray>()
+                .ok_or_else(|| Error::Corrupt("vector column is not a fixed-size list".into()))?;
+            for r in 0..batch.num_rows() {
+                let item = ids.value(r) as usize;
+                if item >= rows.len() || lists.is_null(r) {
+                    continue;
+                }
+                let values = lists.value(r);
+                let floats = values
+                    .as_any()
+                    .downcast_ref::<arrow_array::Float32Array>()
+                    .ok_or_else(|| Error::Corrupt("vector values are not Float32".into()))?;
+                let v: Vec<f32> = floats.values().to_vec();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                if norm > 0.0 && norm.is_finite() {
+                    rows[item] = Some(v.iter().map(|x| x / norm).collect());
+                }
+            }
+        }
+        Ok(ItemVectors { dim, rows })
+    }
+
+    /// Cosine of two items' vectors (`None` when either has none).
+    pub fn cosine(&self, a: u32, b: u32) -> Option<f32> {
+        let (x, y) = (
+            self.rows.get(a as usize)?.as_ref()?,
+            self.rows.get(b as usize)?.as_ref()?,
+        );
+        Some(x.iter().zip(y).map(|(p, q)| p * q).sum())
+    }
+
+    /// The `k` items most similar to `item` by cosine among those `allowed` accepts (an
+    /// exact scan), best first.
+    pub fn nearest(&self, item: u32, k: usize, allowed: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+        let scores: Vec<f32> = (0..self.rows.len() as u32)
+            .map(|j| {
+                if j == item {
+                    f32::NAN
+                } else {
+                    self.cosine(item, j).unwrap_or(f32::NAN)
+                }
+            })
+            .collect();
+        argus_extensions::ml::recommend::top_k(&scores, k, allowed)
+    }
+}

@@ -105,6 +105,10 @@ pub struct Recommender {
     pub category_properties: Vec<String>,
     /// Item property giving the price, for price filters.
     pub price_property: Option<String>,
+    /// Item `vector(N)` property (style or image embedding): similar items by vector, and
+    /// items added after training recommended through their nearest trained item.
+    #[serde(default)]
+    pub vector_property: Option<String>,
     /// Distinct shoppers per item in the training data.
     pub popularity: Vec<f32>,
     /// Item-item weights (item-item families).

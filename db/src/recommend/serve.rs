@@ -13,7 +13,7 @@ use argus_engine::{Error, NodeId, Result, Snapshot, Value};
 use argus_extensions::ml::recommend::lookbook::{arrange, LookbookSettings};
 use argus_extensions::ml::recommend::top_k;
 
-use super::data::{Catalogue, InteractionTypes};
+use super::data::{Catalogue, InteractionTypes, ItemVectors};
 use super::train::Parts;
 use super::{Recommender, RecommenderVersion};
 use crate::projection::id_space;
@@ -128,6 +128,11 @@ pub struct LoadedRecommender {
     pub version: RecommenderVersion,
     types: InteractionTypes,
     catalogue: Catalogue,
+    /// Item vectors, when the recommender names a vector property.
+    vectors: Option<ItemVectors>,
+    /// Items added after training, each with the trained item nearest to it by vector and
+    /// their cosine: a new item is ranked as that item, scaled by the cosine.
+    stand_ins: HashMap<u32, (u32, f32)>,
     /// Item id space when the catalogue was read.
     items_seen: usize,
 }
@@ -147,11 +152,31 @@ impl LoadedRecommender {
             &version.model.category_properties,
             version.model.price_property.as_deref(),
         )?;
+        let vectors = version
+            .model
+            .vector_property
+            .as_deref()
+            .map(|p| ItemVectors::read(snapshot, types.item_label, p))
+            .transpose()?;
+        let trained = version.model.popularity.len();
+        let mut stand_ins = HashMap::new();
+        if let Some(v) = &vectors {
+            for item in trained..v.rows.len() {
+                if let Some(&(nearest, cosine)) = v
+                    .nearest(item as u32, 1, |j| (j as usize) < trained)
+                    .first()
+                {
+                    stand_ins.insert(item as u32, (nearest, cosine));
+                }
+            }
+        }
         Ok(LoadedRecommender {
             items_seen: id_space(snapshot, types.item_label)?,
             version,
             types,
             catalogue,
+            vectors,
+            stand_ins,
         })
     }
 
@@ -212,7 +237,17 @@ fn rank(
     let kinds: Vec<u8> = history.iter().map(|&(_, k)| k).collect();
     let query = model.config.query.query(&items, &kinds);
     let parts = model.parts();
-    let scores = parts.item_scores(user_index, &query);
+    let mut scores = parts.item_scores(user_index, &query);
+    // Items added after training rank through their nearest trained item by vector.
+    scores.resize(
+        loaded.catalogue.categories.len().max(scores.len()),
+        f32::NAN,
+    );
+    for (&new, &(stand_in, cosine)) in &loaded.stand_ins {
+        if cosine > 0.0 && (new as usize) < scores.len() {
+            scores[new as usize] = scores[stand_in as usize] * cosine;
+        }
+    }
     let mut seen = items;
     seen.sort_unstable();
     seen.dedup();
@@ -255,6 +290,12 @@ impl Ranked {
         snapshot: &Snapshot,
         item: u32,
     ) -> Result<Vec<String>> {
+        if let Some(&(stand_in, _)) = loaded.stand_ins.get(&item) {
+            return Ok(vec![format!(
+                "new, like {}",
+                loaded.item_key(snapshot, stand_in)?
+            )]);
+        }
         let parts = loaded.version.model.parts();
         debug_assert_eq!(parts.family, self.parts_family);
         let mut because: Vec<(f32, u32)> = if self.from_model {
@@ -495,6 +536,28 @@ impl Database {
     /// weights (shoppers who had `item` went on to these) or, for LightGCN, the cosine of the
     /// item embeddings. A popularity recommender has neither.
     pub fn similar_items(&self, name: &str, item: &str, k: usize) -> Result<Vec<SimilarItem>> {
+        self.similar(name, item, k, false)
+    }
+
+    /// The `k` items whose vectors (the recommender's `vector_property`, e.g. a style or image
+    /// embedding) are nearest to `item`'s by cosine: an exact scan, so it answers for items
+    /// nobody has interacted with yet.
+    pub fn similar_items_by_vector(
+        &self,
+        name: &str,
+        item: &str,
+        k: usize,
+    ) -> Result<Vec<SimilarItem>> {
+        self.similar(name, item, k, true)
+    }
+
+    fn similar(
+        &self,
+        name: &str,
+        item: &str,
+        k: usize,
+        by_vector: bool,
+    ) -> Result<Vec<SimilarItem>> {
         check_k(k)?;
         let loaded = self.loaded_recommender(name, None)?;
         let snapshot = self.snapshot();
@@ -503,6 +566,29 @@ impl Database {
         let id = snapshot
             .node_id_in(loaded.types.item_label, item)?
             .ok_or_else(|| Error::NotFound(format!("no item {label}:{item}")))?;
+        if by_vector {
+            let Some(vectors) = &loaded.vectors else {
+                return Err(Error::InvalidArgument(format!(
+                    "recommender {name} was trained without a vector property (--vector PROP)"
+                )));
+            };
+            if vectors.rows.get(id as usize).is_none_or(Option::is_none) {
+                return Err(Error::InvalidArgument(format!(
+                    "item {label}:{item} has no {}",
+                    model.vector_property.as_deref().unwrap_or("vector")
+                )));
+            }
+            return vectors
+                .nearest(id as u32, k, |_| true)
+                .into_iter()
+                .map(|(j, score)| {
+                    Ok(SimilarItem {
+                        item: loaded.item_key(&snapshot, j)?,
+                        score,
+                    })
+                })
+                .collect();
+        }
         let trained_items = model.popularity.len();
         if model.neighbors.is_none() && model.embeddings.is_none() {
             return Err(Error::InvalidArgument(format!(
@@ -524,15 +610,11 @@ impl Database {
                     scored[j as usize] = w;
                 }
             }
-        } else if let Some(e) = &model.embeddings {
-            let norm = |r: &[f32]| r.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            let own = e.items.row(id as usize);
-            let own_norm = norm(own);
+        } else if model.embeddings.is_some() {
+            let parts = model.parts();
             for (j, s) in scored.iter_mut().enumerate() {
                 if j != id as usize {
-                    let other = e.items.row(j);
-                    let dot: f32 = own.iter().zip(other).map(|(a, b)| a * b).sum();
-                    *s = dot / (own_norm * norm(other));
+                    *s = parts.similarity(id, j as u32);
                 }
             }
         }

@@ -48,6 +48,9 @@ pub struct RecommenderSpec {
     pub category_properties: Vec<String>,
     /// Item property giving the price.
     pub price_property: Option<String>,
+    /// Item `vector(N)` property for similar-by-vector and new items.
+    #[serde(default)]
+    pub vector_property: Option<String>,
     /// LightGCN settings; its `epochs` is the most it trains, the count is chosen on
     /// validation.
     pub lightgcn: LightGcnSettings,
@@ -79,6 +82,7 @@ impl Default for RecommenderSpec {
             train_fraction: 0.8,
             category_properties: Vec::new(),
             price_property: None,
+            vector_property: None,
             lightgcn: LightGcnSettings::default(),
             lightgcn_patience: 3,
         }
@@ -760,6 +764,10 @@ impl Database {
             &spec.category_properties,
             spec.price_property.as_deref(),
         )?;
+        if let Some(p) = &spec.vector_property {
+            // Refuse a wrong property now rather than at the first query.
+            super::data::ItemVectors::read(&snapshot, types.item_label, p)?;
+        }
         let log = types.log(&snapshot)?;
         spec.check(log.item_count)?;
         if log.is_empty() {
@@ -789,6 +797,7 @@ impl Database {
                 interactions: spec.interactions.clone(),
                 category_properties: spec.category_properties.clone(),
                 price_property: spec.price_property.clone(),
+                vector_property: spec.vector_property.clone(),
                 popularity: fitted.popularity,
                 neighbors: fitted.neighbors,
                 embeddings: fitted.embeddings,
