@@ -138,6 +138,102 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Encoded versions larger than this are stored in chunks of this size.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// First bytes of a version record whose encoding is stored in chunks (never valid JSON),
+/// followed by the chunk count (`u32`) and the total length (`u64`), little-endian.
+const CHUNKED: &[u8] = b"\0chunked";
+
+fn chunk_entry(shelf: Shelf, name: &str, version: u32, chunk: u32) -> String {
+    format!("{}/{name}/c/{version:010}/{chunk:06}", shelf.prefix())
+}
+
+/// Write a version record. A large one (a model with a 100,000-item catalogue runs to
+/// hundreds of megabytes) goes in chunks under its own keys with a small marker at the version
+/// key: stored whole, it would share a data block with the small records beside it (the
+/// deployment record), and every read of those would read the whole model.
+fn put_version(
+    txn: &mut argus_engine::graph::WriteTxn<'_>,
+    shelf: Shelf,
+    name: &str,
+    version: u32,
+    bytes: Vec<u8>,
+) {
+    if bytes.len() <= CHUNK_BYTES {
+        txn.set_meta(version_entry(shelf, name, version).as_bytes(), bytes);
+        return;
+    }
+    let chunks = bytes.chunks(CHUNK_BYTES);
+    let count = chunks.len() as u32;
+    for (i, chunk) in chunks.enumerate() {
+        txn.set_meta(
+            chunk_entry(shelf, name, version, i as u32).as_bytes(),
+            chunk.to_vec(),
+        );
+    }
+    let mut marker = CHUNKED.to_vec();
+    marker.extend_from_slice(&count.to_le_bytes());
+    marker.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    txn.set_meta(version_entry(shelf, name, version).as_bytes(), marker);
+}
+
+/// The encoding of a version record given what its version key holds (reassembled from its
+/// chunks when chunked).
+fn version_bytes(
+    snapshot: &Snapshot,
+    shelf: Shelf,
+    name: &str,
+    version: u32,
+    stored: Vec<u8>,
+) -> Result<Vec<u8>> {
+    let Some(rest) = stored.strip_prefix(CHUNKED) else {
+        return Ok(stored);
+    };
+    let corrupt = || {
+        Error::Corrupt(format!(
+            "{} {name} version {version}: bad chunk marker",
+            shelf.noun()
+        ))
+    };
+    let count = u32::from_le_bytes(
+        rest.get(..4)
+            .ok_or_else(corrupt)?
+            .try_into()
+            .map_err(|_| corrupt())?,
+    );
+    let total = u64::from_le_bytes(
+        rest.get(4..12)
+            .ok_or_else(corrupt)?
+            .try_into()
+            .map_err(|_| corrupt())?,
+    ) as usize;
+    let lower = meta_key(chunk_entry(shelf, name, version, 0).as_bytes());
+    let upper = meta_key(chunk_entry(shelf, name, version, count).as_bytes());
+    let mut out = Vec::with_capacity(total);
+    let mut seen = 0u32;
+    for pair in snapshot.view().scan(&lower, &upper, false) {
+        out.extend_from_slice(&pair?.1);
+        seen += 1;
+    }
+    if seen != count || out.len() != total {
+        return Err(Error::Corrupt(format!(
+            "{} {name} version {version}: {seen} of {count} chunks, {} of {total} bytes",
+            shelf.noun(),
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// `(name, version)` from a version key `…/<prefix>/<name>/v/<version>`.
+fn name_and_version(key: &[u8]) -> Option<(String, u32)> {
+    let text = std::str::from_utf8(key).ok()?;
+    let (head, digits) = text.rsplit_once("/v/")?;
+    let name = head.rsplit('/').next()?.to_string();
+    Some((name, digits.parse().ok()?))
+}
+
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
 }
@@ -162,8 +258,9 @@ fn versions<T: for<'de> Deserialize<'de>>(
     let mut out = Vec::new();
     for pair in snapshot.view().scan(&lower, &upper, false) {
         let (key, value) = pair?;
-        if key.windows(3).any(|w| w == b"/v/") {
-            out.push(decode::<T>(&value, "model version")?);
+        if let Some((name, version)) = name_and_version(&key) {
+            let bytes = version_bytes(snapshot, shelf, &name, version, value.to_vec())?;
+            out.push(decode::<T>(&bytes, "model version")?);
         }
     }
     Ok(out)
@@ -205,8 +302,9 @@ pub(crate) fn registered_targets(snapshot: &Snapshot) -> Result<Vec<(String, Str
     let mut out = Vec::new();
     for pair in snapshot.view().scan(&lower, &upper, false) {
         let (key, value) = pair?;
-        if key.windows(3).any(|w| w == b"/v/") {
-            let head = decode::<Head>(&value, "model version")?;
+        if let Some((name, version)) = name_and_version(&key) {
+            let bytes = version_bytes(snapshot, Shelf::Fraud, &name, version, value.to_vec())?;
+            let head = decode::<Head>(&bytes, "model version")?;
             out.push((head.model.label, head.model.target));
         }
     }
@@ -259,10 +357,7 @@ pub(crate) fn register<T: Serialize>(
             .map_or(1, |v| v + 1);
         set_version(&mut entry, version);
         let mut deployed = deployment(&snapshot, shelf, name)?;
-        txn.set_meta(
-            version_entry(shelf, name, version).as_bytes(),
-            encode(&entry)?,
-        );
+        put_version(txn, shelf, name, version, encode(&entry)?);
         if deploy || deployed.history.is_empty() {
             deployed.history.push(version);
             txn.set_meta(deployment_entry(shelf, name).as_bytes(), encode(&deployed)?);
@@ -280,12 +375,13 @@ pub(crate) fn load<T: for<'de> Deserialize<'de>>(
 ) -> Result<T> {
     let snapshot = db.snapshot();
     let version = resolve_version(&snapshot, shelf, name, version)?;
-    let bytes = snapshot
+    let stored = snapshot
         .view()
         .get(&version_key(shelf, name, version))?
         .ok_or_else(|| {
             Error::NotFound(format!("{} {name} has no version {version}", shelf.noun()))
         })?;
+    let bytes = version_bytes(&snapshot, shelf, name, version, stored.to_vec())?;
     decode(&bytes, "model version")
 }
 

@@ -148,14 +148,6 @@ fn cf_options(ks: Keyspace, cache: &Cache, opts: &StoreOptions) -> Options {
     if matches!(ks, Keyspace::Degree | Keyspace::Meta) {
         cf.set_merge_operator_associative("argus_counter_add", add_counters);
     }
-    if ks == Keyspace::Meta {
-        // Stored models run to hundreds of megabytes; inline, one shares a data block with the
-        // small records beside it (a model's deployment record), and every read of those
-        // pays for the whole block. Large values go to blob files instead.
-        cf.set_enable_blob_files(true);
-        cf.set_min_blob_size(64 * 1024);
-        cf.set_enable_blob_gc(true);
-    }
     if ks == Keyspace::Adjacency {
         cf.set_prefix_extractor(SliceTransform::create_fixed_prefix(ADJ_PREFIX_LEN));
         cf.set_memtable_prefix_bloom_ratio(0.1);
