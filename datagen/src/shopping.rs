@@ -288,37 +288,13 @@ pub fn generate_shopping(
                     }
                 }
                 time += r.gen_range(20..300);
-                viewed
-                    .text("s")
-                    .u64(s)
-                    .c()
-                    .text("p")
-                    .u64(u64::from(best))
-                    .c()
-                    .i64(time);
-                viewed.end_row()?;
+                interaction(&mut viewed, s, best, time)?;
                 made += 1;
                 if r.gen_bool(0.25) && made < budget {
-                    carted
-                        .text("s")
-                        .u64(s)
-                        .c()
-                        .text("p")
-                        .u64(u64::from(best))
-                        .c()
-                        .i64(time + 30);
-                    carted.end_row()?;
+                    interaction(&mut carted, s, best, time + 30)?;
                     made += 1;
                     if r.gen_bool(0.4) && made < budget {
-                        purchased
-                            .text("s")
-                            .u64(s)
-                            .c()
-                            .text("p")
-                            .u64(u64::from(best))
-                            .c()
-                            .i64(time + 120);
-                        purchased.end_row()?;
+                        interaction(&mut purchased, s, best, time + 120)?;
                         made += 1;
                     }
                 }
@@ -345,6 +321,18 @@ pub fn generate_shopping(
         source,
     })?;
     Ok(ShoppingSummary { files })
+}
+
+/// One `shopper_id,sku,time` row.
+fn interaction(out: &mut CsvOut, shopper: u64, product: u32, time: i64) -> Result<(), GenError> {
+    out.text("s")
+        .u64(shopper)
+        .c()
+        .text("p")
+        .u64(u64::from(product))
+        .c()
+        .i64(time);
+    out.end_row()
 }
 
 const LOAD_SCRIPT: &str = r#"#!/usr/bin/env bash

@@ -172,7 +172,7 @@ fn node_in(labels: &[LabelRange], index: usize) -> Option<(CatalogId, NodeId)> {
         .map(|r| (r.label, (index - r.offset) as NodeId))
 }
 
-fn u64_column<'a>(array: &'a dyn Array, what: &str) -> Result<&'a UInt64Array> {
+pub(crate) fn u64_column<'a>(array: &'a dyn Array, what: &str) -> Result<&'a UInt64Array> {
     array
         .as_any()
         .downcast_ref::<UInt64Array>()
@@ -249,7 +249,7 @@ fn lay_out(snapshot: &Snapshot, label_ids: Vec<CatalogId>) -> Result<(Vec<LabelR
 /// Scans the edges of `t`, mapping both ends to global indexes. `each` gets every batch
 /// (columns `src_id`, `dst_id`, `time`, then the `extra` columns of the edge schema in order),
 /// the batch's mapped ends and its times (`i64::MIN` for untimed edges).
-fn scan_mapped_edges(
+pub(crate) fn scan_mapped_edges(
     snapshot: &Snapshot,
     labels: &[LabelRange],
     t: &EdgeTypeDef,

@@ -445,6 +445,20 @@ pub(crate) fn rollback(db: &Database, shelf: Shelf, name: &str) -> Result<u32> {
     })
 }
 
+/// The one name among `names` (sorted, possibly repeated per version): an error saying `none`
+/// when there is none, and naming the choices when there are several.
+pub(crate) fn only_name(mut names: Vec<String>, none: &str, plural: &str) -> Result<String> {
+    names.dedup();
+    match names.len() {
+        1 => Ok(names.remove(0)),
+        0 => Err(Error::NotFound(none.to_string())),
+        _ => Err(Error::InvalidArgument(format!(
+            "several {plural} are registered ({}): name one",
+            names.join(", ")
+        ))),
+    }
+}
+
 impl Database {
     /// Store `version` (its `version` field is assigned) as the next version of its name;
     /// the first version of a name is deployed at once, later ones when `deploy` is true.
@@ -481,26 +495,20 @@ impl Database {
     /// The name to use when none is given: the only registered model (predicting nodes of
     /// `label`, when given); an error naming the choices when there are several.
     pub fn default_model(&self, label: Option<&str>) -> Result<String> {
-        let mut names: Vec<String> = self
+        let names = self
             .list_models()?
             .into_iter()
             .filter(|m| label.is_none_or(|l| m.predicts.split('.').next() == Some(l)))
             .map(|m| m.name)
             .collect();
-        names.dedup();
-        let what = label.map_or("no model is registered".to_string(), |l| {
+        let none = label.map_or("no model is registered".to_string(), |l| {
             format!("no model predicts {l}")
         });
-        match names.len() {
-            1 => Ok(names.remove(0)),
-            0 => Err(Error::NotFound(format!(
-                "{what}: train one with `argus train fraud`"
-            ))),
-            _ => Err(Error::InvalidArgument(format!(
-                "several models are registered ({}): name one",
-                names.join(", ")
-            ))),
-        }
+        only_name(
+            names,
+            &format!("{none}: train one with `argus train fraud`"),
+            "models",
+        )
     }
 
     /// Version `version` of `name`, or its deployed version.

@@ -2,7 +2,7 @@
 //! shoppers to items, with their times) and the item catalogue (categories, price) that
 //! filters, diversity and lookbooks use. Users and items are indexed by their dense node ids.
 
-use arrow_array::{Array, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow_array::{Array, StringArray};
 
 use argus_engine::catalog::PropType;
 use argus_engine::graph::{Direction, NeighborQuery};
@@ -11,7 +11,7 @@ use argus_engine::{Error, NodeId, Result, Snapshot};
 use argus_extensions::ml::recommend::{Event, Interactions};
 
 use crate::features::numeric_at;
-use crate::projection::id_space;
+use crate::projection::{id_space, scan_mapped_edges, u64_column, LabelRange};
 
 /// Interaction types resolved against the catalog: all go from one user label to one item
 /// label.
@@ -92,42 +92,31 @@ impl InteractionTypes {
     pub fn log(&self, snapshot: &Snapshot) -> Result<Interactions> {
         let users = id_space(snapshot, self.user_label)?;
         let items = id_space(snapshot, self.item_label)?;
+        if users.max(items) >= u32::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "{users} shoppers or {items} items: more than a recommender indexes"
+            )));
+        }
+        // Shoppers and items each by their own node ids (both ranges start at 0).
+        let range = |label, len| LabelRange {
+            label,
+            name: String::new(),
+            offset: 0,
+            len,
+        };
+        let labels = [range(self.user_label, users), range(self.item_label, items)];
         let mut events = Vec::new();
-        for (kind, name) in self.names.iter().enumerate() {
-            for batch in snapshot.scan_edges(name, 65_536, Some(vec![3, 4, 5]))? {
-                let batch = batch?;
-                let column = |i: usize| {
-                    batch
-                        .column(i)
-                        .as_any()
-                        .downcast_ref::<UInt64Array>()
-                        .ok_or_else(|| Error::Corrupt("edge id column is not UInt64".into()))
-                };
-                let (src, dst) = (column(0)?, column(1)?);
-                let time = batch
-                    .column(2)
-                    .as_any()
-                    .downcast_ref::<TimestampMicrosecondArray>()
-                    .ok_or_else(|| Error::Corrupt("edge time column is not a timestamp".into()))?;
-                for r in 0..batch.num_rows() {
-                    let (user, item) = (src.value(r) as usize, dst.value(r) as usize);
-                    if user >= users || item >= items {
-                        return Err(Error::Corrupt(format!(
-                            "edge type {name} names node ids beyond their labels' id counters"
-                        )));
-                    }
-                    events.push(Event {
-                        user: user as u32,
-                        item: item as u32,
-                        time: if time.is_null(r) {
-                            i64::MIN
-                        } else {
-                            time.value(r)
-                        },
-                        kind: kind as u8,
-                    });
-                }
-            }
+        for (kind, &id) in self.ids.iter().enumerate() {
+            let def = snapshot.catalog().edge_type_by_id(id)?;
+            scan_mapped_edges(snapshot, &labels, def, &[], |_, ends, times| {
+                events.extend(ends.iter().zip(times).map(|(&(user, item), &time)| Event {
+                    user,
+                    item,
+                    time,
+                    kind: kind as u8,
+                }));
+                Ok(())
+            })?;
         }
         Ok(Interactions::from_events(users, items, events))
     }
@@ -246,11 +235,7 @@ impl Catalogue {
         let label_name = def.name.clone();
         for batch in snapshot.scan_nodes(&label_name, 65_536, Some(wanted))? {
             let batch = batch?;
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .ok_or_else(|| Error::Corrupt("node id column is not UInt64".into()))?;
+            let ids = u64_column(batch.column(0).as_ref(), "node id")?;
             for r in 0..batch.num_rows() {
                 let item = ids.value(r) as usize;
                 if item >= items {
@@ -356,11 +341,7 @@ impl ItemVectors {
         let label_name = def.name.clone();
         for batch in snapshot.scan_nodes(&label_name, 65_536, Some(vec![1, column]))? {
             let batch = batch?;
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .ok_or_else(|| Error::Corrupt("node id column is not UInt64".into()))?;
+            let ids = u64_column(batch.column(0).as_ref(), "node id")?;
             let lists = batch
                 .column(1)
                 .as_any()

@@ -207,7 +207,6 @@ struct Ranked {
     top: Vec<(u32, f32)>,
     query: Vec<(u32, f32)>,
     from_model: bool,
-    parts_family: super::Family,
 }
 
 /// Rank items for `user` under `options` (filters, `as_of`), keeping the best `k`.
@@ -278,7 +277,6 @@ fn rank(
         top: top_k(&scores, k, allowed),
         from_model: parts.has_signal(user_index, &query),
         query,
-        parts_family: model.config.family,
     })
 }
 
@@ -297,7 +295,6 @@ impl Ranked {
             )]);
         }
         let parts = loaded.version.model.parts();
-        debug_assert_eq!(parts.family, self.parts_family);
         let mut because: Vec<(f32, u32)> = if self.from_model {
             self.query
                 .iter()
@@ -366,22 +363,16 @@ impl Database {
     /// The recommender to use when none is named: the only registered one; an error naming
     /// the choices when there are several.
     pub fn default_recommender(&self) -> Result<String> {
-        let mut names: Vec<String> = self
+        let names = self
             .list_recommenders()?
             .into_iter()
             .map(|(v, _)| v.name)
             .collect();
-        names.dedup();
-        match names.len() {
-            1 => Ok(names.remove(0)),
-            0 => Err(Error::NotFound(
-                "no recommender is registered: train one with `argus train recommender`".into(),
-            )),
-            _ => Err(Error::InvalidArgument(format!(
-                "several recommenders are registered ({}): name one",
-                names.join(", ")
-            ))),
-        }
+        registry::only_name(
+            names,
+            "no recommender is registered: train one with `argus train recommender`",
+            "recommenders",
+        )
     }
 
     /// Make `version` the deployed version of recommender `name`.

@@ -119,21 +119,22 @@ impl RecommenderSpec {
                 self.train_fraction
             ));
         }
+        let finite_non_negative = |v: f64| v.is_finite() && v >= 0.0;
         if self.half_lives.is_empty()
-            || self
+            || !self
                 .half_lives
                 .iter()
-                .any(|h| !(h.is_finite() && *h >= 0.0))
+                .all(|&h| finite_non_negative(h.into()))
         {
             return bad(format!(
                 "half-lives must be finite and ≥ 0 (0: no decay), got {:?}",
                 self.half_lives
             ));
         }
-        if self
+        if !self
             .kind_weights
             .iter()
-            .any(|w| !(w.is_finite() && *w >= 0.0))
+            .all(|&w| finite_non_negative(w.into()))
         {
             return bad(format!(
                 "interaction weights must be ≥ 0, got {:?}",
@@ -145,7 +146,7 @@ impl RecommenderSpec {
             (Family::Cosine, &self.cosine_shrinks),
         ] {
             if self.families.contains(&family)
-                && (values.is_empty() || values.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+                && (values.is_empty() || !values.iter().all(|&v| finite_non_negative(v)))
             {
                 return bad(format!(
                     "{} needs values ≥ 0 to try, got {values:?}",
@@ -351,7 +352,12 @@ impl Parts<'_> {
     pub fn has_signal(&self, user: Option<u32>, query: &[(u32, f32)]) -> bool {
         match self.family {
             Family::Popularity => false,
-            Family::LightGcn => self.embedding_query(user, query).is_some(),
+            Family::LightGcn => self.embeddings.is_some_and(|e| {
+                user.is_some_and(|u| (u as usize) < e.users.rows)
+                    || query
+                        .iter()
+                        .any(|&(i, w)| w > 0.0 && (i as usize) < e.items.rows)
+            }),
             Family::Ease | Family::Cosine => self.neighbors.is_some_and(|b| {
                 query
                     .iter()
