@@ -284,6 +284,30 @@ fn version_numbers(snapshot: &Snapshot, shelf: Shelf, name: &str) -> Result<Vec<
     Ok(out)
 }
 
+/// The names on `shelf`, sorted. Reads one key per name: after a name's first key the scan
+/// jumps past all its keys (names hold no '/', and '0' sorts right after '/'), so the size of
+/// the models does not matter.
+pub(crate) fn names(snapshot: &Snapshot, shelf: Shelf) -> Result<Vec<String>> {
+    let prefix = format!("{}/", shelf.prefix());
+    let mut lower = meta_key(prefix.as_bytes());
+    let mut upper = lower.clone();
+    *upper.last_mut().expect("non-empty prefix") += 1;
+    let start = lower.len();
+    let mut out = Vec::new();
+    while let Some(pair) = snapshot.view().scan(&lower, &upper, false).next() {
+        let (key, _) = pair?;
+        let rest = &key[start..];
+        let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+        let name = String::from_utf8(rest[..end].to_vec())
+            .map_err(|_| Error::Corrupt(format!("{} name in key {key:?}", shelf.noun())))?;
+        lower = key[..start + end].to_vec();
+        lower.push(b'0');
+        out.push(name);
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// `(label, target)` of every registered version: what models predict is a label, which no
 /// other model may read as an input ([`crate::labels`]).
 pub(crate) fn registered_targets(snapshot: &Snapshot) -> Result<Vec<(String, String)>> {
@@ -495,12 +519,34 @@ impl Database {
     /// The name to use when none is given: the only registered model (predicting nodes of
     /// `label`, when given); an error naming the choices when there are several.
     pub fn default_model(&self, label: Option<&str>) -> Result<String> {
-        let names = self
-            .list_models()?
-            .into_iter()
-            .filter(|m| label.is_none_or(|l| m.predicts.split('.').next() == Some(l)))
-            .map(|m| m.name)
-            .collect();
+        let snapshot = self.snapshot();
+        let mut names = names(&snapshot, Shelf::Fraud)?;
+        if let Some(label) = label {
+            #[derive(Deserialize)]
+            struct Predicts {
+                label: String,
+            }
+            #[derive(Deserialize)]
+            struct Head {
+                model: Predicts,
+            }
+            let mut predicting = Vec::with_capacity(names.len());
+            for name in names {
+                // Only the deployed version's head: what a call without a model would score.
+                let version = resolve_version(&snapshot, Shelf::Fraud, &name, None)?;
+                let bytes = snapshot
+                    .view()
+                    .get(&version_key(Shelf::Fraud, &name, version))?
+                    .ok_or_else(|| {
+                        Error::Corrupt(format!("model {name} lost version {version}"))
+                    })?;
+                let bytes = version_bytes(&snapshot, Shelf::Fraud, &name, version, bytes)?;
+                if decode::<Head>(&bytes, "model version")?.model.label == label {
+                    predicting.push(name);
+                }
+            }
+            names = predicting;
+        }
         let none = label.map_or("no model is registered".to_string(), |l| {
             format!("no model predicts {l}")
         });

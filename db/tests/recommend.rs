@@ -349,6 +349,20 @@ fn recommenders_have_their_own_registry_shelf() {
     );
     // The stored model round-trips exactly (packed weights included).
     assert!(db.recommender("shop", Some(2)).unwrap().model == second.model);
+    assert_eq!(db.default_recommender().unwrap(), "shop");
+    // Names whose keys sort around each other's ('-' before '/', '_' after) are each listed
+    // once, without reading the models.
+    for name in ["shop-b", "sho", "shop_x"] {
+        let mut copy = second.clone();
+        copy.name = name.to_string();
+        db.register_recommender(copy, false).unwrap();
+    }
+    assert_eq!(
+        db.recommender_names().unwrap(),
+        ["sho", "shop", "shop-b", "shop_x"]
+    );
+    let err = db.default_recommender().unwrap_err().to_string();
+    assert!(err.contains("(sho, shop, shop-b, shop_x)"), "{err}");
 }
 
 #[test]

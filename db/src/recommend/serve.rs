@@ -144,6 +144,11 @@ pub struct RecommenderCache {
 }
 
 impl LoadedRecommender {
+    /// The item vectors, when the recommender names a vector property.
+    pub fn vectors(&self) -> Option<&ItemVectors> {
+        self.vectors.as_ref()
+    }
+
     fn load(version: RecommenderVersion, snapshot: &Snapshot) -> Result<LoadedRecommender> {
         let types = InteractionTypes::resolve(snapshot, &version.model.interactions)?;
         let catalogue = Catalogue::read(
@@ -360,16 +365,16 @@ impl Database {
         )
     }
 
+    /// The names of the registered recommenders, sorted (reads no model).
+    pub fn recommender_names(&self) -> Result<Vec<String>> {
+        registry::names(&self.snapshot(), Shelf::Recommender)
+    }
+
     /// The recommender to use when none is named: the only registered one; an error naming
     /// the choices when there are several.
     pub fn default_recommender(&self) -> Result<String> {
-        let names = self
-            .list_recommenders()?
-            .into_iter()
-            .map(|(v, _)| v.name)
-            .collect();
         registry::only_name(
-            names,
+            self.recommender_names()?,
             "no recommender is registered: train one with `argus train recommender`",
             "recommenders",
         )
