@@ -2,10 +2,15 @@
 //! products, 1,000,000 shoppers, 20,000,000 interactions; `--scale 0.1` for a tenth), loads it,
 //! trains the cosine item-item recommender (one configuration: no selection), and measures
 //! `recommend` (k = 20) and `lookbook` (4 × 5) latency for random shoppers, each query
-//! preceded by a new view committed for that shopper (the new-interaction path), printing
-//! load rate, training time and latency percentiles.
+//! preceded by a new view committed for that shopper (the new-interaction path), and
+//! `similar_items` by style vector through the exact scan and the approximate index (with the
+//! index's recall against the scan), printing load rate, training time and latency percentiles.
 //!
 //! `cargo run --release -p argus-benches --no-default-features --bin recs_scale_bench -- --scale 0.1`
+//!
+//! With `--serve DIR --model NAME` it only measures `recommend` (k = 10) and `lookbook` (4 × 5)
+//! for random shoppers `s0..s{--shoppers}` of an existing store, with no new views: the Rust
+//! API's side of the Postgres benchmark (`benches/pg_bench.sh`), which makes the same calls.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,6 +18,7 @@ use std::time::Instant;
 use anyhow::Result;
 use argus_benches::{load_average, ms, percentile, text_table};
 use argus_datagen::shopping::{generate_shopping, ShoppingConfig};
+use argus_db::recommend::data::ItemVectors;
 use argus_db::recommend::{Family, RecommendOptions, RecommenderSpec};
 use argus_db::Database;
 use argus_engine::load::{load_edges, load_nodes, EdgeLoad, LoadOptions, NodeLoad};
@@ -35,10 +41,22 @@ struct Args {
     /// Queries per measurement.
     #[arg(long, default_value_t = 1000)]
     queries: usize,
+    /// Only measure serving on this existing store (no generation, load or training).
+    #[arg(long)]
+    serve: Option<PathBuf>,
+    /// With `--serve`: the recommender.
+    #[arg(long, default_value = "shop")]
+    model: String,
+    /// With `--serve`: shoppers are `s0` up to this.
+    #[arg(long, default_value_t = 20_000)]
+    shoppers: u64,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.serve {
+        return serve_only(dir, &args);
+    }
     let config = ShoppingConfig {
         products: (100_000.0 * args.scale) as u64,
         shoppers: (1_000_000.0 * args.scale) as u64,
@@ -94,12 +112,15 @@ fn main() -> Result<()> {
         half_lives: vec![3.0],
         category_properties: vec!["category".into()],
         price_property: Some("price".into()),
+        vector_property: Some("style_vector".into()),
         ..RecommenderSpec::default()
     };
     let started = Instant::now();
     db.train_recommender("shop", &spec, false, &mut |_| {})?;
     let train_seconds = started.elapsed().as_secs_f64();
     eprintln!("trained in {train_seconds:.0} s");
+
+    let vector_rows = vector_search(&db, args.queries)?;
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut recommend = Vec::new();
@@ -142,7 +163,7 @@ fn main() -> Result<()> {
         config.shoppers,
         load_average()
     );
-    let rows = vec![
+    let mut rows = vec![
         vec![
             "load (nodes + interactions)".into(),
             format!("{load_seconds:.1} s"),
@@ -168,12 +189,115 @@ fn main() -> Result<()> {
             "target p99 ≤ 10 ms".into(),
         ],
     ];
+    rows.extend(vector_rows);
     println!(
         "{}",
         text_table(
             &["what", "time / median", "rate / p99", ""],
             &rows,
             &[false, true, true, false]
+        )
+    );
+    Ok(())
+}
+
+/// `similar_items` by style vector, k = 10, for random products: the exact scan beside the
+/// approximate index (its build time, latency, and recall@10 against the scan), as table rows.
+fn vector_search(db: &Database, queries: usize) -> Result<Vec<Vec<String>>> {
+    let loaded = db.loaded_recommender("shop", None)?;
+    let vectors = loaded.vectors().expect("trained with a vector property");
+    let started = Instant::now();
+    let Some(index) = vectors.index() else {
+        eprintln!(
+            "fewer than {} products: the vector index is not used, no vector rows",
+            ItemVectors::INDEX_MIN_ITEMS
+        );
+        return Ok(Vec::new());
+    };
+    let build_seconds = started.elapsed().as_secs_f64();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let (mut exact_ms, mut index_ms, mut hits) = (Vec::new(), Vec::new(), 0usize);
+    let k = 10;
+    for _ in 0..queries {
+        let item = rng.gen_range(0..vectors.rows.len()) as u32;
+        let started = Instant::now();
+        let exact = vectors.nearest_exact(item, k, |_| true);
+        exact_ms.push(ms(started.elapsed()));
+        let started = Instant::now();
+        let found = vectors.nearest(item, k, |_| true);
+        index_ms.push(ms(started.elapsed()));
+        hits += found
+            .iter()
+            .filter(|(j, _)| exact.iter().any(|(e, _)| e == j))
+            .count();
+    }
+    let latency = |what: &str, v: &[f64], note: String| {
+        vec![
+            what.to_string(),
+            format!("{:.3} ms", percentile(v, 50.0)),
+            format!("{:.3} ms", percentile(v, 99.0)),
+            note,
+        ]
+    };
+    Ok(vec![
+        vec![
+            format!("vector index build ({} products)", index.len()),
+            format!("{build_seconds:.1} s"),
+            String::new(),
+            "once per loaded recommender".into(),
+        ],
+        latency(
+            "similar by vector k=10, exact scan",
+            &exact_ms,
+            String::new(),
+        ),
+        latency(
+            "similar by vector k=10, index",
+            &index_ms,
+            format!(
+                "recall@10 vs scan {:.4}",
+                hits as f64 / (queries * k) as f64
+            ),
+        ),
+    ])
+}
+
+/// `recommend` k = 10 and `lookbook` 4 × 5 latency on an existing store, reads only.
+fn serve_only(dir: &std::path::Path, args: &Args) -> Result<()> {
+    let db = Database::open(dir)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let options = RecommendOptions::default();
+    let book = LookbookSettings::default();
+    // The first call loads the recommender: not a latency a caller sees twice.
+    db.recommend(&args.model, "s0", &options)?;
+    let mut recommend = Vec::with_capacity(args.queries);
+    let mut lookbook = Vec::with_capacity(args.queries);
+    for _ in 0..args.queries {
+        let shopper = format!("s{}", rng.gen_range(0..args.shoppers));
+        let started = Instant::now();
+        db.recommend(&args.model, &shopper, &options)?;
+        recommend.push(ms(started.elapsed()));
+        let started = Instant::now();
+        db.lookbook(&args.model, &shopper, &book, None)?;
+        lookbook.push(ms(started.elapsed()));
+    }
+    let row = |what: &str, v: &[f64]| {
+        vec![
+            what.to_string(),
+            format!("{:.0}", 1000.0 / (v.iter().sum::<f64>() / v.len() as f64)),
+            format!("{:.3}", percentile(v, 50.0)),
+            format!("{:.3}", percentile(v, 99.0)),
+        ]
+    };
+    println!(
+        "{}",
+        text_table(
+            &["Rust API, one thread", "calls/s", "p50 ms", "p99 ms"],
+            &[
+                row("recommend k=10", &recommend),
+                row("lookbook 4x5", &lookbook)
+            ],
+            &[false, true, true, true]
         )
     );
     Ok(())

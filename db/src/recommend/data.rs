@@ -2,12 +2,15 @@
 //! shoppers to items, with their times) and the item catalogue (categories, price) that
 //! filters, diversity and lookbooks use. Users and items are indexed by their dense node ids.
 
+use std::sync::{Arc, OnceLock};
+
 use arrow_array::{Array, StringArray};
 
 use argus_engine::catalog::PropType;
 use argus_engine::graph::{Direction, NeighborQuery};
 use argus_engine::keys::CatalogId;
 use argus_engine::{Error, NodeId, Result, Snapshot};
+use argus_extensions::ml::recommend::vector_index::VectorIndex;
 use argus_extensions::ml::recommend::{Event, Interactions};
 
 use crate::features::numeric_at;
@@ -314,6 +317,8 @@ pub struct ItemVectors {
     pub dim: usize,
     /// Each item's normalised vector.
     pub rows: Vec<Option<Vec<f32>>>,
+    /// The approximate index, built on the first search of a large catalogue.
+    index: OnceLock<Option<Arc<VectorIndex>>>,
 }
 
 impl ItemVectors {
@@ -364,7 +369,11 @@ impl ItemVectors {
                 }
             }
         }
-        Ok(ItemVectors { dim, rows })
+        Ok(ItemVectors {
+            dim,
+            rows,
+            index: OnceLock::new(),
+        })
     }
 
     /// Cosine of two items' vectors (`None` when either has none).
@@ -376,9 +385,52 @@ impl ItemVectors {
         Some(x.iter().zip(y).map(|(p, q)| p * q).sum())
     }
 
-    /// The `k` items most similar to `item` by cosine among those `allowed` accepts (an
-    /// exact scan), best first.
+    /// The `k` items most similar to `item` by cosine among those `allowed` accepts, best
+    /// first: from the approximate index when the catalogue has at least
+    /// [`ItemVectors::INDEX_MIN_ITEMS`] vectors and the index finds `k` allowed items among its
+    /// candidates, else by an exact scan.
     pub fn nearest(&self, item: u32, k: usize, allowed: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+        let query = self.rows.get(item as usize).and_then(Option::as_ref);
+        if let (Some(index), Some(query), true) = (self.index(), query, k < VectorIndex::EF_SEARCH)
+        {
+            // Every candidate the search kept (it costs the same): the item itself and items
+            // `allowed` refuses are dropped from them.
+            if let Some(found) = index.nearest(query, VectorIndex::EF_SEARCH) {
+                let kept: Vec<(u32, f32)> = found
+                    .into_iter()
+                    .filter(|&(j, _)| j != item && allowed(j))
+                    .take(k)
+                    .collect();
+                if kept.len() == k {
+                    return kept;
+                }
+            }
+        }
+        self.nearest_exact(item, k, allowed)
+    }
+
+    /// Catalogues with at least this many vectors are searched through the approximate index:
+    /// below it a scan costs well under a millisecond.
+    pub const INDEX_MIN_ITEMS: usize = 20_000;
+
+    /// The approximate index (built on first use), `None` for a small catalogue.
+    pub fn index(&self) -> Option<&VectorIndex> {
+        self.index
+            .get_or_init(|| {
+                let with_vectors = self.rows.iter().filter(|r| r.is_some()).count();
+                (with_vectors >= Self::INDEX_MIN_ITEMS)
+                    .then(|| Arc::new(VectorIndex::build(&self.rows, 0x5eed)))
+            })
+            .as_deref()
+    }
+
+    /// [`ItemVectors::nearest`] by an exact scan of every item.
+    pub fn nearest_exact(
+        &self,
+        item: u32,
+        k: usize,
+        allowed: impl Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
         let scores: Vec<f32> = (0..self.rows.len() as u32)
             .map(|j| {
                 if j == item {

@@ -4,7 +4,7 @@
 //! shrinkage: [`item_item`]), graph collaborative filtering in the LightGCN family
 //! ([`lightgcn`], on the ML core's `Backend`), lookbooks (collections diversified by maximal
 //! marginal relevance: [`lookbook`]), top-k selection and the ranking metrics of the evaluation protocol
-//! ([`ranking`]). Nothing here knows about storage: callers hand in dense user and item indexes.
+//! ([`ranking`]), and approximate nearest neighbours over item vectors ([`vector_index`]). Nothing here knows about storage: callers hand in dense user and item indexes.
 
 pub mod interactions;
 pub mod item_item;
@@ -12,6 +12,7 @@ pub mod lightgcn;
 pub mod lookbook;
 pub mod query;
 pub mod ranking;
+pub mod vector_index;
 
 pub use interactions::{Event, Interactions};
 pub use item_item::ItemNeighbors;
