@@ -164,6 +164,19 @@ impl ScoringGraph {
     }
 }
 
+/// The edge types behind relation names (`pays>` and `pays<` are both `pays`; an undirected
+/// relation is named after its edge type), in order, once each.
+pub fn relation_edge_types(relations: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in relations {
+        let t = r.strip_suffix(['>', '<']).unwrap_or(r);
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
 /// A model scores only the graph shape it was trained on: the same relations, in order.
 pub fn check_relations(projection: &Projection, expected: &[String]) -> Result<()> {
     let names: Vec<&str> = projection

@@ -59,7 +59,7 @@ pub struct TransactionInput {
 
 /// The graph a transaction model scores from.
 pub struct TransactionGraph {
-    /// All edge types.
+    /// The model's edge types.
     pub projection: Projection,
     /// Static features of source and destination labels, by global index.
     statics: [NodeFeatures; 2],
@@ -67,14 +67,16 @@ pub struct TransactionGraph {
 }
 
 impl TransactionGraph {
-    /// Project every edge type and read the endpoint labels' properties.
+    /// Project `edge_types` (every edge type when empty, as in training) and read the endpoint
+    /// labels' properties.
     pub fn build(
         snapshot: &Snapshot,
+        edge_types: &[String],
         labels: &[String; 2],
         properties: &[Vec<String>; 2],
         withheld: &[String],
     ) -> Result<Self> {
-        let projection = project(snapshot, &[], labels)?;
+        let projection = project(snapshot, edge_types, labels)?;
         let statics = [
             property_features(snapshot, &projection, &labels[0], &properties[0])?,
             property_features(snapshot, &projection, &labels[1], &properties[1])?,
@@ -169,7 +171,13 @@ pub fn train_transaction_model(
     };
     let endpoint_properties = [usable(&labels[0])?, usable(&labels[1])?];
     let withheld_edges = withheld.edge_properties(snapshot);
-    let graph = TransactionGraph::build(snapshot, &labels, &endpoint_properties, &withheld_edges)?;
+    let graph = TransactionGraph::build(
+        snapshot,
+        &[],
+        &labels,
+        &endpoint_properties,
+        &withheld_edges,
+    )?;
     let p = &graph.projection;
     let t = p
         .edge_types
@@ -289,8 +297,11 @@ pub struct TransactionScorer {
 impl TransactionScorer {
     /// Load `model` over `snapshot`.
     pub fn new(model: TransactionModel, snapshot: &Snapshot) -> Result<TransactionScorer> {
+        // Only the edge types the model was trained on: edge types added since (a product
+        // catalogue beside the payments) are no input of it.
         let graph = TransactionGraph::build(
             snapshot,
+            &crate::model::relation_edge_types(&model.relations),
             &model.labels,
             &model.endpoint_properties,
             &model.withheld,

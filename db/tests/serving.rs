@@ -275,6 +275,19 @@ fn transactions_are_scored_before_they_are_stored() {
     let fraud = db.score_transaction("txn", &payment("a45")).unwrap();
     let honest = db.score_transaction("txn", &payment("a5")).unwrap();
     assert!(fraud > 0.8 && honest < 0.2, "{fraud} {honest}");
+    // A product catalogue and its interactions loaded beside the payments are no input of the
+    // model: it scores exactly as before.
+    db.store()
+        .write(|t| {
+            t.create_label("product", "sku", vec![])?;
+            t.create_edge_type("viewed", "account", "product", false, vec![])?;
+            t.upsert_node("product", "p1", &[])?;
+            t.insert_edge("viewed", "a45", "p1", Some(4_000 * 1_000_000), &[])?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(db.score_transaction("txn", &payment("a45")).unwrap(), fraud);
+    assert_eq!(db.score_transaction("txn", &payment("a5")).unwrap(), honest);
     // Nothing was stored by scoring.
     assert_eq!(
         db.snapshot()
