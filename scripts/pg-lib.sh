@@ -18,8 +18,13 @@ pg_install() {
 }
 
 # argus_cli: the path of the `argus` binary of the test build (the features scripts/test.sh
-# uses), built when missing or stale, so it comes without a DataFusion build of its own.
+# uses), built when missing or stale, so it comes without a DataFusion build of its own;
+# $ARGUS_CLI when set (an `argus` built elsewhere).
 argus_cli() {
+  if [ -n "${ARGUS_CLI:-}" ]; then
+    echo "$ARGUS_CLI"
+    return
+  fi
   cargo test --workspace --exclude argus --features argus-engine/sled,argus-tests/sled --no-run \
     >/dev/null 2>&1
   echo "$CARGO_TARGET_DIR/debug/argus"

@@ -32,3 +32,31 @@ CREATE FUNCTION argus.add_edge(
 $$;
 CREATE FUNCTION argus.wait_applied(id bigint) RETURNS boolean
     LANGUAGE sql VOLATILE AS $$ SELECT argus.wait_applied(id, 10000) $$;
+CREATE FUNCTION argus.recommend(
+    "user" text, k integer DEFAULT 10, model text DEFAULT NULL,
+    exclude_seen boolean DEFAULT true, category text DEFAULT NULL,
+    min_price float8 DEFAULT NULL, max_price float8 DEFAULT NULL, as_of timestamptz DEFAULT NULL
+) RETURNS TABLE (item text, score float8, reason text)
+LANGUAGE sql VOLATILE AS $$
+    SELECT r.item, r.score, r.reason
+    FROM argus.recommend_at("user", k, model, exclude_seen, category, min_price, max_price,
+        (extract(epoch FROM as_of) * 1000000)::bigint) AS r
+$$;
+CREATE FUNCTION argus.similar_items(
+    of_item text, k integer DEFAULT 10, model text DEFAULT NULL,
+    similarity text DEFAULT 'interactions'
+) RETURNS TABLE (item text, score float8)
+LANGUAGE sql VOLATILE AS $$
+    SELECT s.item, s.score FROM argus.similar_items_of(of_item, k, model, similarity) AS s
+$$;
+CREATE FUNCTION argus.lookbook(
+    "user" text, collections integer DEFAULT 4, items_per_collection integer DEFAULT 5,
+    model text DEFAULT NULL, as_of timestamptz DEFAULT NULL
+) RETURNS TABLE (collection integer, title text, "position" integer, item text, name text,
+                 categories text, price float8, score float8, reason text)
+LANGUAGE sql VOLATILE AS $$
+    SELECT l.collection, l.title, l.position, l.item, l.name, l.categories, l.price, l.score,
+           l.reason
+    FROM argus.lookbook_at("user", collections, items_per_collection, model,
+        (extract(epoch FROM as_of) * 1000000)::bigint) AS l
+$$;

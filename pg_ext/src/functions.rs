@@ -241,7 +241,7 @@ fn wait_applied(id: i64, timeout_ms: Option<i32>) -> bool {
 }
 
 /// The store as this backend sees it: labels and edge types with counts, the registered
-/// models, and the outbox (waiting and rejected writes).
+/// models and recommenders, and the outbox (waiting and rejected writes).
 #[pg_extern(name = "store_state")]
 fn store_state() -> JsonB {
     let db = database();
@@ -281,6 +281,7 @@ fn store_state() -> JsonB {
         "labels": labels,
         "edge_types": edges,
         "models": models,
+        "recommenders": or_error(db.recommender_names()),
         "outbox_waiting": count("SELECT count(*) FROM argus.outbox"),
         "outbox_rejected": count("SELECT count(*) FROM argus.outbox_rejected"),
         "applied_unconfirmed": or_error(applied_ids(&snap)).len(),

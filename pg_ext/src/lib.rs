@@ -1,6 +1,7 @@
 //! The `argus` Postgres extension: an existing PostgreSQL 15 calls Argus where its data already
 //! lives — a trigger scores a payment as it is inserted, a query asks for an entity's fraud
-//! score, its explanation or its neighbourhood — and rows inserted in Postgres reach the graph.
+//! score, its explanation or its neighbourhood, an API asks for a shopper's recommendations or
+//! lookbook — and rows inserted in Postgres reach the graph.
 //!
 //! The extension is thin: each function parses its arguments, calls the `Database` API
 //! (`argus-db`, tested with plain `cargo test`) and turns the result or the error into Postgres
@@ -22,6 +23,7 @@ use argus_db::{Database, StoreOptions};
 
 mod applier;
 mod functions;
+mod recs;
 
 ::pgrx::pg_module_magic!();
 
@@ -30,6 +32,9 @@ pub(crate) static DATA_DIRECTORY: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 /// `argus.default_model`: the model used when a function is called without one.
 pub(crate) static DEFAULT_MODEL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+/// `argus.default_recommender`: the recommender used when a function is called without one.
+pub(crate) static DEFAULT_RECOMMENDER: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 /// `argus.database`: the database whose `argus.outbox` the applier drains.
 pub(crate) static OUTBOX_DATABASE: GucSetting<Option<CString>> =
@@ -51,6 +56,14 @@ pub extern "C-unwind" fn _PG_init() {
         c"The model used when a function is called without one.",
         c"Empty: the only registered model predicting the entity's label.",
         &DEFAULT_MODEL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"argus.default_recommender",
+        c"The recommender used when a function is called without one.",
+        c"Empty: the only registered recommender.",
+        &DEFAULT_RECOMMENDER,
         GucContext::Suset,
         GucFlags::default(),
     );

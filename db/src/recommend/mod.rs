@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use argus_extensions::ml::recommend::lightgcn::LightGcn;
 use argus_extensions::ml::recommend::{ItemNeighbors, QueryWeights, RankingScores};
 
+pub use argus_extensions::ml::recommend::lookbook::LookbookSettings;
 pub use serve::{
     Lookbook, LookbookCollection, LookbookItem, RecommendOptions, Recommendation, SimilarItem,
 };
