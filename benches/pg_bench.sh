@@ -9,9 +9,13 @@
 # 2. The demo graph (`argus generate payments`, 20,000 users, 200,000 payments, seed 42) loaded
 #    into WORK/data; a user model (`bench_user_trees`, trained by score_bench on a sample of users)
 #    and a transaction model (`bench_txn`, `paid.is_fraud`, trees).
-# 3. score_bench: the Rust API's single-entity latency for `bench_user_trees`.
+#    A generated shopping graph (20,000 shoppers, 2,000 products, 400,000 interactions, seed
+#    42) in the same store and its recommender `bench_shop`.
+# 3. score_bench and recs_scale_bench --serve: the Rust API's single-call latency for
+#    `bench_user_trees` and for `bench_shop` (recommend k = 10, lookbook 4 × 5).
 # 4. A throwaway cluster following WORK/data; pgbench, 1 and 8 clients, 15 s each:
-#    `SELECT argus.fraud_score(k)` on random users, and `SELECT length(k)` (the floor).
+#    `SELECT argus.fraud_score(k)` on random users, `argus.recommend(s, 10)` and
+#    `argus.lookbook(s, 4, 5)` on random shoppers, and `SELECT length(k)` (the floor).
 # 5. A BEFORE INSERT trigger that scores the payment with `argus.score_transaction`: single-row
 #    INSERTs into a table with it and into the same table without it, 1 client.
 # Latencies are pgbench's per-transaction logs (client side, so they include the round trip).
@@ -23,13 +27,14 @@ source scripts/pg-lib.sh
 
 WORK=$(realpath -m "${1:-bench-out/pg}")
 USERS=20000
+SHOPPERS=20000
 MERCHANTS=2000
 SECONDS_PER_RUN=${ARGUS_PG_BENCH_SECONDS:-15}
 mkdir -p "$WORK"
 
 echo "== build" >&2
 pg_install --release
-cargo build --release -p argus-benches --no-default-features --bin score_bench --quiet
+cargo build --release -p argus-benches --no-default-features --bin score_bench --bin recs_scale_bench --quiet
 A=$(argus_cli)
 
 if [ ! -f "$WORK/data/ARGUS" ]; then
@@ -47,6 +52,21 @@ if ! "$A" --db "$WORK/data" models list 2>/dev/null | grep -q bench_txn; then
   "$A" --db "$WORK/data" --device cpu train fraud --name bench_txn --label paid.is_fraud \
     --models trees >"$WORK/train_txn.txt" 2>&1
 fi
+
+if [ ! -f "$WORK/shop/trained" ]; then
+  echo "== data: shopping graph and recommender bench_shop" >&2
+  rm -rf "$WORK/shop"
+  "$A" generate shopping --shoppers $SHOPPERS --products 2000 --interactions 400000 --seed 42 \
+    --out "$WORK/shop" >/dev/null 2>&1
+  ARGUS="$A" bash "$WORK/shop/load.sh" "$WORK/data" >/dev/null
+  "$A" --db "$WORK/data" train recommender --name bench_shop --interactions viewed,carted,purchased \
+    --interaction-weights 1,2,4 --categories category --price price --vector style_vector \
+    --families popularity,ease,cosine >"$WORK/train_shop.txt" 2>&1
+  touch "$WORK/shop/trained"
+fi
+echo "== Rust API (recs_scale_bench --serve)" >&2
+"$CARGO_TARGET_DIR/release/recs_scale_bench" --serve "$WORK/data" --model bench_shop \
+  --shoppers $SHOPPERS --queries 2000 >"$WORK/recs_bench.txt"
 
 echo "== cluster" >&2
 P="$WORK/run"
@@ -80,6 +100,10 @@ script() { # name, body
 }
 script score "\\set k random(0, $((USERS - 1)))
 SELECT argus.fraud_score((:k)::text);"
+script recommend "\\set s random(0, $((SHOPPERS - 1)))
+SELECT * FROM argus.recommend('s' || :s, 10, 'bench_shop');"
+script lookbook "\\set s random(0, $((SHOPPERS - 1)))
+SELECT * FROM argus.lookbook('s' || :s, 4, 5, 'bench_shop');"
 script floor "\\set k random(0, $((USERS - 1)))
 SELECT length((:k)::text);"
 for table in plain scored; do
@@ -107,6 +131,10 @@ run() { # name, script, clients
 echo "== pgbench" >&2
 run fraud_score score 1
 run fraud_score score 8
+run recommend recommend 1
+run recommend recommend 8
+run lookbook lookbook 1
+run lookbook lookbook 8
 run floor floor 1
 run floor floor 8
 run insert_plain insert_plain 1
@@ -114,13 +142,16 @@ run insert_scored insert_scored 1
 scored=$(pg_q "SELECT count(*) FILTER (WHERE score IS NOT NULL) || '/' || count(*) FROM pay_scored")
 
 echo
-echo "Postgres 15, argus extension (release), $USERS users, 200,000 payments; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Postgres 15, argus extension (release), $USERS users, 200,000 payments, $SHOPPERS shoppers, 2,000 products, 400,000 interactions; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %8s %10s %9s %9s\n' "pgbench script" clients "calls/s" "p50 ms" "p99 ms"
 printf '%s\n' "--------------------------------------------------------------------------------------"
 printf '%s\n' "${rows[@]}"
 echo
 echo "Rust API, same store and model (score_bench):"
 cat "$WORK/score_bench.txt"
+echo
+echo "Rust API, same store and recommender (recs_scale_bench --serve):"
+cat "$WORK/recs_bench.txt"
 echo
 awk -v a="$P99_insert_scored_1" -v b="$P99_insert_plain_1" -v c="$P50_insert_scored_1" -v d="$P50_insert_plain_1" \
   'BEGIN { printf "BEFORE INSERT trigger scoring the payment adds %.3f ms at p50 and %.3f ms at p99 (target: at most 1 ms at p99)\n", c - d, a - b }'
