@@ -207,7 +207,7 @@ fn vector_search(db: &Database, queries: usize) -> Result<Vec<Vec<String>>> {
     let loaded = db.loaded_recommender("shop", None)?;
     let vectors = loaded.vectors().expect("trained with a vector property");
     let started = Instant::now();
-    let Some(index) = vectors.index() else {
+    let Some(index) = vectors.build_index() else {
         eprintln!(
             "fewer than {} products: the vector index is not used, no vector rows",
             ItemVectors::INDEX_MIN_ITEMS

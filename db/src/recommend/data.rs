@@ -2,6 +2,7 @@
 //! shoppers to items, with their times) and the item catalogue (categories, price) that
 //! filters, diversity and lookbooks use. Users and items are indexed by their dense node ids.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::{Array, StringArray};
@@ -309,6 +310,9 @@ impl Catalogue {
     }
 }
 
+/// Seed of the vector index's graph: the same answers from one build to the next.
+const INDEX_SEED: u64 = 0x5eed;
+
 /// Items' vectors of one `vector(N)` property (a style or image embedding), unit length, by
 /// node id; `None` for an item without one.
 #[derive(Clone, Debug, Default)]
@@ -317,8 +321,10 @@ pub struct ItemVectors {
     pub dim: usize,
     /// Each item's normalised vector.
     pub rows: Vec<Option<Vec<f32>>>,
-    /// The approximate index, built on the first search of a large catalogue.
-    index: OnceLock<Option<Arc<VectorIndex>>>,
+    /// The approximate index of a large catalogue, once built.
+    index: Arc<OnceLock<VectorIndex>>,
+    /// Whether the background build has started.
+    building: Arc<AtomicBool>,
 }
 
 impl ItemVectors {
@@ -372,7 +378,8 @@ impl ItemVectors {
         Ok(ItemVectors {
             dim,
             rows,
-            index: OnceLock::new(),
+            index: Arc::default(),
+            building: Arc::default(),
         })
     }
 
@@ -387,8 +394,8 @@ impl ItemVectors {
 
     /// The `k` items most similar to `item` by cosine among those `allowed` accepts, best
     /// first: from the approximate index when the catalogue has at least
-    /// [`ItemVectors::INDEX_MIN_ITEMS`] vectors and the index finds `k` allowed items among its
-    /// candidates, else by an exact scan.
+    /// [`ItemVectors::INDEX_MIN_ITEMS`] vectors, the index is built, and it finds `k` allowed
+    /// items among its candidates; else by an exact scan.
     pub fn nearest(&self, item: u32, k: usize, allowed: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
         let query = self.rows.get(item as usize).and_then(Option::as_ref);
         if let (Some(index), Some(query), true) = (self.index(), query, k < VectorIndex::EF_SEARCH)
@@ -413,15 +420,36 @@ impl ItemVectors {
     /// below it a scan costs well under a millisecond.
     pub const INDEX_MIN_ITEMS: usize = 20_000;
 
-    /// The approximate index (built on first use), `None` for a small catalogue.
+    fn large(&self) -> bool {
+        self.rows.iter().filter(|r| r.is_some()).count() >= Self::INDEX_MIN_ITEMS
+    }
+
+    /// The approximate index when it is built. The first call on a large catalogue starts
+    /// building it on a thread of its own (tens of seconds at 100,000 items on two cores):
+    /// until it is done, searches scan, so no query waits for it.
     pub fn index(&self) -> Option<&VectorIndex> {
-        self.index
-            .get_or_init(|| {
-                let with_vectors = self.rows.iter().filter(|r| r.is_some()).count();
-                (with_vectors >= Self::INDEX_MIN_ITEMS)
-                    .then(|| Arc::new(VectorIndex::build(&self.rows, 0x5eed)))
-            })
-            .as_deref()
+        if let Some(index) = self.index.get() {
+            return Some(index);
+        }
+        if !self.building.swap(true, Ordering::AcqRel) && self.large() {
+            let (rows, cell) = (self.rows.clone(), self.index.clone());
+            std::thread::spawn(move || {
+                cell.get_or_init(|| VectorIndex::build(&rows, INDEX_SEED));
+            });
+        }
+        None
+    }
+
+    /// The approximate index, built now on this thread when it is not built yet (waiting for
+    /// a build under way); `None` for a small catalogue.
+    pub fn build_index(&self) -> Option<&VectorIndex> {
+        if !self.large() {
+            return None;
+        }
+        Some(
+            self.index
+                .get_or_init(|| VectorIndex::build(&self.rows, INDEX_SEED)),
+        )
     }
 
     /// [`ItemVectors::nearest`] by an exact scan of every item.
@@ -441,5 +469,47 @@ impl ItemVectors {
             })
             .collect();
         argus_extensions::ml::recommend::top_k(&scores, k, allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_catalogue_scans_until_its_index_is_built_then_answers_from_it() {
+        // Points on the unit circle: item i at angle i (in steps of 2π / n).
+        let n = ItemVectors::INDEX_MIN_ITEMS;
+        let step = std::f32::consts::TAU / n as f32;
+        let vectors = ItemVectors {
+            dim: 2,
+            rows: (0..n)
+                .map(|i| Some(vec![(i as f32 * step).cos(), (i as f32 * step).sin()]))
+                .collect(),
+            ..ItemVectors::default()
+        };
+        let exact = vectors.nearest_exact(100, 4, |_| true);
+        let ids: Vec<u32> = exact.iter().map(|e| e.0).collect();
+        assert_eq!(&ids[..2].iter().copied().min(), &Some(99));
+        // Before the index exists the search scans (and starts the build in the background).
+        assert_eq!(vectors.nearest(100, 4, |_| true), exact);
+        assert!(vectors.build_index().is_some());
+        assert!(vectors.index().is_some());
+        let found = vectors.nearest(100, 4, |_| true);
+        let found_ids: Vec<u32> = found.iter().map(|e| e.0).collect();
+        let mut want = ids.clone();
+        want.sort_unstable();
+        let mut got = found_ids.clone();
+        got.sort_unstable();
+        assert_eq!(got, want, "the four nearest angles");
+        // A filter that leaves too few of the index's candidates falls back to the scan.
+        let far = vectors.nearest(100, 2, |j| j > 15_000);
+        assert_eq!(far, vectors.nearest_exact(100, 2, |j| j > 15_000));
+        let small = ItemVectors {
+            dim: 2,
+            rows: vectors.rows[..100].to_vec(),
+            ..ItemVectors::default()
+        };
+        assert!(small.build_index().is_none() && small.index().is_none());
     }
 }
