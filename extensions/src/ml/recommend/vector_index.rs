@@ -44,10 +44,8 @@ impl VectorIndex {
             .enumerate()
             .filter_map(|(i, v)| Some((UnitVector(v.clone()?), i as u32)))
             .unzip();
-        // Half the search's candidates while building, for half the build time; the benchmark
-        // reports the recall against the exact scan that this gives.
         let map = Builder::default()
-            .ef_construction(Self::EF_SEARCH / 2)
+            .ef_construction(Self::EF_SEARCH)
             .ef_search(Self::EF_SEARCH)
             .seed(seed)
             .build(points, items);
