@@ -10,17 +10,11 @@ use argus_db::outbox::{applied_ids, GraphOp};
 use argus_db::transactions::TransactionInput;
 use argus_engine::{Dir, Direction, NeighborQuery, MAX_NEIGHBOR_LIMIT};
 
-use crate::{database, or_error, setting, DEFAULT_MODEL};
+use crate::{database, name_or_default, or_error, DEFAULT_MODEL};
 
 /// The model to use: the argument, else `argus.default_model`, else the only registered one.
 fn model_name(db: &argus_db::Database, model: Option<&str>) -> String {
-    match model.map(str::trim).filter(|m| !m.is_empty()) {
-        Some(m) => m.to_string(),
-        None => match setting(&DEFAULT_MODEL) {
-            Some(m) => m,
-            None => or_error(db.default_model(None)),
-        },
-    }
+    name_or_default(model, &DEFAULT_MODEL, || db.default_model(None))
 }
 
 /// Fraud score (probability) of the node with `key` under `model`; NULL for a NULL or unknown

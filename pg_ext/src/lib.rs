@@ -88,6 +88,19 @@ pub(crate) fn setting(guc: &GucSetting<Option<CString>>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// The name to use: `given` when not blank, else the GUC `default`, else `fallback` (the only
+/// one registered; an ERROR when there is none or several).
+pub(crate) fn name_or_default(
+    given: Option<&str>,
+    default: &GucSetting<Option<CString>>,
+    fallback: impl FnOnce() -> argus_db::Result<String>,
+) -> String {
+    match given.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => m.to_string(),
+        None => setting(default).unwrap_or_else(|| or_error(fallback())),
+    }
+}
+
 /// The configured data directory, or an ERROR saying how to set it.
 pub(crate) fn data_directory() -> PathBuf {
     match setting(&DATA_DIRECTORY) {

@@ -6,18 +6,12 @@ use pgrx::prelude::*;
 
 use argus_db::recommend::{LookbookSettings, RecommendOptions};
 
-use crate::{database, or_error, setting, DEFAULT_RECOMMENDER};
+use crate::{database, name_or_default, or_error, DEFAULT_RECOMMENDER};
 
 /// The recommender to use: the argument, else `argus.default_recommender`, else the only
 /// registered one.
 fn recommender_name(db: &argus_db::Database, model: Option<&str>) -> String {
-    match model.map(str::trim).filter(|m| !m.is_empty()) {
-        Some(m) => m.to_string(),
-        None => match setting(&DEFAULT_RECOMMENDER) {
-            Some(m) => m,
-            None => or_error(db.default_recommender()),
-        },
-    }
+    name_or_default(model, &DEFAULT_RECOMMENDER, || db.default_recommender())
 }
 
 /// A count argument as a `usize`, or an ERROR naming it (the API checks the upper bound).
