@@ -54,8 +54,10 @@ CONF
 pg_start() { su postgres -c "$PG_BIN/pg_ctl -D $PG_WORK/pg -l $PG_WORK/log -w start" >/dev/null; }
 pg_stop() { su postgres -c "$PG_BIN/pg_ctl -D $PG_WORK/pg -m ${1:-immediate} stop" >/dev/null 2>&1 || true; }
 
-# pg_q SQL: one statement through psql, unaligned, tuples only.
-pg_q() { su postgres -c "$PG_BIN/psql -X -tA -h $PG_WORK -p $PG_PORT -U postgres -d postgres -c \"$1\"" 2>&1; }
+# pg_db DATABASE SQL: one statement through psql in DATABASE, unaligned, tuples only.
+pg_db() { su postgres -c "$PG_BIN/psql -X -tA -h $PG_WORK -p $PG_PORT -U postgres -d $1 -c \"$2\"" 2>&1; }
+# pg_q SQL: pg_db in database postgres.
+pg_q() { pg_db postgres "$1"; }
 
 # pg_bench OPTIONS...: pgbench against the cluster (scripts must be readable by `postgres`).
 pg_bench() { su postgres -c "$PG_BIN/pgbench -n -h $PG_WORK -p $PG_PORT -U postgres $*"; }

@@ -104,7 +104,6 @@ echo "== pg: upgrade from 0.1.0"
 # `cargo pgrx install` copied: a database created at 0.1.0 and updated must equal a fresh one.
 cp pg_ext/sql/history/argus--0.1.0.sql "$($PG_BIN/pg_config --sharedir)/extension/"
 pg_q "CREATE DATABASE argus_upgrade" >/dev/null
-pg_db() { su postgres -c "$PG_BIN/psql -X -tA -h $PG_WORK -p $PG_PORT -U postgres -d $1 -c \"$2\"" 2>&1; }
 check "CREATE EXTENSION argus VERSION '0.1.0'" \
   "$(pg_db argus_upgrade "CREATE EXTENSION argus VERSION '0.1.0'; SELECT extversion FROM pg_extension WHERE extname = 'argus'" | tail -1)" "0.1.0"
 check "ALTER EXTENSION argus UPDATE" \

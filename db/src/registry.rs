@@ -308,18 +308,27 @@ pub(crate) fn names(snapshot: &Snapshot, shelf: Shelf) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// What a fraud model version predicts, read without decoding the model itself.
+#[derive(Deserialize)]
+struct FraudHead {
+    model: Predicts,
+}
+
+#[derive(Deserialize)]
+struct Predicts {
+    label: String,
+    target: String,
+}
+
+/// The head of fraud model `name`'s `version`, from its version record `value`.
+fn fraud_head(snapshot: &Snapshot, name: &str, version: u32, value: Vec<u8>) -> Result<FraudHead> {
+    let bytes = version_bytes(snapshot, Shelf::Fraud, name, version, value)?;
+    decode(&bytes, "model version")
+}
+
 /// `(label, target)` of every registered version: what models predict is a label, which no
 /// other model may read as an input ([`crate::labels`]).
 pub(crate) fn registered_targets(snapshot: &Snapshot) -> Result<Vec<(String, String)>> {
-    #[derive(Deserialize)]
-    struct Predicts {
-        label: String,
-        target: String,
-    }
-    #[derive(Deserialize)]
-    struct Head {
-        model: Predicts,
-    }
     let lower = meta_key(b"model/");
     let mut upper = lower.clone();
     *upper.last_mut().expect("non-empty prefix") += 1;
@@ -327,8 +336,7 @@ pub(crate) fn registered_targets(snapshot: &Snapshot) -> Result<Vec<(String, Str
     for pair in snapshot.view().scan(&lower, &upper, false) {
         let (key, value) = pair?;
         if let Some((name, version)) = name_and_version(&key) {
-            let bytes = version_bytes(snapshot, Shelf::Fraud, &name, version, value.to_vec())?;
-            let head = decode::<Head>(&bytes, "model version")?;
+            let head = fraud_head(snapshot, &name, version, value.to_vec())?;
             out.push((head.model.label, head.model.target));
         }
     }
@@ -522,14 +530,6 @@ impl Database {
         let snapshot = self.snapshot();
         let mut names = names(&snapshot, Shelf::Fraud)?;
         if let Some(label) = label {
-            #[derive(Deserialize)]
-            struct Predicts {
-                label: String,
-            }
-            #[derive(Deserialize)]
-            struct Head {
-                model: Predicts,
-            }
             let mut predicting = Vec::with_capacity(names.len());
             for name in names {
                 // Only the deployed version's head: what a call without a model would score.
@@ -540,8 +540,7 @@ impl Database {
                     .ok_or_else(|| {
                         Error::Corrupt(format!("model {name} lost version {version}"))
                     })?;
-                let bytes = version_bytes(&snapshot, Shelf::Fraud, &name, version, bytes)?;
-                if decode::<Head>(&bytes, "model version")?.model.label == label {
+                if fraud_head(&snapshot, &name, version, bytes)?.model.label == label {
                     predicting.push(name);
                 }
             }
