@@ -68,6 +68,7 @@ fn main() -> anyhow::Result<()> {
         undirected: false,
         create_missing_nodes: true,
         resume: true,
+        again: false,
         options: LoadOptions {
             batch_rows,
             ..LoadOptions::default()

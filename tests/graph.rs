@@ -677,6 +677,53 @@ fn limited_neighbor_reads(kind: BackendKind) {
             lazy.entries_read()
         );
     }
+    // Visited in place: the same edges as listed, for each query shape; a stop is a stop.
+    let sort_key = |n: &argus_engine::Neighbor| {
+        (
+            n.edge_type,
+            n.edge_id,
+            matches!(n.dir, argus_engine::Dir::Out),
+            n.time,
+            n.node,
+        )
+    };
+    let shapes = [
+        every.clone(),
+        NeighborQuery {
+            edge_type: Some("paid".into()),
+            ..every.clone()
+        },
+        NeighborQuery {
+            direction: Direction::In,
+            since: Some(T0 + 1_000 * HOUR),
+            until: Some(T0 + 4_000 * HOUR),
+            ..every.clone()
+        },
+        NeighborQuery {
+            since: Some(T0 + 10),
+            until: Some(T0),
+            ..every.clone()
+        },
+    ];
+    for q in shapes {
+        let mut listed = snap.neighbors_by_id(label, card, &q).unwrap();
+        let mut visited = Vec::new();
+        snap.for_each_neighbor(label, card, &q, |n| {
+            visited.push(n.clone());
+            true
+        })
+        .unwrap();
+        listed.sort_by_key(sort_key);
+        visited.sort_by_key(sort_key);
+        assert_eq!(visited, listed, "{q:?}");
+    }
+    let mut seen = 0;
+    snap.for_each_neighbor(label, card, &every, |_| {
+        seen += 1;
+        seen < 10
+    })
+    .unwrap();
+    assert_eq!(seen, 10);
     let err = snap
         .neighbors_by_id(
             label,

@@ -42,6 +42,7 @@ fn edges(
         undirected: false,
         create_missing_nodes: false,
         resume: false,
+        again: false,
         options: LoadOptions::default(),
     }
 }
@@ -771,21 +772,64 @@ fn loading_a_loaded_edge_file_again_is_refused_and_resuming_a_changed_one_too() 
     );
     assert_eq!(count(&store), 1200);
 
-    // A copy under another name is a new load (the way out for loading rows twice on purpose).
-    let copy = write(dir.path(), "pay-again.csv", original.as_bytes());
+    // The same rows under another name, in another folder: refused too, naming where they were
+    // loaded from; so is a copy holding only some of them. Resuming from the copy, extended,
+    // loads only the rows after them.
+    std::fs::write(&file, &extended).unwrap();
+    let elsewhere = dir.path().join("moved");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let copy = write(&elsewhere, "renamed.csv", extended.as_bytes());
     let mut again = spec.clone();
-    again.file = copy;
+    again.file = copy.clone();
     again.resume = false;
+    let refused = |spec: &load::EdgeLoad| {
+        load::load_edges(&store, spec, &mut quiet())
+            .unwrap_err()
+            .to_string()
+    };
+    let err = refused(&again);
+    assert!(
+        err.contains("renamed.csv")
+            && err.contains("first 1200 rows were already loaded")
+            && err.contains("pay.csv (the same rows under another name)")
+            && err.contains("--again"),
+        "{err}"
+    );
+    std::fs::write(&copy, &original).unwrap();
+    let err = refused(&again);
+    assert!(
+        err.contains("renamed.csv: it opens with the same row as")
+            && err.contains("pay.csv, whose first 1200 rows were loaded")
+            && err.contains("it has only 1000 rows")
+            && err.contains("--again"),
+        "{err}"
+    );
+    assert_eq!(count(&store), 1200);
+    std::fs::write(&copy, format!("{extended}{}", payment_rows(1200..1250))).unwrap();
+    assert_eq!(load::edge_load_checkpoint(&store, &again).unwrap(), 1200);
+    again.resume = true;
     let r = load::load_edges(&store, &again, &mut quiet()).unwrap();
-    assert_eq!(r.rows, 1000);
-    assert_eq!(count(&store), 2200);
+    assert_eq!((r.skipped_rows, r.rows), (1200, 50));
+    assert_eq!(count(&store), 1250);
+    // The checkpoint moved on under both names: the original path has nothing left to load.
+    spec.file = file.clone();
+    std::fs::write(&file, format!("{extended}{}", payment_rows(1200..1250))).unwrap();
+    let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
+    assert_eq!((r.skipped_rows, r.rows), (1250, 0));
+
+    // Loading rows twice on purpose is asked for by name.
+    again.resume = false;
+    again.again = true;
+    let r = load::load_edges(&store, &again, &mut quiet()).unwrap();
+    assert_eq!(r.rows, 1250);
+    assert_eq!(count(&store), 2500);
 
     // A different file at the loaded path (its first rows differ) loads in full without --resume.
     std::fs::write(&file, format!("{header}{}", payment_rows(5000..5300))).unwrap();
     spec.resume = false;
     let r = load::load_edges(&store, &spec, &mut quiet()).unwrap();
     assert_eq!((r.skipped_rows, r.rows), (0, 300));
-    assert_eq!(count(&store), 2500);
+    assert_eq!(count(&store), 2800);
     let report = argus_engine::check::check(&store.snapshot()).unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
 }
@@ -854,10 +898,7 @@ fn a_bulk_commit_whose_files_cannot_be_linked_is_completed_when_the_store_is_reo
     let away = parked.lock().unwrap().take().expect("a file was parked");
     std::fs::rename(&away, away.with_extension("sst")).unwrap();
     let store = GraphStore::open_with(&db, None, bulk.clone()).unwrap();
-    assert_eq!(
-        load::edge_load_checkpoint(&store, "paid", &file).unwrap(),
-        400
-    );
+    assert_eq!(load::edge_load_checkpoint(&store, &spec).unwrap(), 400);
     let t = store.catalog().edge_type("paid").unwrap().id;
     assert_eq!(store.snapshot().edge_count(t).unwrap(), 400);
     let report = argus_engine::check::check(&store.snapshot()).unwrap();

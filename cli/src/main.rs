@@ -280,6 +280,10 @@ enum Load {
         /// Continue a failed load of this file: skip the rows it already committed.
         #[arg(long)]
         resume: bool,
+        /// Load every row even where an earlier load (of this file or of the same rows under
+        /// another name) committed them: they are added again, as parallel edges.
+        #[arg(long, conflicts_with = "resume")]
+        again: bool,
         #[command(flatten)]
         csv: CsvArgs,
     },
@@ -572,6 +576,7 @@ fn run_load(store: &GraphStore, cmd: &Load, format: Format) -> Result<()> {
             undirected,
             create_missing_nodes,
             resume,
+            again,
             csv,
         } => {
             let (src_label, src_column) = split_label(src, "--src")?;
@@ -587,6 +592,7 @@ fn run_load(store: &GraphStore, cmd: &Load, format: Format) -> Result<()> {
                 undirected: *undirected,
                 create_missing_nodes: *create_missing_nodes,
                 resume: *resume,
+                again: *again,
                 options: csv_options(csv)?,
             };
             let bar = output::LoadBar::new(&format!("edges {edge_type}"));

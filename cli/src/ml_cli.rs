@@ -127,6 +127,9 @@ pub struct ModelArgs {
     /// Trees: least hessian weight in a leaf.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().min_child_weight)]
     tree_min_child_weight: f64,
+    /// Trees: L2 penalty on leaf weights (λ in the leaf value −G/(H+λ)).
+    #[arg(long, default_value_t = argus_db::train::default_tree_config().lambda)]
+    tree_lambda: f64,
     /// Trees: rounds without a better validation ROC-AUC before boosting stops.
     #[arg(long, default_value_t = argus_db::train::default_tree_config().patience)]
     tree_patience: usize,
@@ -322,6 +325,13 @@ fn train_spec(args: &ModelArgs) -> Result<TrainSpec> {
         ));
     }
     spec.trees.min_child_weight = args.tree_min_child_weight;
+    if args.tree_lambda.is_nan() || args.tree_lambda < 0.0 {
+        return Err(anyhow!(
+            "--tree-lambda must be at least 0, got {}",
+            args.tree_lambda
+        ));
+    }
+    spec.trees.lambda = args.tree_lambda;
     spec.trees.patience = args.tree_patience.max(1);
     if args.neighbours == 0 {
         return Err(anyhow!("--neighbours must be at least 1"));

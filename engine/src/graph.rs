@@ -1446,6 +1446,59 @@ impl Snapshot {
         Ok(NeighborIter(self.adjacency(label, node, q)?))
     }
 
+    /// Visit the edges of a node (by id) matching `q` as they lie in storage: one slot (edge
+    /// type, direction) after another, oldest first within a slot, entries read in place
+    /// without being copied or merged across slots; `q.oldest_first` and `q.limit` are
+    /// ignored, and `visit` returning `false` stops. For reads that consume every edge at once
+    /// (counts, distinct neighbours, traversals), where the ordered list of
+    /// [`Snapshot::neighbors_by_id`] costs more than the work done with it.
+    pub fn for_each_neighbor(
+        &self,
+        label: CatalogId,
+        node: NodeId,
+        q: &NeighborQuery,
+        mut visit: impl FnMut(&Neighbor) -> bool,
+    ) -> Result<()> {
+        let since = q.since.unwrap_or(NO_TIME);
+        let until = q.until.unwrap_or(i64::MAX);
+        if since > until {
+            return Ok(());
+        }
+        for (edge_type, dir) in self.adjacency_slots(label, q)? {
+            let other_label = self.other_label(label, edge_type, dir)?;
+            let (lo, hi) = keys::adj_time_range(label, node, edge_type, dir, since, until);
+            let mut stopped = false;
+            self.view.scan_each(&lo, &hi, &mut |key, value| {
+                let adj = AdjKey::decode(key)?;
+                let neighbor = Neighbor {
+                    edge_type,
+                    edge_id: adj.edge,
+                    dir,
+                    time: opt_time(adj.time),
+                    label: other_label,
+                    node: adjacency_other(value)?,
+                };
+                stopped = !visit(&neighbor);
+                Ok(!stopped)
+            })?;
+            if stopped {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The label at the other end of `edge_type`'s edges seen from a `label` node in `dir`.
+    fn other_label(&self, label: CatalogId, edge_type: CatalogId, dir: Dir) -> Result<CatalogId> {
+        let def = self.catalog.edge_type_by_id(edge_type)?;
+        Ok(match (def.undirected, dir) {
+            (true, _) if def.src_label == label => def.dst_label,
+            (true, _) => def.src_label,
+            (false, Dir::Out) => def.dst_label,
+            (false, Dir::In) => def.src_label,
+        })
+    }
+
     fn adjacency(
         &self,
         label: CatalogId,
@@ -1458,18 +1511,7 @@ impl Snapshot {
         let mut scans = Vec::with_capacity(slots.len());
         if since <= until {
             for (edge_type, dir) in slots {
-                let def = self.catalog.edge_type_by_id(edge_type)?;
-                let other_label = match (def.undirected, dir) {
-                    (true, _) => {
-                        if def.src_label == label {
-                            def.dst_label
-                        } else {
-                            def.src_label
-                        }
-                    }
-                    (false, Dir::Out) => def.dst_label,
-                    (false, Dir::In) => def.src_label,
-                };
+                let other_label = self.other_label(label, edge_type, dir)?;
                 let (lo, hi) = keys::adj_time_range(label, node, edge_type, dir, since, until);
                 scans.push(SlotScan {
                     entries: self.view.scan(&lo, &hi, !q.oldest_first),

@@ -1,13 +1,15 @@
 //! Edge-load checkpoints: how many rows of a file a load committed, which file that was, and a
 //! digest of those rows.
 //!
-//! A checkpoint is stored under the edge type and the file's path, in the same transaction as
-//! each batch. Resuming skips the rows it counts; before it does, it checks that the file still
-//! begins with exactly those rows (the digest over their parsed fields), so that a file replaced
-//! or edited in its loaded part is refused instead of having rows skipped that were never
-//! loaded. A file fixed or extended after its loaded rows resumes. Loading a file again without
-//! resuming is refused when it begins with the rows already loaded, since that would add them a
-//! second time as parallel edges.
+//! A checkpoint is stored under the edge type and a digest of the file's header and first row
+//! (its *opening*), in the same transaction as each batch; so a file is found by what it holds,
+//! not by its name: the same rows under another name or in another folder meet the checkpoint
+//! their first load wrote. Resuming skips the rows it counts; before it does, it checks that the
+//! file still begins with exactly those rows (the digest over their parsed fields), so that a
+//! file replaced or edited in its loaded part is refused instead of having rows skipped that
+//! were never loaded. A file fixed or extended after its loaded rows resumes. Loading a file
+//! again without resuming is refused when it begins with rows already loaded, since that would
+//! add them a second time as parallel edges.
 
 use std::io::Read;
 use std::path::Path;
@@ -22,9 +24,13 @@ use crate::error::{Error, Result};
 /// Bytes at the start of a file hashed into its identity.
 const HEAD_BYTES: u64 = 64 << 10;
 
-/// Version tag of the checkpoint encoding; checkpoints written before it are a bare row count.
+/// Version tags of the checkpoint encodings. Version 1 is a bare row count (stored under the
+/// file's path), version 2 adds the file's identity and row digest (under the path too),
+/// version 3 the opening digest and the path it was loaded from (stored under the opening).
 const CHECKPOINT_V2: u8 = 2;
 const CHECKPOINT_V2_LEN: usize = 1 + 5 * 8;
+const CHECKPOINT_V3: u8 = 3;
+const CHECKPOINT_V3_FIXED_LEN: usize = 1 + 6 * 8;
 
 /// What a file looked like when a load read it: size, modification time and a hash of its first
 /// 64 KiB. Equal identities mean the same file without reading it; different ones only mean it
@@ -59,7 +65,7 @@ impl FileIdentity {
 }
 
 /// A stored checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Checkpoint {
     /// Data rows of the file committed.
     pub(crate) rows: u64,
@@ -67,6 +73,12 @@ pub(crate) struct Checkpoint {
     pub(crate) file: Option<FileIdentity>,
     /// [`RowDigest`] of the header and the committed rows (absent in older checkpoints).
     pub(crate) digest: Option<u64>,
+    /// [`RowDigest`] of the header and the first row, the key the checkpoint is found by
+    /// (absent in older checkpoints, which are found by their path).
+    pub(crate) opening: Option<u64>,
+    /// The file's canonical path as the load that wrote this named it (older checkpoints keep
+    /// it in their key).
+    pub(crate) path: Option<String>,
 }
 
 impl Checkpoint {
@@ -76,17 +88,20 @@ impl Checkpoint {
             modified_nanos: 0,
             head_hash: 0,
         });
-        let mut out = Vec::with_capacity(CHECKPOINT_V2_LEN);
-        out.push(CHECKPOINT_V2);
+        let path = self.path.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(CHECKPOINT_V3_FIXED_LEN + path.len());
+        out.push(CHECKPOINT_V3);
         for v in [
             self.rows,
             file.size,
             file.modified_nanos,
             file.head_hash,
             self.digest.unwrap_or(0),
+            self.opening.unwrap_or(0),
         ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
+        out.extend_from_slice(path.as_bytes());
         out
     }
 
@@ -96,11 +111,18 @@ impl Checkpoint {
                 rows: crate::keys::decode_u64(bytes)?,
                 file: None,
                 digest: None,
+                opening: None,
+                path: None,
             });
         }
-        if bytes.len() != CHECKPOINT_V2_LEN || bytes[0] != CHECKPOINT_V2 {
+        let well_formed = match bytes.first() {
+            Some(&CHECKPOINT_V2) => bytes.len() == CHECKPOINT_V2_LEN,
+            Some(&CHECKPOINT_V3) => bytes.len() >= CHECKPOINT_V3_FIXED_LEN,
+            _ => false,
+        };
+        if !well_formed {
             return Err(Error::Corrupt(format!(
-                "edge-load checkpoint of {} bytes with tag {:?}, expected {CHECKPOINT_V2_LEN} bytes with tag {CHECKPOINT_V2}",
+                "edge-load checkpoint of {} bytes with tag {:?}, expected {CHECKPOINT_V2_LEN} bytes with tag {CHECKPOINT_V2} or at least {CHECKPOINT_V3_FIXED_LEN} with tag {CHECKPOINT_V3}",
                 bytes.len(),
                 bytes.first()
             )));
@@ -108,6 +130,16 @@ impl Checkpoint {
         let field = |i: usize| {
             let start = 1 + 8 * i;
             u64::from_be_bytes(bytes[start..start + 8].try_into().expect("8 bytes"))
+        };
+        let v3 = bytes[0] == CHECKPOINT_V3;
+        let path = if v3 {
+            let raw = &bytes[CHECKPOINT_V3_FIXED_LEN..];
+            let path = std::str::from_utf8(raw).map_err(|_| {
+                Error::Corrupt("edge-load checkpoint whose path is not UTF-8".into())
+            })?;
+            Some(path.to_string())
+        } else {
+            None
         };
         Ok(Checkpoint {
             rows: field(0),
@@ -117,6 +149,8 @@ impl Checkpoint {
                 head_hash: field(3),
             }),
             digest: Some(field(4)),
+            opening: v3.then(|| field(5)),
+            path,
         })
     }
 }
@@ -185,11 +219,24 @@ mod tests {
                 head_hash: 0xDEAD_BEEF,
             }),
             digest: Some(42),
+            opening: Some(7),
+            path: Some("/data/pay.csv".into()),
         };
         assert_eq!(Checkpoint::decode(&c.encode()).unwrap(), c);
         let old = Checkpoint::decode(&700u64.to_be_bytes()).unwrap();
         assert_eq!((old.rows, old.file, old.digest), (700, None, None));
+        // A version-2 checkpoint: identity and digest, no opening or path.
+        let mut v2 = vec![CHECKPOINT_V2];
+        for v in [700u64, 12_345, 1, 0xDEAD_BEEF, 42] {
+            v2.extend_from_slice(&v.to_be_bytes());
+        }
+        let v2 = Checkpoint::decode(&v2).unwrap();
+        assert_eq!(
+            (v2.rows, v2.digest, v2.opening, v2.path),
+            (700, Some(42), None, None)
+        );
         assert!(Checkpoint::decode(&[9; 41]).is_err());
+        assert!(Checkpoint::decode(&[CHECKPOINT_V3; 20]).is_err());
         assert!(Checkpoint::decode(b"short").is_err());
     }
 

@@ -191,6 +191,9 @@ pub struct EdgeLoad {
     pub create_missing_nodes: bool,
     /// Skip the rows an earlier run of this load committed.
     pub resume: bool,
+    /// Load every row even where an earlier load committed the same rows (from this file or
+    /// one of the same content): they are added again, as parallel edges.
+    pub again: bool,
     /// Shared options.
     pub options: LoadOptions,
 }
@@ -216,6 +219,7 @@ impl EdgeLoad {
             undirected: false,
             create_missing_nodes: false,
             resume: false,
+            again: false,
             options: LoadOptions::default(),
         }
     }
@@ -722,66 +726,180 @@ pub fn load_nodes(
     Ok(report)
 }
 
-/// Meta key of an edge load's checkpoint: rows of `file` committed into `edge_type`.
-fn checkpoint_name(edge_type: &str, file: &Path) -> Vec<u8> {
+/// Meta-name prefix of the checkpoints of loads into `edge_type`.
+fn checkpoint_prefix(edge_type: &str) -> String {
+    format!("load/{edge_type}/")
+}
+
+/// The canonical path of `file` as checkpoints name it.
+fn canonical_name(file: &Path) -> String {
     let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    format!("load/{edge_type}/{}", canonical.display()).into_bytes()
+    canonical.display().to_string()
 }
 
-/// Rows of `file` an earlier load into `edge_type` committed (0 if none).
-pub fn edge_load_checkpoint(store: &GraphStore, edge_type: &str, file: &Path) -> Result<u64> {
-    Ok(stored_checkpoint(store, edge_type, file)?.map_or(0, |c| c.rows))
+/// A checkpoint as stored: its meta name, and the path of the file it was written for.
+#[derive(Debug, Clone)]
+struct StoredCheckpoint {
+    name: Vec<u8>,
+    path: String,
+    checkpoint: Checkpoint,
 }
 
-fn stored_checkpoint(
-    store: &GraphStore,
-    edge_type: &str,
-    file: &Path,
-) -> Result<Option<Checkpoint>> {
-    let key = crate::keys::meta_key(&checkpoint_name(edge_type, file));
-    store
-        .backend()
-        .get(&key)?
-        .map(|b| Checkpoint::decode(&b))
-        .transpose()
-}
-
-/// Whether `file` begins with rows that `loaded` counts: its first 64 KiB are those of the
-/// loaded file, or its first `loaded.rows` rows are the loaded rows (a file changed only after
-/// them).
-fn begins_with_loaded_rows(
-    file: &Path,
-    identity: &FileIdentity,
-    options: &LoadOptions,
-    loaded: &Checkpoint,
-) -> bool {
-    if loaded.file.map(|f| f.head_hash) == Some(identity.head_hash) {
-        return true;
+/// Every checkpoint of loads into `edge_type`: those keyed by the file's opening rows, and those
+/// of older versions keyed by the file's path (`load/TYPE//abs/path`).
+fn stored_checkpoints(store: &GraphStore, edge_type: &str) -> Result<Vec<StoredCheckpoint>> {
+    let prefix = checkpoint_prefix(edge_type);
+    let lower = crate::keys::meta_key(prefix.as_bytes());
+    let mut upper = lower.clone();
+    *upper.last_mut().expect("the prefix ends in '/'") += 1;
+    let mut found = Vec::new();
+    for pair in store.backend().scan(&lower, &upper, false) {
+        let (key, value) = pair?;
+        let name = key[1..].to_vec();
+        let checkpoint = Checkpoint::decode(&value)?;
+        let path = match &checkpoint.path {
+            Some(p) => p.clone(),
+            None => String::from_utf8_lossy(&name[prefix.len()..]).into_owned(),
+        };
+        found.push(StoredCheckpoint {
+            name,
+            path,
+            checkpoint,
+        });
     }
-    let Some(expected) = loaded.digest else {
-        // A checkpoint of an older version has no digest: assume the worst.
-        return true;
-    };
-    let Ok(mut rows) = Rows::open(file, options) else {
-        return false;
-    };
+    Ok(found)
+}
+
+/// A fresh meta name for the first checkpoint of a load of rows opening with `opening`.
+fn new_checkpoint_name(edge_type: &str, opening: u64, taken: &[StoredCheckpoint]) -> Vec<u8> {
+    let prefix = checkpoint_prefix(edge_type);
+    (0u64..)
+        .map(|n| format!("{prefix}#{opening:016x}-{n}").into_bytes())
+        .find(|name| taken.iter().all(|t| &t.name != name))
+        .expect("a free checkpoint name")
+}
+
+/// [`RowDigest`] of `file`'s header and first row (`None` for a file without rows).
+fn opening_digest(file: &Path, options: &LoadOptions) -> Result<Option<u64>> {
+    let mut rows = Rows::open(file, options)?;
     let mut digest = RowDigest::of_columns(rows.columns());
-    for _ in 0..loaded.rows {
-        match rows.next() {
-            Ok(Some(row)) => digest.add_row(&row),
-            _ => return false,
+    Ok(match rows.next()? {
+        Some(row) => {
+            digest.add_row(&row);
+            Some(digest.0)
+        }
+        None => None,
+    })
+}
+
+/// The checkpoint, among `stored`, of the most rows that `file` begins with: one written for a
+/// file of the same opening rows, whatever its name, whose first 64 KiB are this file's or whose
+/// row digest its first rows reproduce. Checkpoints of older versions, found only by path,
+/// count as loaded rows of the file at that path.
+fn loaded_part<'a>(
+    file: &Path,
+    path: &str,
+    identity: &FileIdentity,
+    opening: Option<u64>,
+    options: &LoadOptions,
+    stored: &'a [StoredCheckpoint],
+) -> Result<Option<&'a StoredCheckpoint>> {
+    let mut matched: Vec<&StoredCheckpoint> = Vec::new();
+    // Candidates whose rows must be read to tell, by rows loaded.
+    let mut to_read: Vec<&StoredCheckpoint> = Vec::new();
+    for s in stored.iter().filter(|s| s.checkpoint.rows > 0) {
+        let c = &s.checkpoint;
+        let candidate = match c.opening {
+            Some(o) => opening == Some(o),
+            None => s.path == path,
+        };
+        if !candidate {
+            continue;
+        }
+        if c.file.map(|f| f.head_hash) == Some(identity.head_hash) || c.digest.is_none() {
+            // The same first 64 KiB, or an older checkpoint that cannot tell: assume the worst.
+            matched.push(s);
+        } else {
+            to_read.push(s);
         }
     }
-    digest.0 == expected
+    to_read.sort_by_key(|s| s.checkpoint.rows);
+    if !to_read.is_empty() {
+        let mut rows = Rows::open(file, options)?;
+        let mut digest = RowDigest::of_columns(rows.columns());
+        let mut read = 0u64;
+        'candidates: for s in to_read {
+            while read < s.checkpoint.rows {
+                match rows.next() {
+                    Ok(Some(row)) => digest.add_row(&row),
+                    // Fewer rows (or an unreadable one) than this candidate and every later one.
+                    _ => break 'candidates,
+                }
+                read += 1;
+            }
+            if s.checkpoint.digest == Some(digest.0) {
+                matched.push(s);
+            }
+        }
+    }
+    Ok(matched.into_iter().max_by_key(|s| s.checkpoint.rows))
 }
 
-fn already_loaded(spec: &EdgeLoad, loaded: &Checkpoint) -> Error {
+/// Rows of `spec`'s file an earlier load into its edge type committed, under this name or any
+/// other (0 if none).
+pub fn edge_load_checkpoint(store: &GraphStore, spec: &EdgeLoad) -> Result<u64> {
+    let (file, options) = (&spec.file, &spec.options);
+    let stored = stored_checkpoints(store, &spec.edge_type)?;
+    let loaded = loaded_part(
+        file,
+        &canonical_name(file),
+        &FileIdentity::of(file)?,
+        opening_digest(file, options)?,
+        options,
+        &stored,
+    )?;
+    Ok(loaded.map_or(0, |s| s.checkpoint.rows))
+}
+
+fn already_loaded(spec: &EdgeLoad, path: &str, loaded: &StoredCheckpoint) -> Error {
+    let source = if loaded.path == path {
+        "by an earlier load of this file".to_string()
+    } else {
+        format!("from {} (the same rows under another name)", loaded.path)
+    };
     Error::InvalidArgument(format!(
-        "{}: its first {} rows were already loaded into edge type '{}' by an earlier load of this file, and loading them again would add them a second time as parallel edges; re-run with --resume to load only the rows after them (none if that load finished), or, to add them again on purpose, load a copy of the file under another name",
+        "{}: its first {} rows were already loaded into edge type '{}' {source}, and loading them again would add them a second time as parallel edges; re-run with --resume to load only the rows after them (none if that load finished), or, to add them again on purpose, with --again",
         spec.file.display(),
-        loaded.rows,
+        loaded.checkpoint.rows,
         spec.edge_type
     ))
+}
+
+fn overlaps_loaded(spec: &EdgeLoad, loaded: &StoredCheckpoint, rows_found: u64) -> Error {
+    let how = if rows_found < loaded.checkpoint.rows {
+        format!("it has only {rows_found} rows, which may all be among them")
+    } else {
+        "its rows differ from them further on".to_string()
+    };
+    Error::InvalidArgument(format!(
+        "{}: it opens with the same row as {}, whose first {} rows were loaded into edge type '{}', but it does not begin with all of those rows ({how}), so loading it could add rows a second time as parallel edges; if it is a different file, load it with --again; if it is that file, restore the rows that were loaded and re-run with --resume",
+        spec.file.display(),
+        loaded.path,
+        loaded.checkpoint.rows,
+        spec.edge_type
+    ))
+}
+
+/// Rows of `file`, counting no further than `limit`.
+fn count_rows(file: &Path, options: &LoadOptions, limit: u64) -> u64 {
+    let Ok(mut rows) = Rows::open(file, options) else {
+        return 0;
+    };
+    let mut n = 0;
+    while n < limit && matches!(rows.next(), Ok(Some(_))) {
+        n += 1;
+    }
+    n
 }
 
 fn changed_since_loaded(
@@ -868,37 +986,81 @@ pub fn load_edges(
     let prop_sources: Vec<usize> = (0..columns.len())
         .filter(|&i| i != src_col && i != dst_col && Some(i) != time_col)
         .collect();
-    let checkpoint = checkpoint_name(&spec.edge_type, &spec.file);
+    let path = canonical_name(&spec.file);
     let identity = FileIdentity::of(&spec.file)?;
-    let loaded = stored_checkpoint(store, &spec.edge_type, &spec.file)?.filter(|c| c.rows > 0);
+    let opening = opening_digest(&spec.file, &spec.options)?;
+    let stored = stored_checkpoints(store, &spec.edge_type)?;
+    let loaded = if spec.again {
+        None
+    } else {
+        loaded_part(
+            &spec.file,
+            &path,
+            &identity,
+            opening,
+            &spec.options,
+            &stored,
+        )?
+    };
     let mut digest = RowDigest::of_columns(&columns);
     let mut report = LoadReport::default();
     match loaded {
         Some(loaded) if spec.resume => {
-            while report.skipped_rows < loaded.rows {
+            while report.skipped_rows < loaded.checkpoint.rows {
                 let Some(row) = rows.next()? else { break };
                 digest.add_row(&row);
                 report.skipped_rows += 1;
             }
-            let unchanged = match loaded.digest {
-                Some(expected) => report.skipped_rows == loaded.rows && digest.0 == expected,
+            let unchanged = match loaded.checkpoint.digest {
+                Some(expected) => {
+                    report.skipped_rows == loaded.checkpoint.rows && digest.0 == expected
+                }
                 // Older checkpoints cannot tell; they resume as before.
                 None => true,
             };
             if !unchanged {
                 return Err(changed_since_loaded(
                     spec,
-                    &loaded,
+                    &loaded.checkpoint,
                     &identity,
                     report.skipped_rows,
                 ));
             }
         }
-        Some(loaded) if begins_with_loaded_rows(&spec.file, &identity, &spec.options, &loaded) => {
-            return Err(already_loaded(spec, &loaded));
+        Some(loaded) => return Err(already_loaded(spec, &path, loaded)),
+        None if spec.again => {}
+        None => {
+            // Rows were loaded from this path, or from a file opening with the same row, and
+            // this file does not begin with them.
+            let most_rows = |same: &dyn Fn(&StoredCheckpoint) -> bool| {
+                stored
+                    .iter()
+                    .filter(|s| s.checkpoint.rows > 0 && same(s))
+                    .max_by_key(|s| s.checkpoint.rows)
+            };
+            let same_path = most_rows(&|s| s.path == path);
+            let same_opening = most_rows(&|s| opening.is_some() && s.checkpoint.opening == opening);
+            let found = |before: &StoredCheckpoint| {
+                count_rows(&spec.file, &spec.options, before.checkpoint.rows)
+            };
+            if spec.resume {
+                if let Some(before) = same_path.or(same_opening) {
+                    return Err(changed_since_loaded(
+                        spec,
+                        &before.checkpoint,
+                        &identity,
+                        found(before),
+                    ));
+                }
+            } else if let Some(before) = same_opening {
+                return Err(overlaps_loaded(spec, before, found(before)));
+            }
         }
-        Some(_) | None => {}
     }
+    let checkpoint = match loaded {
+        Some(loaded) => loaded.name.clone(),
+        None => new_checkpoint_name(&spec.edge_type, opening.unwrap_or(0), &stored),
+    };
 
     // Key → id of endpoints seen so far. The pipeline holds the writer lock for the whole load,
     // so no other writer can delete a node behind this cache.
@@ -1034,6 +1196,8 @@ pub fn load_edges(
                     rows: built + r.rows,
                     file: Some(identity),
                     digest: Some(digest.0),
+                    opening,
+                    path: Some(path.clone()),
                 };
                 txn.set_meta(&checkpoint, reached.encode());
                 Ok((r, finished, (tid, sl, dl)))

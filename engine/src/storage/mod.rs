@@ -156,6 +156,8 @@ impl WriteBatch {
 pub type KvPair = (Box<[u8]>, Box<[u8]>);
 /// Iterator over a key range.
 pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KvPair>> + 'a>;
+/// What [`ReadView::scan_each`] calls with each key and value; `false` stops the scan.
+pub type KvVisit<'v> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'v;
 
 /// Reads: the live store or a snapshot of it.
 pub trait ReadView: Send + Sync {
@@ -165,6 +167,20 @@ pub trait ReadView: Send + Sync {
     /// Keys in `[lower, upper)`, ascending, or descending when `reverse`. Both bounds lie in the
     /// same keyspace.
     fn scan<'a>(&'a self, lower: &[u8], upper: &[u8], reverse: bool) -> KvIter<'a>;
+
+    /// Visit the keys in `[lower, upper)` in ascending order with their values, borrowed from
+    /// the backend rather than copied, until `visit` returns `false`. The same entries as an
+    /// ascending [`ReadView::scan`]; backends that can lend their buffers override this, for
+    /// long scans whose entries are consumed on the spot.
+    fn scan_each(&self, lower: &[u8], upper: &[u8], visit: &mut KvVisit<'_>) -> Result<()> {
+        for pair in self.scan(lower, upper, false) {
+            let (key, value) = pair?;
+            if !visit(&key, &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A storage backend.

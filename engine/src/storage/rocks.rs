@@ -36,7 +36,9 @@ use rocksdb::{
     IngestExternalFileOptions, Options, ReadOptions, SliceTransform, SstFileWriter, DB,
 };
 
-use super::{Backend, Durability, KvIter, LinkHook, Op, ReadView, StoreOptions, WriteBatch};
+use super::{
+    Backend, Durability, KvIter, KvVisit, LinkHook, Op, ReadView, StoreOptions, WriteBatch,
+};
 use crate::error::{Error, Result};
 use crate::keys::{decode_counter, encode_counter, prefix_successor, Keyspace, ADJ_PREFIX_LEN};
 
@@ -580,6 +582,22 @@ fn iterate<'a>(raw: rocksdb::DBRawIteratorWithThreadMode<'a, DB>, reverse: bool)
     }))
 }
 
+/// Ascending visit of a raw iterator's range, lending its key and value buffers.
+fn visit_each(
+    mut raw: rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
+    visit: &mut KvVisit<'_>,
+) -> Result<()> {
+    raw.seek_to_first();
+    while raw.valid() {
+        let (key, value) = (raw.key().expect("valid"), raw.value().expect("valid"));
+        if !visit(key, value)? {
+            return Ok(());
+        }
+        raw.next();
+    }
+    raw.status().map_err(backend_err)
+}
+
 impl ReadView for RocksBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_not_failed()?;
@@ -598,6 +616,13 @@ impl ReadView for RocksBackend {
             .db
             .raw_iterator_cf_opt(handle, read_options_for(lower, upper, reverse));
         iterate(raw, reverse)
+    }
+
+    fn scan_each(&self, lower: &[u8], upper: &[u8], visit: &mut KvVisit<'_>) -> Result<()> {
+        self.check_not_failed()?;
+        let handle = cf(&self.db, lower)?;
+        let options = read_options_for(lower, upper, false);
+        visit_each(self.db.raw_iterator_cf_opt(handle, options), visit)
     }
 }
 
@@ -621,6 +646,12 @@ impl ReadView for FollowerView {
             .0
             .raw_iterator_cf_opt(handle, read_options_for(lower, upper, reverse));
         iterate(raw, reverse)
+    }
+
+    fn scan_each(&self, lower: &[u8], upper: &[u8], visit: &mut KvVisit<'_>) -> Result<()> {
+        let handle = cf(&self.0, lower)?;
+        let options = read_options_for(lower, upper, false);
+        visit_each(self.0.raw_iterator_cf_opt(handle, options), visit)
     }
 }
 
@@ -658,6 +689,16 @@ impl ReadView for RocksSnapshotView {
             .borrow_dependent()
             .raw_iterator_cf_opt(handle, read_options_for(lower, upper, reverse));
         iterate(raw, reverse)
+    }
+
+    fn scan_each(&self, lower: &[u8], upper: &[u8], visit: &mut KvVisit<'_>) -> Result<()> {
+        let handle = cf(self.0.borrow_owner(), lower)?;
+        let options = read_options_for(lower, upper, false);
+        let raw = self
+            .0
+            .borrow_dependent()
+            .raw_iterator_cf_opt(handle, options);
+        visit_each(raw, visit)
     }
 }
 
