@@ -792,73 +792,87 @@ fn opening_digest(file: &Path, options: &LoadOptions) -> Result<Option<u64>> {
     })
 }
 
-/// The checkpoint, among `stored`, of the most rows that `file` begins with: one written for a
-/// file of the same opening rows, whatever its name, whose first 64 KiB are this file's or whose
-/// row digest its first rows reproduce. Checkpoints of older versions, found only by path,
-/// count as loaded rows of the file at that path.
-fn loaded_part<'a>(
-    file: &Path,
-    path: &str,
-    identity: &FileIdentity,
+/// One file as the checkpoints see it: its canonical path, identity and opening digest, and
+/// every checkpoint of the edge type it loads into.
+struct FileCheckpoints {
+    path: String,
+    identity: FileIdentity,
     opening: Option<u64>,
-    options: &LoadOptions,
-    stored: &'a [StoredCheckpoint],
-) -> Result<Option<&'a StoredCheckpoint>> {
-    let mut matched: Vec<&StoredCheckpoint> = Vec::new();
-    // Candidates whose rows must be read to tell, by rows loaded.
-    let mut to_read: Vec<&StoredCheckpoint> = Vec::new();
-    for s in stored.iter().filter(|s| s.checkpoint.rows > 0) {
-        let c = &s.checkpoint;
-        let candidate = match c.opening {
-            Some(o) => opening == Some(o),
-            None => s.path == path,
-        };
-        if !candidate {
-            continue;
-        }
-        if c.file.map(|f| f.head_hash) == Some(identity.head_hash) || c.digest.is_none() {
-            // The same first 64 KiB, or an older checkpoint that cannot tell: assume the worst.
-            matched.push(s);
-        } else {
-            to_read.push(s);
-        }
+    stored: Vec<StoredCheckpoint>,
+}
+
+impl FileCheckpoints {
+    fn read(store: &GraphStore, spec: &EdgeLoad) -> Result<FileCheckpoints> {
+        Ok(FileCheckpoints {
+            path: canonical_name(&spec.file),
+            identity: FileIdentity::of(&spec.file)?,
+            opening: opening_digest(&spec.file, &spec.options)?,
+            stored: stored_checkpoints(store, &spec.edge_type)?,
+        })
     }
-    to_read.sort_by_key(|s| s.checkpoint.rows);
-    if !to_read.is_empty() {
-        let mut rows = Rows::open(file, options)?;
-        let mut digest = RowDigest::of_columns(rows.columns());
-        let mut read = 0u64;
-        'candidates: for s in to_read {
-            while read < s.checkpoint.rows {
-                match rows.next() {
-                    Ok(Some(row)) => digest.add_row(&row),
-                    // Fewer rows (or an unreadable one) than this candidate and every later one.
-                    _ => break 'candidates,
-                }
-                read += 1;
+
+    /// The checkpoint of the most rows that the file begins with: one written for a file of
+    /// the same opening rows, whatever its name, whose first 64 KiB are this file's or whose
+    /// row digest its first rows reproduce. Checkpoints of older versions, found only by
+    /// path, count as loaded rows of the file at that path.
+    fn loaded_part(&self, spec: &EdgeLoad) -> Result<Option<&StoredCheckpoint>> {
+        let mut matched: Vec<&StoredCheckpoint> = Vec::new();
+        // Candidates whose rows must be read to tell, by rows loaded.
+        let mut to_read: Vec<&StoredCheckpoint> = Vec::new();
+        for s in self.stored.iter().filter(|s| s.checkpoint.rows > 0) {
+            let c = &s.checkpoint;
+            let candidate = match c.opening {
+                Some(o) => self.opening == Some(o),
+                None => s.path == self.path,
+            };
+            if !candidate {
+                continue;
             }
-            if s.checkpoint.digest == Some(digest.0) {
+            if c.file.map(|f| f.head_hash) == Some(self.identity.head_hash) || c.digest.is_none() {
+                // The same first 64 KiB, or an older checkpoint that cannot tell: assume the
+                // worst.
                 matched.push(s);
+            } else {
+                to_read.push(s);
             }
         }
+        to_read.sort_by_key(|s| s.checkpoint.rows);
+        if !to_read.is_empty() {
+            let mut rows = Rows::open(&spec.file, &spec.options)?;
+            let mut digest = RowDigest::of_columns(rows.columns());
+            let mut read = 0u64;
+            'candidates: for s in to_read {
+                while read < s.checkpoint.rows {
+                    match rows.next() {
+                        Ok(Some(row)) => digest.add_row(&row),
+                        // Fewer rows (or an unreadable one) than this candidate and every later
+                        // one.
+                        _ => break 'candidates,
+                    }
+                    read += 1;
+                }
+                if s.checkpoint.digest == Some(digest.0) {
+                    matched.push(s);
+                }
+            }
+        }
+        Ok(matched.into_iter().max_by_key(|s| s.checkpoint.rows))
     }
-    Ok(matched.into_iter().max_by_key(|s| s.checkpoint.rows))
+
+    /// The checkpoint of the most rows among those `same` selects.
+    fn most_rows(&self, same: impl Fn(&StoredCheckpoint) -> bool) -> Option<&StoredCheckpoint> {
+        self.stored
+            .iter()
+            .filter(|s| s.checkpoint.rows > 0 && same(s))
+            .max_by_key(|s| s.checkpoint.rows)
+    }
 }
 
 /// Rows of `spec`'s file an earlier load into its edge type committed, under this name or any
 /// other (0 if none).
 pub fn edge_load_checkpoint(store: &GraphStore, spec: &EdgeLoad) -> Result<u64> {
-    let (file, options) = (&spec.file, &spec.options);
-    let stored = stored_checkpoints(store, &spec.edge_type)?;
-    let loaded = loaded_part(
-        file,
-        &canonical_name(file),
-        &FileIdentity::of(file)?,
-        opening_digest(file, options)?,
-        options,
-        &stored,
-    )?;
-    Ok(loaded.map_or(0, |s| s.checkpoint.rows))
+    let known = FileCheckpoints::read(store, spec)?;
+    Ok(known.loaded_part(spec)?.map_or(0, |s| s.checkpoint.rows))
 }
 
 fn already_loaded(spec: &EdgeLoad, path: &str, loaded: &StoredCheckpoint) -> Error {
@@ -986,21 +1000,11 @@ pub fn load_edges(
     let prop_sources: Vec<usize> = (0..columns.len())
         .filter(|&i| i != src_col && i != dst_col && Some(i) != time_col)
         .collect();
-    let path = canonical_name(&spec.file);
-    let identity = FileIdentity::of(&spec.file)?;
-    let opening = opening_digest(&spec.file, &spec.options)?;
-    let stored = stored_checkpoints(store, &spec.edge_type)?;
+    let known = FileCheckpoints::read(store, spec)?;
     let loaded = if spec.again {
         None
     } else {
-        loaded_part(
-            &spec.file,
-            &path,
-            &identity,
-            opening,
-            &spec.options,
-            &stored,
-        )?
+        known.loaded_part(spec)?
     };
     let mut digest = RowDigest::of_columns(&columns);
     let mut report = LoadReport::default();
@@ -1022,24 +1026,19 @@ pub fn load_edges(
                 return Err(changed_since_loaded(
                     spec,
                     &loaded.checkpoint,
-                    &identity,
+                    &known.identity,
                     report.skipped_rows,
                 ));
             }
         }
-        Some(loaded) => return Err(already_loaded(spec, &path, loaded)),
+        Some(loaded) => return Err(already_loaded(spec, &known.path, loaded)),
         None if spec.again => {}
         None => {
             // Rows were loaded from this path, or from a file opening with the same row, and
             // this file does not begin with them.
-            let most_rows = |same: &dyn Fn(&StoredCheckpoint) -> bool| {
-                stored
-                    .iter()
-                    .filter(|s| s.checkpoint.rows > 0 && same(s))
-                    .max_by_key(|s| s.checkpoint.rows)
-            };
-            let same_path = most_rows(&|s| s.path == path);
-            let same_opening = most_rows(&|s| opening.is_some() && s.checkpoint.opening == opening);
+            let same_path = known.most_rows(|s| s.path == known.path);
+            let same_opening = known
+                .most_rows(|s| known.opening.is_some() && s.checkpoint.opening == known.opening);
             let found = |before: &StoredCheckpoint| {
                 count_rows(&spec.file, &spec.options, before.checkpoint.rows)
             };
@@ -1048,7 +1047,7 @@ pub fn load_edges(
                     return Err(changed_since_loaded(
                         spec,
                         &before.checkpoint,
-                        &identity,
+                        &known.identity,
                         found(before),
                     ));
                 }
@@ -1059,7 +1058,7 @@ pub fn load_edges(
     }
     let checkpoint = match loaded {
         Some(loaded) => loaded.name.clone(),
-        None => new_checkpoint_name(&spec.edge_type, opening.unwrap_or(0), &stored),
+        None => new_checkpoint_name(&spec.edge_type, known.opening.unwrap_or(0), &known.stored),
     };
 
     // Key → id of endpoints seen so far. The pipeline holds the writer lock for the whole load,
@@ -1194,10 +1193,10 @@ pub fn load_edges(
                 }
                 let reached = Checkpoint {
                     rows: built + r.rows,
-                    file: Some(identity),
+                    file: Some(known.identity),
                     digest: Some(digest.0),
-                    opening,
-                    path: Some(path.clone()),
+                    opening: known.opening,
+                    path: Some(known.path.clone()),
                 };
                 txn.set_meta(&checkpoint, reached.encode());
                 Ok((r, finished, (tid, sl, dl)))
