@@ -363,7 +363,9 @@ impl GraphStore {
             catalog: (*self.catalog()).clone(),
             next_node: HashMap::default(),
             next_edge: HashMap::default(),
+            fresh_sizes: [(0, 0); 2],
         });
+        let [fresh, fresh_adjacency] = carry.fresh_sizes;
         WriteTxn {
             live: self.backend.as_ref(),
             catalog: carry.catalog,
@@ -371,8 +373,8 @@ impl GraphStore {
             changes: Changes {
                 pending: BTreeMap::new(),
                 pending_bytes: 0,
-                fresh: FreshPuts::default(),
-                fresh_adjacency: FreshPuts::default(),
+                fresh: FreshPuts::with_capacity(fresh),
+                fresh_adjacency: FreshPuts::with_capacity(fresh_adjacency),
                 counters: HashMap::default(),
                 degrees: HashMap::default(),
                 next_node: carry.next_node,
@@ -439,6 +441,10 @@ struct Carry {
     catalog: Catalog,
     next_node: HashMap<CatalogId, NodeId>,
     next_edge: HashMap<CatalogId, EdgeId>,
+    /// How large the previous transaction's fresh puts grew: the next one of a bulk load
+    /// reserves as much up front instead of doubling its buffers (each regrowth copies them and
+    /// touches new pages, a large share of a load's time).
+    fresh_sizes: [(usize, usize); 2],
 }
 
 /// A transaction built and not yet committed.
@@ -469,6 +475,10 @@ impl<'s> Pipeline<'s> {
             catalog: txn.catalog.clone(),
             next_node: txn.changes.next_node.clone(),
             next_edge: txn.changes.next_edge.clone(),
+            fresh_sizes: [
+                txn.changes.fresh.sizes(),
+                txn.changes.fresh_adjacency.sizes(),
+            ],
         });
         Ok((out, txn.into_prepared()))
     }
@@ -974,16 +984,20 @@ struct FreshPuts<const K: usize> {
     values: Vec<u8>,
 }
 
-impl<const K: usize> Default for FreshPuts<K> {
-    fn default() -> Self {
+impl<const K: usize> FreshPuts<K> {
+    /// Room for `entries` puts whose values take `value_bytes`, with a little slack.
+    fn with_capacity((entries, value_bytes): (usize, usize)) -> Self {
         FreshPuts {
-            entries: Vec::new(),
-            values: Vec::new(),
+            entries: Vec::with_capacity(entries + entries / 16),
+            values: Vec::with_capacity(value_bytes + value_bytes / 16),
         }
     }
-}
 
-impl<const K: usize> FreshPuts<K> {
+    /// Puts and value bytes held, for [`FreshPuts::with_capacity`].
+    fn sizes(&self) -> (usize, usize) {
+        (self.entries.len(), self.values.len())
+    }
+
     /// Append a put whose value `write` appends to the buffer; returns the value's place.
     fn push(&mut self, key: [u8; K], write: impl FnOnce(&mut Vec<u8>)) -> std::ops::Range<usize> {
         let start = self.values.len();

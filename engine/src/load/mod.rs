@@ -437,27 +437,38 @@ const CHUNK_ROWS: usize = 4096;
 /// Chunks the reader thread may run ahead; bounds memory to a few batches.
 const CHUNKS_AHEAD: usize = 16;
 
-type Chunk = Result<(Vec<SourceRow>, (u64, u64))>;
+/// Rows, each with the [`RowDigest`] of the header and every row up to it.
+type Chunk = Result<(Vec<(SourceRow, u64)>, (u64, u64))>;
 
 /// Reads the inference sample, then hands out rows in order. Parsing runs on its own thread,
-/// ahead of the transaction that consumes the rows, so parsing and committing overlap.
+/// ahead of the transaction that consumes the rows, so parsing and committing overlap. The
+/// running digest a checkpoint records is computed there too, off the loading thread.
 struct Rows {
     columns: Vec<String>,
     path: PathBuf,
     known: Vec<Option<PropType>>,
-    buffered: std::collections::VecDeque<SourceRow>,
+    buffered: std::collections::VecDeque<(SourceRow, u64)>,
     source: Option<Box<dyn RowSource>>,
     chunks: Option<std::sync::mpsc::Receiver<Chunk>>,
     progress: (u64, u64),
+    /// Digest of the header and the rows read from the source so far.
+    read_digest: RowDigest,
+    /// Digest of the header and the rows handed out so far.
+    digest: u64,
 }
 
 impl Rows {
     fn open(path: &Path, options: &LoadOptions) -> Result<Rows> {
         let mut source = open_source(path, &options.csv)?;
+        let mut read_digest = RowDigest::of_columns(source.columns());
+        let digest = read_digest.0;
         let mut buffered = std::collections::VecDeque::new();
         while buffered.len() < options.infer_rows {
             match source.next_row()? {
-                Some(r) => buffered.push_back(r),
+                Some(r) => {
+                    read_digest.add_row(&r);
+                    buffered.push_back((r, read_digest.0));
+                }
                 None => break,
             }
         }
@@ -469,6 +480,8 @@ impl Rows {
             buffered,
             source: Some(source),
             chunks: None,
+            read_digest,
+            digest,
         })
     }
 
@@ -478,12 +491,16 @@ impl Rows {
             return;
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
+        let mut digest = self.read_digest;
         std::thread::spawn(move || loop {
             let mut chunk = Vec::with_capacity(CHUNK_ROWS);
             let mut failed = None;
             while chunk.len() < CHUNK_ROWS {
                 match source.next_row() {
-                    Ok(Some(r)) => chunk.push(r),
+                    Ok(Some(r)) => {
+                        digest.add_row(&r);
+                        chunk.push((r, digest.0));
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         failed = Some(e);
@@ -507,7 +524,8 @@ impl Rows {
     }
 
     fn next(&mut self) -> Result<Option<SourceRow>> {
-        if let Some(r) = self.buffered.pop_front() {
+        if let Some((r, digest)) = self.buffered.pop_front() {
+            self.digest = digest;
             return Ok(Some(r));
         }
         if self.chunks.is_none() {
@@ -520,7 +538,10 @@ impl Rows {
             Ok(Ok((rows, progress))) => {
                 self.progress = progress;
                 self.buffered.extend(rows);
-                Ok(self.buffered.pop_front())
+                Ok(self.buffered.pop_front().map(|(r, digest)| {
+                    self.digest = digest;
+                    r
+                }))
             }
             Ok(Err(e)) => Err(e),
             Err(_) => Ok(None),
@@ -551,10 +572,14 @@ impl Rows {
                 if let Some(t) = self.known.get(i).copied().flatten() {
                     return t;
                 }
-                infer_type(self.buffered.iter().filter_map(|r| match r.cells.get(i) {
-                    Some(Cell::Text(t)) => Some(t.as_str()),
-                    _ => None,
-                }))
+                infer_type(
+                    self.buffered
+                        .iter()
+                        .filter_map(|(r, _)| match r.cells.get(i) {
+                            Some(Cell::Text(t)) => Some(t.as_str()),
+                            _ => None,
+                        }),
+                )
             })
             .collect()
     }
@@ -576,6 +601,11 @@ impl Rows {
             return sampled;
         }
         (total as f64 / read as f64 * sampled as f64).ceil() as u64
+    }
+
+    /// [`RowDigest`] of the header and every row [`Rows::next`] has returned.
+    fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// Bytes parsed so far (by the reader thread, which may run a little ahead) and file size.
@@ -782,14 +812,7 @@ fn new_checkpoint_name(edge_type: &str, opening: u64, taken: &[StoredCheckpoint]
 /// [`RowDigest`] of `file`'s header and first row (`None` for a file without rows).
 fn opening_digest(file: &Path, options: &LoadOptions) -> Result<Option<u64>> {
     let mut rows = Rows::open(file, options)?;
-    let mut digest = RowDigest::of_columns(rows.columns());
-    Ok(match rows.next()? {
-        Some(row) => {
-            digest.add_row(&row);
-            Some(digest.0)
-        }
-        None => None,
-    })
+    Ok(rows.next()?.map(|_| rows.digest()))
 }
 
 /// One file as the checkpoints see it: its canonical path, identity and opening digest, and
@@ -839,19 +862,18 @@ impl FileCheckpoints {
         to_read.sort_by_key(|s| s.checkpoint.rows);
         if !to_read.is_empty() {
             let mut rows = Rows::open(&spec.file, &spec.options)?;
-            let mut digest = RowDigest::of_columns(rows.columns());
             let mut read = 0u64;
             'candidates: for s in to_read {
                 while read < s.checkpoint.rows {
                     match rows.next() {
-                        Ok(Some(row)) => digest.add_row(&row),
+                        Ok(Some(_)) => {}
                         // Fewer rows (or an unreadable one) than this candidate and every later
                         // one.
                         _ => break 'candidates,
                     }
                     read += 1;
                 }
-                if s.checkpoint.digest == Some(digest.0) {
+                if s.checkpoint.digest == Some(rows.digest()) {
                     matched.push(s);
                 }
             }
@@ -1006,18 +1028,18 @@ pub fn load_edges(
     } else {
         known.loaded_part(spec)?
     };
-    let mut digest = RowDigest::of_columns(&columns);
     let mut report = LoadReport::default();
     match loaded {
         Some(loaded) if spec.resume => {
             while report.skipped_rows < loaded.checkpoint.rows {
-                let Some(row) = rows.next()? else { break };
-                digest.add_row(&row);
+                if rows.next()?.is_none() {
+                    break;
+                }
                 report.skipped_rows += 1;
             }
             let unchanged = match loaded.checkpoint.digest {
                 Some(expected) => {
-                    report.skipped_rows == loaded.checkpoint.rows && digest.0 == expected
+                    report.skipped_rows == loaded.checkpoint.rows && rows.digest() == expected
                 }
                 // Older checkpoints cannot tell; they resume as before.
                 None => true,
@@ -1146,7 +1168,6 @@ pub fn load_edges(
                         finished = true;
                         break;
                     };
-                    digest.add_row(&row);
                     let mut ends = [0 as NodeId; 2];
                     for (side, (col, label, label_name)) in
                         [(src_col, sl, &spec.src_label), (dst_col, dl, &spec.dst_label)].into_iter().enumerate()
@@ -1194,7 +1215,7 @@ pub fn load_edges(
                 let reached = Checkpoint {
                     rows: built + r.rows,
                     file: Some(known.identity),
-                    digest: Some(digest.0),
+                    digest: Some(rows.digest()),
                     opening: known.opening,
                     path: Some(known.path.clone()),
                 };

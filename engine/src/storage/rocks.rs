@@ -408,7 +408,22 @@ impl RocksBackend {
     fn write_ingesting(&self, batch: WriteBatch, durability: Durability, link: bool) -> Result<()> {
         self.check_not_failed()?;
         let handles = self.handles()?;
-        let mut runs: Vec<(Keyspace, Run<'_>)> = Vec::new();
+        // Each keyspace's run is sized by a counting pass first: grown by doubling, the runs of
+        // a million-edge batch were copied and paged in several times over.
+        let mut counts: Vec<(Keyspace, usize)> = Vec::new();
+        for (op, fresh) in batch.iter_marked() {
+            if let (Op::Put(k, _), true) = (op, fresh) {
+                let ks = Keyspace::of_key(k)?;
+                match counts.iter_mut().find(|(r, _)| *r == ks) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((ks, 1)),
+                }
+            }
+        }
+        let mut runs: Vec<(Keyspace, Run<'_>)> = counts
+            .into_iter()
+            .map(|(ks, n)| (ks, Vec::with_capacity(n)))
+            .collect();
         let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
             batch.byte_len() / 4 + 16 * (batch.len() - batch.fresh_len()) + 256,
         );
@@ -416,10 +431,8 @@ impl RocksBackend {
             match (op, fresh) {
                 (Op::Put(k, v), true) => {
                     let ks = Keyspace::of_key(k)?;
-                    match runs.iter_mut().find(|(r, _)| *r == ks) {
-                        Some((_, run)) => run.push((k, v)),
-                        None => runs.push((ks, vec![(k, v)])),
-                    }
+                    let run = runs.iter_mut().find(|(r, _)| *r == ks).expect("counted");
+                    run.1.push((k, v));
                 }
                 (op, _) => queue(&mut rest, &handles, op)?,
             }
