@@ -76,13 +76,13 @@ fn fresh(kind: BackendKind) -> Result<(tempfile::TempDir, Arc<dyn Backend>)> {
 fn put(backend: &dyn Backend, key: &[u8], value: &[u8]) -> Result<()> {
     let mut batch = WriteBatch::default();
     batch.put(key, value);
-    Ok(backend.write(batch, Durability::Sync)?)
+    Ok(backend.write(&batch, Durability::Sync)?)
 }
 
 fn delete(backend: &dyn Backend, key: &[u8]) -> Result<()> {
     let mut batch = WriteBatch::default();
     batch.delete(key);
-    Ok(backend.write(batch, Durability::Sync)?)
+    Ok(backend.write(&batch, Durability::Sync)?)
 }
 
 fn scan(view: &dyn ReadView, lower: &[u8], upper: &[u8], reverse: bool) -> Result<Pairs> {
@@ -172,7 +172,7 @@ fn batch_applies_in_order(kind: BackendKind) -> Result<()> {
     batch.delete(&b);
     batch.delete(&c);
     batch.put(&c, b"new");
-    db.write(batch, Durability::Buffered)?;
+    db.write(&batch, Durability::Buffered)?;
     ensure!(db.get(&a)?.as_deref() == Some(&b"3"[..]));
     ensure!(db.get(&b)?.is_none());
     ensure!(db.get(&c)?.as_deref() == Some(&b"new"[..]));
@@ -189,7 +189,7 @@ fn counters_add_up(kind: BackendKind) -> Result<()> {
     let (d, m) = (degree_key(1, 5, 2, Dir::In), node_count_key(3));
     let mut batch = WriteBatch::default();
     batch.add(d, 3);
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
     ensure!(
         counter(&*db, &d)? == Some(3),
         "an absent counter starts at 0"
@@ -201,7 +201,7 @@ fn counters_add_up(kind: BackendKind) -> Result<()> {
     batch.add(d, -10);
     batch.put(&m, encode_counter(100));
     batch.add(&m, 1);
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
     ensure!(counter(&*db, &d)? == Some(-5));
     ensure!(
         counter(&*db, &m)? == Some(101),
@@ -218,7 +218,7 @@ fn counters_add_up(kind: BackendKind) -> Result<()> {
     batch.delete(d);
     batch.delete(&m);
     batch.add(&m, 4);
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
     ensure!(db.get(&d)?.is_none(), "a delete after an add in one batch");
     ensure!(
         counter(&*db, &m)? == Some(4),
@@ -233,7 +233,7 @@ fn counters_add_up(kind: BackendKind) -> Result<()> {
                 for _ in 0..100 {
                     let mut batch = WriteBatch::default();
                     batch.add(d, 1);
-                    db.write(batch, Durability::Buffered)?;
+                    db.write(&batch, Durability::Buffered)?;
                 }
                 Ok(())
             })
@@ -318,7 +318,7 @@ fn fresh_puts_are_atomic_and_durable(kind: BackendKind) -> Result<()> {
                     batch.put_fresh(edge_key(2, e), encode_u64(e));
                 }
                 batch.add(&total, PER_BATCH as i64);
-                db.write(batch, Durability::Sync)?;
+                db.write(&batch, Durability::Sync)?;
             }
             done.store(true, Ordering::SeqCst);
             Ok(())
@@ -348,11 +348,11 @@ fn fresh_puts_are_atomic_and_durable(kind: BackendKind) -> Result<()> {
 
 fn empty_batch(kind: BackendKind) -> Result<()> {
     let (_dir, db) = fresh(kind)?;
-    db.write(WriteBatch::default(), Durability::Sync)?;
-    db.write(WriteBatch::default(), Durability::Buffered)?;
+    db.write(&WriteBatch::default(), Durability::Sync)?;
+    db.write(&WriteBatch::default(), Durability::Buffered)?;
     put(&*db, &meta_key(b"k"), b"v")?;
     let snap = db.snapshot();
-    db.write(WriteBatch::default(), Durability::Sync)?;
+    db.write(&WriteBatch::default(), Durability::Sync)?;
     ensure!(db.get(&meta_key(b"k"))?.as_deref() == Some(&b"v"[..]));
     ensure!(snap.get(&meta_key(b"k"))?.as_deref() == Some(&b"v"[..]));
     ensure!(scan_all(&*db, Keyspace::Meta)?.len() == 1);
@@ -365,7 +365,7 @@ fn invalid_keys_are_rejected(kind: BackendKind) -> Result<()> {
     batch.put(meta_key(b"ok"), b"v");
     batch.put(vec![0x7f, 1, 2], b"v");
     ensure!(
-        db.write(batch, Durability::Sync).is_err(),
+        db.write(&batch, Durability::Sync).is_err(),
         "a key outside every keyspace was accepted"
     );
     ensure!(
@@ -434,7 +434,7 @@ fn batch_is_atomic_for_concurrent_readers(kind: BackendKind) -> Result<()> {
                         batch.delete(b_key(i));
                     }
                 }
-                db.write(batch, Durability::Buffered)?;
+                db.write(&batch, Durability::Buffered)?;
             }
             done.store(true, Ordering::SeqCst);
             Ok(())
@@ -494,7 +494,7 @@ fn scans_respect_bounds_and_order(kind: BackendKind) -> Result<()> {
     for ext in externals {
         batch.put(key_to_id_key(1, ext), ext);
     }
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
 
     let ids = |pairs: &Pairs| -> Result<Vec<u64>> {
         pairs.iter().map(|(_, v)| Ok(decode_u64(v)?)).collect()
@@ -567,7 +567,7 @@ fn scans_match_a_model_on_random_keys(kind: BackendKind) -> Result<()> {
                 batch.put(k, v);
             }
         }
-        db.write(batch, Durability::Buffered)?;
+        db.write(&batch, Durability::Buffered)?;
         for _ in 0..20 {
             let (a, b) = (random_key(&mut rng), random_key(&mut rng));
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -637,7 +637,7 @@ fn adjacency_time_window(kind: BackendKind) -> Result<()> {
             batch.put(key.encode(), encode_u64(u64::MAX));
         }
     }
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
     ours.sort();
 
     let windows = [
@@ -695,7 +695,7 @@ fn snapshot_isolation(kind: BackendKind) -> Result<()> {
     batch.put(&a, b"a1");
     batch.put(&b, b"b1");
     batch.put(&c, b"c1");
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
 
     let snap = db.snapshot();
     put(&*db, &a, b"a2")?;
@@ -776,7 +776,7 @@ fn snapshot_is_consistent_while_writers_run(kind: BackendKind) -> Result<()> {
                 let mut batch = WriteBatch::default();
                 batch.put(x, encode_u64(n));
                 batch.put(y, encode_u64(n));
-                db.write(batch, Durability::Buffered)?;
+                db.write(&batch, Durability::Buffered)?;
             }
             done.store(true, Ordering::SeqCst);
             Ok(())
@@ -868,7 +868,7 @@ fn reopen_keeps_every_key(kind: BackendKind) -> Result<()> {
                         model.insert(key, value);
                     }
                 }
-                db.write(batch, durability)?;
+                db.write(&batch, durability)?;
             }
         }
         let db = open(kind, dir.path())?;
@@ -915,7 +915,7 @@ fn keyspaces_do_not_leak(kind: BackendKind) -> Result<()> {
         add(ks.lower());
         add(vec![ks.prefix(), 0xff, 0xff]);
     }
-    db.write(batch, Durability::Sync)?;
+    db.write(&batch, Durability::Sync)?;
     for ks in Keyspace::ALL {
         let mut want = expected.remove(&ks).unwrap_or_default();
         want.sort();
@@ -940,7 +940,7 @@ fn name_flush_and_disk_usage(kind: BackendKind) -> Result<()> {
     for i in 0..1_000u64 {
         batch.put(node_key(1, i), vec![i as u8; 100]);
     }
-    db.write(batch, Durability::Buffered)?;
+    db.write(&batch, Durability::Buffered)?;
     db.flush()?;
     ensure!(db.disk_usage() > 0);
     ensure!(db.get(&node_key(1, 999))?.as_deref() == Some(&[999u64 as u8; 100][..]));

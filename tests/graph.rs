@@ -594,7 +594,7 @@ fn neighbor_edges(kind: BackendKind) {
     batch.put(key, value);
     store
         .backend()
-        .write(batch, argus_engine::storage::Durability::Sync)
+        .write(&batch, argus_engine::storage::Durability::Sync)
         .unwrap();
     let report = argus_engine::check::check(&store.snapshot()).unwrap();
     assert!(

@@ -387,7 +387,19 @@ impl GraphStore {
     /// Apply a built transaction. The catalog lock is held across the backend write so that no
     /// snapshot pairs the new data with the old catalog.
     fn commit(&self, prepared: Prepared, durability: Durability) -> Result<()> {
-        let batch = prepared.changes.into_batch(prepared.catalog.as_ref());
+        self.commit_in(prepared, durability, &mut WriteBatch::default())
+    }
+
+    /// [`GraphStore::commit`], packing the writes into `batch` (emptied first, its buffers
+    /// reused).
+    fn commit_in(
+        &self,
+        prepared: Prepared,
+        durability: Durability,
+        batch: &mut WriteBatch,
+    ) -> Result<()> {
+        batch.clear();
+        prepared.changes.pack_into(batch, prepared.catalog.as_ref());
         let mut committed = self.catalog.write();
         self.backend.write(batch, durability)?;
         self.generation
@@ -485,19 +497,27 @@ impl<'s> Pipeline<'s> {
 
     /// The store, for committing from another thread.
     pub(crate) fn committer(&self) -> Committer<'s> {
-        Committer(self.store)
+        Committer {
+            store: self.store,
+            batch: WriteBatch::default(),
+        }
     }
 }
 
 /// Commits a pipeline's transactions, in the order they were built.
-#[derive(Clone, Copy)]
-pub(crate) struct Committer<'s>(&'s GraphStore);
+pub(crate) struct Committer<'s> {
+    store: &'s GraphStore,
+    /// The storage batch each commit is packed into: kept across commits, so that a bulk
+    /// load's batches refill the same pages rather than have the kernel zero new ones for each.
+    batch: WriteBatch,
+}
 
 impl Committer<'_> {
     /// Apply one built transaction, durable per the store's default durability when this
     /// returns `Ok`.
-    pub(crate) fn commit(&self, prepared: Prepared) -> Result<()> {
-        self.0.commit(prepared, self.0.options.durability)
+    pub(crate) fn commit(&mut self, prepared: Prepared) -> Result<()> {
+        let durability = self.store.options.durability;
+        self.store.commit_in(prepared, durability, &mut self.batch)
     }
 }
 
@@ -1050,8 +1070,8 @@ fn count_run<T: PartialEq>(runs: &mut Vec<(T, i64)>, item: T) {
 }
 
 impl Changes {
-    /// The storage batch of these writes, with the catalog when it changed.
-    fn into_batch(self, catalog: Option<&Catalog>) -> WriteBatch {
+    /// Queue these writes into `batch`, with the catalog when it changed.
+    fn pack_into(self, batch: &mut WriteBatch, catalog: Option<&Catalog>) {
         let sized = |k: &[u8], v: &[u8]| k.len() + v.len();
         let bytes = self
             .pending
@@ -1063,7 +1083,7 @@ impl Changes {
             // Fresh adjacency entries add at most one degree counter each (see below).
             + (self.degrees.len() + self.fresh_adjacency.len() + self.counters.len())
                 * (keys::ADJ_PREFIX_LEN + 8);
-        let mut batch = WriteBatch::with_capacity(
+        batch.reserve(
             self.pending.len()
                 + self.fresh.len()
                 + 2 * self.fresh_adjacency.len()
@@ -1086,11 +1106,11 @@ impl Changes {
         // is a sequential pass; a hash-map update per edge while building missed the cache for
         // nearly every node of a large load.
         let mut fresh_degrees = Vec::new();
-        self.fresh_adjacency.put_sorted(&mut batch, |k| {
+        self.fresh_adjacency.put_sorted(batch, |k| {
             count_run(&mut fresh_degrees, keys::degree_key_of_adjacency(k))
         });
         let mut fresh_edges = Vec::new();
-        self.fresh.put_sorted(&mut batch, |k| {
+        self.fresh.put_sorted(batch, |k| {
             count_run(&mut fresh_edges, keys::edge_type_of_edge_key(k))
         });
         let mut counters = self.counters;
@@ -1125,7 +1145,6 @@ impl Changes {
         if let Some(catalog) = catalog {
             batch.put(keys::catalog_key(), catalog.to_json());
         }
-        batch
     }
 }
 

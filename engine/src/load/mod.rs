@@ -1101,7 +1101,7 @@ pub fn load_edges(
     let mut built = report.skipped_rows;
     let mut committed = report.skipped_rows;
     let mut pipeline = store.pipeline();
-    let committer = pipeline.committer();
+    let mut committer = pipeline.committer();
     // Batch N is committed on its own thread while batch N+1 is read and built here.
     std::thread::scope(|scope| -> Result<()> {
         let (to_commit, queue) = std::sync::mpsc::sync_channel::<Prepared>(0);

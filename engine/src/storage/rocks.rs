@@ -405,7 +405,12 @@ impl RocksBackend {
     /// Commit a batch whose fresh puts go into table files (see the module documentation).
     /// With `link` false it stops where a crash after the commit would, before any file is
     /// linked (for tests of recovery).
-    fn write_ingesting(&self, batch: WriteBatch, durability: Durability, link: bool) -> Result<()> {
+    fn write_ingesting(
+        &self,
+        batch: &WriteBatch,
+        durability: Durability,
+        link: bool,
+    ) -> Result<()> {
         self.check_not_failed()?;
         let handles = self.handles()?;
         // Each keyspace's run is sized by a counting pass first: grown by doubling, the runs of
@@ -720,7 +725,7 @@ impl Backend for RocksBackend {
         "rocksdb"
     }
 
-    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
+    fn write(&self, batch: &WriteBatch, durability: Durability) -> Result<()> {
         self.check_not_failed()?;
         if self.follower {
             return Err(Error::InvalidArgument(format!(
@@ -864,8 +869,8 @@ mod tests {
     fn large_batches_are_linked_as_files() {
         let dir = tempfile::tempdir().unwrap();
         let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
-        db.write(edge_batch(0..1000), Durability::Sync).unwrap();
-        db.write(edge_batch(1000..1050), Durability::Sync).unwrap();
+        db.write(&edge_batch(0..1000), Durability::Sync).unwrap();
+        db.write(&edge_batch(1000..1050), Durability::Sync).unwrap();
         let total: usize = (0..7)
             .map(|n| count(&db, &adj_prefix(1, n, 2, Dir::Out)))
             .sum();
@@ -882,7 +887,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
-            db.write_ingesting(edge_batch(0..700), Durability::Sync, false)
+            db.write_ingesting(&edge_batch(0..700), Durability::Sync, false)
                 .unwrap();
             assert!(db.get(&pending_ingest_key()).unwrap().is_some());
             assert_eq!(staged_files(dir.path()), 2);
@@ -947,8 +952,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (failing, parked) = failing_link(2, 1);
         let db = RocksBackend::open(dir.path(), &failing).unwrap();
-        db.write(edge_batch(0..700), Durability::Sync).unwrap();
-        db.write(edge_batch(700..1400), Durability::Sync).unwrap();
+        db.write(&edge_batch(0..700), Durability::Sync).unwrap();
+        db.write(&edge_batch(700..1400), Durability::Sync).unwrap();
         assert!(parked.lock().is_none(), "the file was put back and linked");
         assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 1400);
         let degree = db.get(&degree_key(1, 0, 2, Dir::Out)).unwrap().unwrap();
@@ -963,9 +968,9 @@ mod tests {
         let (failing, parked) = failing_link(2, usize::MAX);
         {
             let db = RocksBackend::open(dir.path(), &failing).unwrap();
-            db.write(edge_batch(0..700), Durability::Sync).unwrap();
+            db.write(&edge_batch(0..700), Durability::Sync).unwrap();
             let err = db
-                .write(edge_batch(700..1400), Durability::Sync)
+                .write(&edge_batch(700..1400), Durability::Sync)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -974,11 +979,11 @@ mod tests {
             );
             // Nothing more gets in, and nobody reads counters of edges that are not there.
             let err = db
-                .write(edge_batch(1400..2100), Durability::Sync)
+                .write(&edge_batch(1400..2100), Durability::Sync)
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("stopped after a failed bulk commit"), "{err}");
-            let small = db.write(edge_batch(2100..2101), Durability::Sync);
+            let small = db.write(&edge_batch(2100..2101), Durability::Sync);
             assert!(small.is_err());
             assert!(db.get(&degree_key(1, 0, 2, Dir::Out)).is_err());
             let snapshot = db.snapshot();
@@ -1004,7 +1009,7 @@ mod tests {
         assert_eq!(decode_counter(&degree).unwrap(), 200);
         assert!(db.get(&pending_ingest_key()).unwrap().is_none());
         assert_eq!(staged_files(dir.path()), 0);
-        db.write(edge_batch(1400..2100), Durability::Sync).unwrap();
+        db.write(&edge_batch(1400..2100), Durability::Sync).unwrap();
         assert_eq!(count(&db, &[Keyspace::Edges.prefix()]), 2100);
     }
 

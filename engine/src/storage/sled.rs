@@ -508,7 +508,7 @@ impl Backend for SledBackend {
         "sled"
     }
 
-    fn write(&self, batch: WriteBatch, durability: Durability) -> Result<()> {
+    fn write(&self, batch: &WriteBatch, durability: Durability) -> Result<()> {
         for op in batch.iter() {
             let (Op::Put(key, _) | Op::Delete(key) | Op::Add(key, _)) = op;
             Keyspace::of_key(key)?;
@@ -650,13 +650,13 @@ mod tests {
     fn put(backend: &SledBackend, key: &[u8], value: &[u8]) {
         let mut batch = WriteBatch::default();
         batch.put(key, value);
-        backend.write(batch, Durability::Buffered).unwrap();
+        backend.write(&batch, Durability::Buffered).unwrap();
     }
 
     fn delete(backend: &SledBackend, key: &[u8]) {
         let mut batch = WriteBatch::default();
         batch.delete(key);
-        backend.write(batch, Durability::Buffered).unwrap();
+        backend.write(&batch, Durability::Buffered).unwrap();
     }
 
     fn stored_versions(backend: &SledBackend, key: &[u8]) -> usize {
@@ -813,7 +813,7 @@ mod tests {
         let add = |delta: i64| {
             let mut batch = WriteBatch::default();
             batch.add(&k, delta);
-            backend.write(batch, Durability::Buffered).unwrap();
+            backend.write(&batch, Durability::Buffered).unwrap();
         };
         add(5);
         let snap = backend.snapshot();
@@ -860,7 +860,7 @@ mod tests {
         let (_dir, backend) = open();
         let mut batch = WriteBatch::default();
         batch.put(vec![0x7f, 1], b"v");
-        assert!(backend.write(batch, Durability::Sync).is_err());
+        assert!(backend.write(&batch, Durability::Sync).is_err());
         assert!(backend.get(&[]).is_err());
         assert!(backend
             .scan(&[0x00], &[0x01], false)
