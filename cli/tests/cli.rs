@@ -174,7 +174,7 @@ fn generate_load_query_check() {
         );
         store
             .backend()
-            .write(batch, argus_engine::Durability::Sync)
+            .write(&batch, argus_engine::Durability::Sync)
             .unwrap();
     }
     let out = argus(&["--db", s(&db), "check"]);
