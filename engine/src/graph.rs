@@ -555,6 +555,14 @@ impl WriteTxn<'_> {
         self.changes.pending.insert(key, None);
     }
 
+    /// Make room in the fresh-put buffers for `expected` rows of a bulk load, in proportion to
+    /// what the first `seen` rows took: the first batch of a load has no earlier one to size its
+    /// buffers from (see [`Carry`]), and doubling them copies and pages them in several times.
+    pub(crate) fn reserve_fresh_for(&mut self, seen: usize, expected: usize) {
+        self.changes.fresh.reserve_scaled(seen, expected);
+        self.changes.fresh_adjacency.reserve_scaled(seen, expected);
+    }
+
     /// Roughly how many bytes this transaction's changes take when encoded (keys rewritten
     /// within the transaction count once per write).
     pub(crate) fn approx_bytes(&self) -> usize {
@@ -1011,6 +1019,17 @@ impl<const K: usize> FreshPuts<K> {
             entries: Vec::with_capacity(entries + entries / 16),
             values: Vec::with_capacity(value_bytes + value_bytes / 16),
         }
+    }
+
+    /// Room for what the puts so far take, scaled from `seen` rows to `expected`.
+    fn reserve_scaled(&mut self, seen: usize, expected: usize) {
+        // With a sixteenth of slack, as `with_capacity` gives, for rows a little wider later.
+        let scaled = |n: usize| (n as f64 * expected as f64 / seen.max(1) as f64 * 1.0625) as usize;
+        let (entries, values) = (scaled(self.entries.len()), scaled(self.values.len()));
+        self.entries
+            .reserve(entries.saturating_sub(self.entries.len()));
+        self.values
+            .reserve(values.saturating_sub(self.values.len()));
     }
 
     /// Puts and value bytes held, for [`FreshPuts::with_capacity`].

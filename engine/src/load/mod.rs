@@ -432,6 +432,9 @@ struct PropColumn {
     index: u16,
 }
 
+/// Rows of a load's first batch after which its buffers are sized for the whole batch.
+const SIZING_ROWS: u64 = 4096;
+
 /// Rows handed to the reader thread's channel at a time.
 const CHUNK_ROWS: usize = 4096;
 /// Chunks the reader thread may run ahead; bounds memory to a few batches.
@@ -1211,6 +1214,10 @@ pub fn load_edges(
                     txn.insert_edge_resolved(tid, ends[0], ends[1], time, props)?;
                     r.edges_inserted += 1;
                     r.rows += 1;
+                    if built == report.skipped_rows && r.rows == SIZING_ROWS {
+                        let expected = estimated_rows.saturating_sub(built).min(spec.options.batch_rows as u64);
+                        txn.reserve_fresh_for(SIZING_ROWS as usize, expected as usize);
+                    }
                 }
                 let reached = Checkpoint {
                     rows: built + r.rows,

@@ -413,21 +413,29 @@ impl RocksBackend {
     ) -> Result<()> {
         self.check_not_failed()?;
         let handles = self.handles()?;
-        // Each keyspace's run is sized by a counting pass first: grown by doubling, the runs of
-        // a million-edge batch were copied and paged in several times over.
-        let mut counts: Vec<(Keyspace, usize)> = Vec::new();
-        for (op, fresh) in batch.iter_marked() {
+        // Where each keyspace's fresh puts lie: a graph commit queues them as one stretch per
+        // keyspace in key order, which is written as it lies; otherwise they are gathered
+        // (into a list sized by this pass) and sorted.
+        let mut spans: Vec<(Keyspace, FreshSpan<'_>)> = Vec::new();
+        for (i, (op, fresh)) in batch.iter_marked().enumerate() {
             if let (Op::Put(k, _), true) = (op, fresh) {
                 let ks = Keyspace::of_key(k)?;
-                match counts.iter_mut().find(|(r, _)| *r == ks) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((ks, 1)),
+                match spans.iter_mut().find(|(r, _)| *r == ks) {
+                    Some((_, span)) => span.extend(i, k),
+                    None => spans.push((ks, FreshSpan::new(i, k))),
                 }
             }
         }
-        let mut runs: Vec<(Keyspace, Run<'_>)> = counts
-            .into_iter()
-            .map(|(ks, n)| (ks, Vec::with_capacity(n)))
+        let mut runs: Vec<(Keyspace, Run<'_>)> = spans
+            .iter()
+            .map(|(ks, span)| {
+                let run = if span.in_order() {
+                    Run::Stretch(span.first..span.first + span.count)
+                } else {
+                    Run::Gathered(Vec::with_capacity(span.count))
+                };
+                (*ks, run)
+            })
             .collect();
         let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
             batch.byte_len() / 4 + 16 * (batch.len() - batch.fresh_len()) + 256,
@@ -436,8 +444,10 @@ impl RocksBackend {
             match (op, fresh) {
                 (Op::Put(k, v), true) => {
                     let ks = Keyspace::of_key(k)?;
-                    let run = runs.iter_mut().find(|(r, _)| *r == ks).expect("counted");
-                    run.1.push((k, v));
+                    let run = runs.iter_mut().find(|(r, _)| *r == ks).expect("spanned");
+                    if let Run::Gathered(puts) = &mut run.1 {
+                        puts.push((k, v));
+                    }
                 }
                 (op, _) => queue(&mut rest, &handles, op)?,
             }
@@ -468,7 +478,7 @@ impl RocksBackend {
                         .find(|(k, _)| k == ks)
                         .expect("every keyspace")
                         .1;
-                    scope.spawn(move || write_table_file(opts, &file, run))
+                    scope.spawn(move || write_table_file(opts, &file, run, batch))
                 })
                 .collect();
             for writer in writers {
@@ -524,23 +534,76 @@ impl RocksBackend {
 }
 
 /// One keyspace's fresh puts of a batch, borrowed from it.
-type Run<'a> = Vec<(&'a [u8], &'a [u8])>;
+enum Run<'a> {
+    /// The batch's operations in this range, every one a fresh put of the keyspace, in
+    /// strictly increasing key order.
+    Stretch(std::ops::Range<usize>),
+    /// Fresh puts gathered from across the batch, in batch order.
+    Gathered(Vec<(&'a [u8], &'a [u8])>),
+}
 
-/// Write one sorted run of fresh puts as a table file for the column family with `opts`.
-fn write_table_file(opts: &Options, file: &Path, run: &mut Run<'_>) -> Result<()> {
-    if !run.windows(2).all(|w| w[0].0 < w[1].0) {
-        run.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        if let Some(w) = run.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(Error::InvalidArgument(format!(
-                "fresh put of key {:02x?} twice in one batch",
-                w[0].0
-            )));
+/// Where one keyspace's fresh puts lie in a batch, found in one pass over it.
+struct FreshSpan<'a> {
+    first: usize,
+    last: usize,
+    count: usize,
+    last_key: &'a [u8],
+    increasing: bool,
+}
+
+impl<'a> FreshSpan<'a> {
+    fn new(index: usize, key: &'a [u8]) -> Self {
+        FreshSpan {
+            first: index,
+            last: index,
+            count: 1,
+            last_key: key,
+            increasing: true,
         }
     }
+
+    fn extend(&mut self, index: usize, key: &'a [u8]) {
+        self.increasing &= key > self.last_key;
+        self.last = index;
+        self.last_key = key;
+        self.count += 1;
+    }
+
+    /// Adjacent operations with strictly increasing keys.
+    fn in_order(&self) -> bool {
+        self.increasing && self.last - self.first + 1 == self.count
+    }
+}
+
+/// Write one run of `batch`'s fresh puts as a table file for the column family with `opts`.
+fn write_table_file(
+    opts: &Options,
+    file: &Path,
+    run: &mut Run<'_>,
+    batch: &WriteBatch,
+) -> Result<()> {
     let mut writer = SstFileWriter::create(opts);
     writer.open(file).map_err(backend_err)?;
-    for (k, v) in run.iter() {
-        writer.put(k, v).map_err(backend_err)?;
+    match run {
+        Run::Stretch(range) => {
+            for (op, _) in batch.iter_marked().skip(range.start).take(range.len()) {
+                if let Op::Put(k, v) = op {
+                    writer.put(k, v).map_err(backend_err)?;
+                }
+            }
+        }
+        Run::Gathered(puts) => {
+            puts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            if let Some(w) = puts.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(Error::InvalidArgument(format!(
+                    "fresh put of key {:02x?} twice in one batch",
+                    w[0].0
+                )));
+            }
+            for (k, v) in puts.iter() {
+                writer.put(k, v).map_err(backend_err)?;
+            }
+        }
     }
     // Finishing syncs the file, so it is durable before the commit names it.
     writer.finish().map_err(backend_err)
@@ -879,6 +942,59 @@ mod tests {
         let degree = db.get(&degree_key(1, 3, 2, Dir::Out)).unwrap().unwrap();
         assert_eq!(decode_counter(&degree).unwrap(), 150);
         assert!(db.get(&pending_ingest_key()).unwrap().is_none());
+        assert_eq!(staged_files(dir.path()), 0);
+    }
+
+    #[test]
+    fn fresh_puts_interleaved_or_unordered_are_sorted_and_repeats_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = RocksBackend::open(dir.path(), &options(100)).unwrap();
+        // Edge records and adjacency entries alternate, each keyspace in descending key order.
+        let mut batch = WriteBatch::default();
+        for e in (0..500u64).rev() {
+            batch.put_fresh(edge_key(2, e), e.to_le_bytes());
+            let key = AdjKey {
+                label: 1,
+                node: e % 7,
+                edge_type: 2,
+                dir: Dir::Out,
+                time: e as i64,
+                edge: e,
+            }
+            .encode();
+            batch.put_fresh(key, e.to_be_bytes());
+        }
+        db.write(&batch, Durability::Sync).unwrap();
+        let adjacency: Vec<u64> = (0..7)
+            .flat_map(|n| {
+                let prefix = adj_prefix(1, n, 2, Dir::Out);
+                db.scan(&prefix, &prefix_successor(&prefix), false)
+                    .map(|kv| u64::from_be_bytes(kv.unwrap().1[..8].try_into().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(adjacency.len(), 500);
+        // Within a node, entries come back in time order.
+        assert!(adjacency.iter().filter(|e| *e % 7 == 3).is_sorted());
+        let edges: Vec<Box<[u8]>> = db
+            .scan(
+                &[Keyspace::Edges.prefix()],
+                &[Keyspace::Edges.prefix() + 1],
+                false,
+            )
+            .map(|kv| kv.unwrap().0)
+            .collect();
+        assert_eq!(edges.len(), 500);
+        assert!(edges.is_sorted());
+
+        let mut repeated = WriteBatch::default();
+        for e in 1000..1200u64 {
+            repeated.put_fresh(edge_key(2, e), e.to_le_bytes());
+        }
+        repeated.put_fresh(edge_key(2, 1100), 0u64.to_le_bytes());
+        let err = db.write(&repeated, Durability::Sync).unwrap_err();
+        assert!(err.to_string().contains("twice in one batch"), "{err}");
+        assert!(db.get(&edge_key(2, 1000)).unwrap().is_none());
         assert_eq!(staged_files(dir.path()), 0);
     }
 
