@@ -437,11 +437,14 @@ impl RocksBackend {
                 (*ks, run)
             })
             .collect();
+        let gathering = runs.iter().any(|(_, run)| matches!(run, Run::Gathered(_)));
         let mut rest = rocksdb::WriteBatch::with_capacity_bytes(
             batch.byte_len() / 4 + 16 * (batch.len() - batch.fresh_len()) + 256,
         );
         for (op, fresh) in batch.iter_marked() {
             match (op, fresh) {
+                // Stretches are written from the batch itself: nothing to collect for them.
+                (Op::Put(_, _), true) if !gathering => {}
                 (Op::Put(k, v), true) => {
                     let ks = Keyspace::of_key(k)?;
                     let run = runs.iter_mut().find(|(r, _)| *r == ks).expect("spanned");
@@ -887,23 +890,25 @@ mod tests {
         }
     }
 
+    /// Outbound adjacency key of test edge `e`: label 1, node `e % 7`, edge type 2, time `e`.
+    fn adjacency_key(e: u64) -> [u8; crate::keys::ADJ_KEY_LEN] {
+        AdjKey {
+            label: 1,
+            node: e % 7,
+            edge_type: 2,
+            dir: Dir::Out,
+            time: e as i64,
+            edge: e,
+        }
+        .encode()
+    }
+
     /// A batch like an edge load's: fresh adjacency entries and edge records, degree deltas.
     fn edge_batch(edges: std::ops::Range<u64>) -> WriteBatch {
         let mut batch = WriteBatch::default();
         let mut adjacency: Vec<_> = edges
             .clone()
-            .map(|e| {
-                let key = AdjKey {
-                    label: 1,
-                    node: e % 7,
-                    edge_type: 2,
-                    dir: Dir::Out,
-                    time: e as i64,
-                    edge: e,
-                }
-                .encode();
-                (key, e.to_be_bytes())
-            })
+            .map(|e| (adjacency_key(e), e.to_be_bytes()))
             .collect();
         adjacency.sort();
         for (k, v) in &adjacency {
@@ -953,16 +958,7 @@ mod tests {
         let mut batch = WriteBatch::default();
         for e in (0..500u64).rev() {
             batch.put_fresh(edge_key(2, e), e.to_le_bytes());
-            let key = AdjKey {
-                label: 1,
-                node: e % 7,
-                edge_type: 2,
-                dir: Dir::Out,
-                time: e as i64,
-                edge: e,
-            }
-            .encode();
-            batch.put_fresh(key, e.to_be_bytes());
+            batch.put_fresh(adjacency_key(e), e.to_be_bytes());
         }
         db.write(&batch, Durability::Sync).unwrap();
         let adjacency: Vec<u64> = (0..7)
