@@ -623,7 +623,7 @@ pub fn neighbourhood_features(
 ) -> NodeFeatures {
     NodeFeatures {
         names: neighbourhood_names(relation_names, &base.names),
-        matrix: neighbourhood_matrix(graphs, &base.matrix),
+        matrix: neighbourhood_matrix(graphs, &base.matrix, base.matrix.rows),
     }
 }
 
@@ -645,38 +645,41 @@ pub fn neighbourhood_names(relation_names: &[String], base_names: &[String]) -> 
     names
 }
 
-/// The values of [`neighbourhood_features`] (scoring needs no names).
-pub fn neighbourhood_matrix(graphs: &[&Relation], base: &Matrix) -> Matrix {
+/// The values of [`neighbourhood_features`] for the first `rows` nodes (scoring needs no names,
+/// and only a block's targets: its other nodes are there to be aggregated).
+pub fn neighbourhood_matrix(graphs: &[&Relation], base: &Matrix, rows: usize) -> Matrix {
     let mut blocks = Vec::with_capacity(graphs.len() * NEIGHBOURHOOD_STATS.len());
     for relation in graphs {
-        let mean = Cpu.aggregate(relation, base, Aggregation::Mean);
-        let two_hop = Cpu.aggregate(relation, &mean, Aggregation::Mean);
-        let sum = Cpu.aggregate(relation, base, Aggregation::Sum);
+        // The 2-hop mean reads every neighbour's own mean.
+        let mean_all = Cpu.aggregate(relation, base, Aggregation::Mean);
+        let two_hop = Cpu.aggregate_rows(relation, &mean_all, Aggregation::Mean, rows);
+        let mean = Cpu.head_rows(&mean_all, rows);
+        let sum = Cpu.aggregate_rows(relation, base, Aggregation::Sum, rows);
         let mut squares = base.clone();
         squares.data.iter_mut().for_each(|v| *v *= *v);
-        let mut std = Cpu.aggregate(relation, &squares, Aggregation::Mean);
+        let mut std = Cpu.aggregate_rows(relation, &squares, Aggregation::Mean, rows);
         for (s, m) in std.data.iter_mut().zip(&mean.data) {
             *s = (*s - m * m).max(0.0).sqrt();
         }
-        let max = neighbour_max(relation, base, 1.0);
-        let min = neighbour_max(relation, base, -1.0);
+        let max = neighbour_max(relation, base, 1.0, rows);
+        let min = neighbour_max(relation, base, -1.0, rows);
         // In NEIGHBOURHOOD_STATS order.
         blocks.extend([mean, two_hop, std, min, max, sum]);
     }
     let cols: usize = blocks.iter().map(|b| b.cols).sum();
-    let mut data = Vec::with_capacity(base.rows * cols);
-    for i in 0..base.rows {
+    let mut data = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
         for b in &blocks {
             data.extend_from_slice(b.row(i));
         }
     }
-    Matrix::from_vec(base.rows, cols, data)
+    Matrix::from_vec(rows, cols, data)
 }
 
-/// Column-wise maximum (`sign` 1) or minimum (`sign` -1) over each target's sources; NaN
-/// without sources.
-fn neighbour_max(relation: &Relation, x: &Matrix, sign: f32) -> Matrix {
-    let mut out = Matrix::filled(relation.target_count, x.cols, f32::NAN);
+/// Column-wise maximum (`sign` 1) or minimum (`sign` -1) over the sources of each of the first
+/// `rows` targets; NaN without sources.
+fn neighbour_max(relation: &Relation, x: &Matrix, sign: f32, rows: usize) -> Matrix {
+    let mut out = Matrix::filled(rows, x.cols, f32::NAN);
     out.data
         .par_chunks_mut(x.cols.max(1))
         .enumerate()

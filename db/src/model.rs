@@ -12,6 +12,7 @@
 //! runs the model on that small block, which for the training snapshot reproduces the score
 //! that evaluation computed.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use argus_engine::{Error, Result, Snapshot};
@@ -19,6 +20,7 @@ use std::any::Any;
 use std::sync::OnceLock;
 
 use argus_extensions::ml::backend::Backend;
+use argus_extensions::ml::cpu::Cpu;
 use argus_extensions::ml::device::{Device, DeviceTask};
 use argus_extensions::ml::gbdt::Gbdt;
 use argus_extensions::ml::matrix::Matrix;
@@ -220,10 +222,17 @@ pub fn tree_inputs(
     base.join(&neighbourhood_features(&chosen, &names, base))
 }
 
-/// The values of [`tree_inputs`] alone: scoring has the names in the model.
-fn tree_input_matrix(base: &Matrix, graphs: &[Relation], relations: &[usize]) -> Matrix {
+/// The values of [`tree_inputs`] for the first `rows` nodes alone: scoring has the names in the
+/// model, and scores only a block's targets.
+fn tree_input_matrix(
+    base: &Matrix,
+    graphs: &[Relation],
+    relations: &[usize],
+    rows: usize,
+) -> Matrix {
     let chosen: Vec<&Relation> = relations.iter().map(|&r| &graphs[r]).collect();
-    base.hconcat(&neighbourhood_matrix(&chosen, base))
+    Cpu.head_rows(base, rows)
+        .hconcat(&neighbourhood_matrix(&chosen, base, rows))
 }
 
 /// One scored entity.
@@ -281,9 +290,7 @@ impl FraudModel {
                 x
             }
             ModelKind::Trees { relations, .. } => {
-                let all = tree_input_matrix(&base, &block.relations, relations);
-                let targets: Vec<u32> = (0..block.targets as u32).collect();
-                let inputs = all.select_rows(&targets);
+                let inputs = tree_input_matrix(&base, &block.relations, relations, block.targets);
                 match &self.spectral {
                     Some(table) => {
                         let range = self.label_range(graph)?;
@@ -396,7 +403,7 @@ impl LoadedModel {
         targets: &[(u32, Option<i64>)],
     ) -> Result<(Vec<Scored>, Option<Matrix>)> {
         self.model.check_graph(graph)?;
-        let work = || {
+        let work = |targets: &[(u32, Option<i64>)]| {
             let block = self.model.block(graph, targets, &|_, _| false);
             let inputs = self.model.inputs(graph, &block)?;
             Ok(self.run(&block, &inputs))
@@ -404,10 +411,31 @@ impl LoadedModel {
         // A few entities are too little work to share: waking other threads would cost more
         // than the work and make the latency tail long.
         if targets.len() <= SMALL_BATCH {
-            single_thread().install(work)
-        } else {
-            work()
+            return single_thread().install(|| work(targets));
         }
+        // A block holds a neighbourhood tree per target, so a batch scores the same in chunks:
+        // memory then follows the chunk, not the batch (a 10,000-key block of trees' inputs
+        // spent most of its time having the kernel zero fresh pages), and CPU chunks run side
+        // by side. A GPU takes larger chunks, one at a time.
+        let parts: Vec<(Vec<Scored>, Option<Matrix>)> = if self.device.is_gpu() {
+            targets.chunks(GPU_CHUNK).map(work).collect::<Result<_>>()?
+        } else {
+            targets
+                .par_chunks(CPU_CHUNK)
+                .map(work)
+                .collect::<Result<_>>()?
+        };
+        let mut scores = Vec::with_capacity(targets.len());
+        let mut embeddings: Option<Matrix> = None;
+        for (part_scores, part_embedding) in parts {
+            scores.extend(part_scores);
+            if let Some(part) = part_embedding {
+                let all = embeddings.get_or_insert_with(|| Matrix::zeros(0, part.cols));
+                all.data.extend_from_slice(&part.data);
+                all.rows += part.rows;
+            }
+        }
+        Ok((scores, embeddings))
     }
 }
 
@@ -461,6 +489,12 @@ impl DeviceTask for GnnInference<'_> {
 
 /// Up to this many targets are scored on the calling thread alone.
 const SMALL_BATCH: usize = 16;
+
+/// Targets per block when a large batch is scored on the CPU.
+const CPU_CHUNK: usize = 256;
+
+/// Targets per block when a large batch is scored on a GPU.
+const GPU_CHUNK: usize = 4096;
 
 fn single_thread() -> &'static rayon::ThreadPool {
     static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();

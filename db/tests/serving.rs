@@ -92,6 +92,15 @@ fn scores_separate_the_groups_in_batch_and_one_by_one() {
         // A batch scores each key exactly as scoring it alone does.
         let one = scorer.score(&snap, "a45", None).unwrap();
         assert!((one.score - batch[45].unwrap()).abs() < 1e-6);
+        // A batch larger than a scoring chunk is scored in parts: every key as in one block.
+        let many: Vec<&str> = refs.iter().cycle().take(700).copied().collect();
+        let parts = scorer.score_keys(&snap, &many, None).unwrap();
+        for (i, score) in parts.iter().enumerate() {
+            assert!(
+                (score.unwrap() - batch[i % 80].unwrap()).abs() < 1e-6,
+                "{name} {i}"
+            );
+        }
         if family != Family::Trees {
             assert_eq!(scorer.embedding(&snap, "a45", None).unwrap().len(), 16);
         } else {
