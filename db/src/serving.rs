@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use argus_engine::time::format_micros;
@@ -14,6 +15,7 @@ use argus_extensions::ml::gbdt::Gbdt;
 
 use crate::model::{LoadedModel, ModelKind, Scored, ScoringGraph};
 use crate::registry::{resolve_version, ModelVersion, Shelf};
+use crate::sampling::Parent;
 use crate::transactions::{TransactionInput, TransactionScorer};
 use crate::{Database, Device};
 
@@ -296,7 +298,9 @@ impl Scorer {
                 let raw =
                     self.graph
                         .base(&model.structural, &block.nodes[..1], &block.as_of[..1])?;
+                // One forward pass per feature: side by side on the pool's threads.
                 (0..inputs.cols)
+                    .into_par_iter()
                     .map(|j| {
                         let mut x = inputs.clone();
                         x.row_mut(0)[j] = 0.0;
@@ -315,12 +319,25 @@ impl Scorer {
 
         // Each first-hop neighbour: the score without the edge that brought it in.
         let catalog = snapshot.catalog();
+        let first_hop: Vec<Parent> = block
+            .parent
+            .iter()
+            .flatten()
+            .filter(|p| p.node == 0)
+            .copied()
+            .collect();
+        let scores_without: Vec<f32> = first_hop
+            .par_iter()
+            .map(|parent| {
+                let (r, m) = (parent.relation, parent.message);
+                let without = model.block(&self.graph, &targets, &|rr, mm| rr == r && mm == m);
+                let x = model.inputs(&self.graph, &without)?;
+                Ok(self.loaded.run(&without, &x).0[0].score)
+            })
+            .collect::<Result<_>>()?;
         let mut neighbours = Vec::new();
-        for parent in block.parent.iter().flatten().filter(|p| p.node == 0) {
+        for (parent, score_without) in first_hop.iter().zip(scores_without) {
             let (r, m) = (parent.relation, parent.message);
-            let without = model.block(&self.graph, &targets, &|rr, mm| rr == r && mm == m);
-            let x = model.inputs(&self.graph, &without)?;
-            let (s, _) = self.loaded.run(&without, &x);
             let rel = &self.graph.projection.relations[r];
             let source = rel.relation.sources[m] as usize;
             let (label_id, id) = self
@@ -340,7 +357,7 @@ impl Scorer {
                     .iter()
                     .map(|(name, values)| (name.clone(), values[edge]))
                     .collect(),
-                contribution: score - s[0].score,
+                contribution: score - score_without,
             });
         }
         neighbours.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
