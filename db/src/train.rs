@@ -119,7 +119,7 @@ impl Default for ModelSettings {
         ModelSettings {
             hidden: 64,
             layers: 2,
-            dropout: 0.2,
+            dropout: 0.5,
             aggregation: Aggregation::Mean,
             epochs: 500,
             patience: 100,
