@@ -120,9 +120,9 @@ impl Backend for Cpu {
 
     fn column_sums(&self, x: &Matrix) -> Matrix {
         let cols = x.cols;
-        let sums = x
+        let partials: Vec<Vec<f32>> = x
             .data
-            .par_chunks(cols * ROWS_PER_TASK)
+            .par_chunks(cols.max(1) * ROWS_PER_TASK)
             .map(|rows| {
                 let mut acc = vec![0f32; cols];
                 for row in rows.chunks(cols) {
@@ -132,15 +132,16 @@ impl Backend for Cpu {
                 }
                 acc
             })
-            .reduce(
-                || vec![0f32; cols],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        *x += y;
-                    }
-                    a
-                },
-            );
+            .collect();
+        // The partial sums are added in row order, not in the order threads finish: a parallel
+        // reduce pairs them as the work happened to be split, which changed the last bits of
+        // the bias gradients, and so trained networks, from run to run.
+        let mut sums = vec![0f32; cols];
+        for partial in partials {
+            for (s, v) in sums.iter_mut().zip(partial) {
+                *s += v;
+            }
+        }
         Matrix::from_vec(1, cols, sums)
     }
 

@@ -310,6 +310,61 @@ mod tests {
     }
 
     #[test]
+    fn training_gives_the_same_network_on_any_number_of_threads() {
+        // Enough nodes that every row-parallel step splits into many tasks.
+        let n = 3_000;
+        let value = |i: u64| (crate::ml::cpu::mix64(i) >> 40) as f32 / (1u64 << 24) as f32;
+        let features = Matrix::from_vec(n, 6, (0..n * 6).map(|i| value(i as u64)).collect());
+        let labels: Vec<bool> = (0..n).map(|i| value(1_000_000 + i as u64) < 0.2).collect();
+        let edges: Vec<(u32, u32)> = (0..n as u64 * 4)
+            .map(|e| {
+                let a = (crate::ml::cpu::mix64(e) % n as u64) as u32;
+                let b = (crate::ml::cpu::mix64(e + 7_777_777) % n as u64) as u32;
+                (a, b)
+            })
+            .collect();
+        let graphs = vec![Relation::undirected(n, &edges)];
+        let split = NodeSplit {
+            train: (0..2_000).collect(),
+            val: (2_000..2_500).collect(),
+            test: (2_500..3_000).collect(),
+        };
+        let task = NodeTask {
+            graphs: &graphs,
+            features: &features,
+            labels: &labels,
+            split: &split,
+        };
+        let model = SageConfig {
+            input: 6,
+            hidden: 16,
+            layers: 2,
+            relations: 1,
+            aggregation: Aggregation::Mean,
+            dropout: 0.5,
+            seed: 3,
+        };
+        let config = TrainConfig {
+            epochs: 8,
+            patience: 8,
+            ..TrainConfig::default()
+        };
+        let train_on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| train_node_classifier(&Cpu, &task, model.clone(), &config, &mut |_| {}))
+        };
+        let (one, four) = (train_on(1), train_on(4));
+        assert_eq!(
+            one.params, four.params,
+            "parameters differ with the thread count"
+        );
+        assert_eq!(one.scores, four.scores);
+    }
+
+    #[test]
     fn a_nan_validation_metric_never_wins() {
         let mut stopping = EarlyStopping::new(3);
         assert!(stopping.observe(1, f64::NAN).keep, "nothing better yet");
