@@ -255,7 +255,7 @@ pub fn train_node_classifier<B: Backend>(
 mod tests {
     use super::*;
     use crate::ml::backend::Aggregation;
-    use crate::ml::cpu::Cpu;
+    use crate::ml::cpu::{mix64, Cpu};
     use crate::ml::relation::Relation;
 
     #[test]
@@ -313,13 +313,13 @@ mod tests {
     fn training_gives_the_same_network_on_any_number_of_threads() {
         // Enough nodes that every row-parallel step splits into many tasks.
         let n = 3_000;
-        let value = |i: u64| (crate::ml::cpu::mix64(i) >> 40) as f32 / (1u64 << 24) as f32;
+        let value = |i: u64| (mix64(i) >> 40) as f32 / (1u64 << 24) as f32;
         let features = Matrix::from_vec(n, 6, (0..n * 6).map(|i| value(i as u64)).collect());
         let labels: Vec<bool> = (0..n).map(|i| value(1_000_000 + i as u64) < 0.2).collect();
         let edges: Vec<(u32, u32)> = (0..n as u64 * 4)
             .map(|e| {
-                let a = (crate::ml::cpu::mix64(e) % n as u64) as u32;
-                let b = (crate::ml::cpu::mix64(e + 7_777_777) % n as u64) as u32;
+                let a = (mix64(e) % n as u64) as u32;
+                let b = (mix64(e + 7_777_777) % n as u64) as u32;
                 (a, b)
             })
             .collect();
