@@ -144,7 +144,14 @@ impl WriteBatch {
     }
     /// The operations with whether each is a fresh put.
     pub fn iter_marked(&self) -> impl ExactSizeIterator<Item = (Op<'_>, bool)> + '_ {
-        self.ops.iter().map(|op| {
+        self.iter_marked_in(0..self.ops.len())
+    }
+    /// [`WriteBatch::iter_marked`] for the operations at positions `range` only.
+    pub fn iter_marked_in(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = (Op<'_>, bool)> + '_ {
+        self.ops[range].iter().map(|op| {
             let key_end = op.start + op.key_len as usize;
             let key = &self.bytes[op.start..key_end];
             let value = &self.bytes[key_end..key_end + op.value_len as usize];

@@ -589,7 +589,7 @@ fn write_table_file(
     writer.open(file).map_err(backend_err)?;
     match run {
         Run::Stretch(range) => {
-            for (op, _) in batch.iter_marked().skip(range.start).take(range.len()) {
+            for (op, _) in batch.iter_marked_in(range.clone()) {
                 if let Op::Put(k, v) = op {
                     writer.put(k, v).map_err(backend_err)?;
                 }

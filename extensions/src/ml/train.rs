@@ -258,6 +258,34 @@ mod tests {
     use crate::ml::cpu::{mix64, Cpu};
     use crate::ml::relation::Relation;
 
+    /// The first `train` nodes train, the next `val` select, the next `test` report.
+    fn consecutive_split(train: u32, val: u32, test: u32) -> NodeSplit {
+        NodeSplit {
+            train: (0..train).collect(),
+            val: (train..train + val).collect(),
+            test: (train + val..train + val + test).collect(),
+        }
+    }
+
+    /// A mean-aggregating model over one relation.
+    fn one_relation_model(
+        input: usize,
+        hidden: usize,
+        layers: usize,
+        dropout: f32,
+        seed: u64,
+    ) -> SageConfig {
+        SageConfig {
+            input,
+            hidden,
+            layers,
+            relations: 1,
+            aggregation: Aggregation::Mean,
+            dropout,
+            seed,
+        }
+    }
+
     #[test]
     fn a_validation_plateau_keeps_the_later_epoch_and_stops_after_the_patience() {
         // The one feature is the label: validation ranks perfectly from the first epoch on.
@@ -269,26 +297,14 @@ mod tests {
             labels.iter().map(|&l| if l { 1.0 } else { -1.0 }).collect(),
         );
         let graphs = vec![Relation::from_edges(n, n, &[])];
-        let split = NodeSplit {
-            train: (0..20).collect(),
-            val: (20..30).collect(),
-            test: (30..40).collect(),
-        };
+        let split = consecutive_split(20, 10, 10);
         let task = NodeTask {
             graphs: &graphs,
             features: &features,
             labels: &labels,
             split: &split,
         };
-        let model = SageConfig {
-            input: 1,
-            hidden: 4,
-            layers: 1,
-            relations: 1,
-            aggregation: Aggregation::Mean,
-            dropout: 0.0,
-            seed: 1,
-        };
+        let model = one_relation_model(1, 4, 1, 0.0, 1);
         let config = TrainConfig {
             epochs: 50,
             patience: 5,
@@ -324,26 +340,14 @@ mod tests {
             })
             .collect();
         let graphs = vec![Relation::undirected(n, &edges)];
-        let split = NodeSplit {
-            train: (0..2_000).collect(),
-            val: (2_000..2_500).collect(),
-            test: (2_500..3_000).collect(),
-        };
+        let split = consecutive_split(2_000, 500, 500);
         let task = NodeTask {
             graphs: &graphs,
             features: &features,
             labels: &labels,
             split: &split,
         };
-        let model = SageConfig {
-            input: 6,
-            hidden: 16,
-            layers: 2,
-            relations: 1,
-            aggregation: Aggregation::Mean,
-            dropout: 0.5,
-            seed: 3,
-        };
+        let model = one_relation_model(6, 16, 2, 0.5, 3);
         let config = TrainConfig {
             epochs: 8,
             patience: 8,
