@@ -224,15 +224,9 @@ pub fn tree_inputs(
 
 /// The values of [`tree_inputs`] for the first `rows` nodes alone: scoring has the names in the
 /// model, and scores only a block's targets.
-fn tree_input_matrix(
-    base: &Matrix,
-    graphs: &[Relation],
-    relations: &[usize],
-    rows: usize,
-) -> Matrix {
-    let chosen: Vec<&Relation> = relations.iter().map(|&r| &graphs[r]).collect();
+fn tree_input_matrix(base: &Matrix, chosen: &[&Relation], rows: usize) -> Matrix {
     Cpu.head_rows(base, rows)
-        .hconcat(&neighbourhood_matrix(&chosen, base, rows))
+        .hconcat(&neighbourhood_matrix(chosen, base, rows))
 }
 
 /// One scored entity.
@@ -242,6 +236,16 @@ pub struct Scored {
     pub score: f32,
     /// Logit.
     pub logit: f32,
+}
+
+impl Scored {
+    /// The probability of `logit`.
+    pub fn from_logit(logit: f32) -> Scored {
+        Scored {
+            score: 1.0 / (1.0 + (-logit).exp()),
+            logit,
+        }
+    }
 }
 
 impl FraudModel {
@@ -290,7 +294,9 @@ impl FraudModel {
                 x
             }
             ModelKind::Trees { relations, .. } => {
-                let inputs = tree_input_matrix(&base, &block.relations, relations, block.targets);
+                let chosen: Vec<&Relation> =
+                    relations.iter().map(|&r| &block.relations[r]).collect();
+                let inputs = tree_input_matrix(&base, &chosen, block.targets);
                 match &self.spectral {
                     Some(table) => {
                         let range = self.label_range(graph)?;
@@ -363,15 +369,7 @@ impl LoadedModel {
 
     /// Scores (and, for the GNN, embeddings) of a block's targets from its inputs.
     pub fn run(&self, block: &Block, inputs: &Matrix) -> (Vec<Scored>, Option<Matrix>) {
-        let scored = |logits: Vec<f32>| {
-            logits
-                .into_iter()
-                .map(|logit| Scored {
-                    score: 1.0 / (1.0 + (-logit).exp()),
-                    logit,
-                })
-                .collect()
-        };
+        let scored = |logits: Vec<f32>| logits.into_iter().map(Scored::from_logit).collect();
         match &self.model.kind {
             ModelKind::Gnn { .. } => {
                 let (logits, embedding) = self.gnn_targets(block, inputs);
@@ -389,11 +387,119 @@ impl LoadedModel {
 
     /// The GNN's logits and embeddings of a block's targets from scaled inputs.
     fn gnn_targets(&self, block: &Block, scaled: &Matrix) -> (Matrix, Matrix) {
-        self.device.run(GnnInference {
+        // Layer l is needed only for the hops that later layers still read.
+        let layers = self.gnn_layers();
+        let active: Vec<usize> = (0..layers)
+            .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
+            .collect();
+        let (logits, embedding) = self.device.run(GnnInference {
             loaded: self,
-            block,
+            relations: &block.relations,
+            active: &active,
             scaled,
-        })
+            embeddings: true,
+        });
+        (logits, embedding.expect("embeddings were asked for"))
+    }
+
+    fn gnn_layers(&self) -> usize {
+        match &self.model.kind {
+            ModelKind::Gnn { config, .. } => config.layers,
+            ModelKind::Trees { .. } | ModelKind::Transaction(_) => 0,
+        }
+    }
+
+    /// Every node of the model's label scored as of the graph's newest state (no as-of time),
+    /// in one pass over the whole graph: each node aggregates over its newest messages per
+    /// relation, exactly the neighbourhood a block gives it, so the scores equal those of
+    /// [`LoadedModel::score`] (the way training's full-graph evaluation reproduces them). On a
+    /// GPU the graph and inputs move to the device once. Ordered by node id (`Scored` of a hole
+    /// in the ids is that of a node without edges or properties).
+    pub fn score_label(&self, graph: &ScoringGraph) -> Result<Vec<Scored>> {
+        self.model.check_graph(graph)?;
+        let range = self.model.label_range(graph)?.clone();
+        let model = &self.model;
+        let bounded = |r: usize| {
+            graph.projection.relations[r]
+                .relation
+                .newest(model.neighbours)
+        };
+        // Rows up to the label's end: the last layer (GNN) and the neighbourhood statistics
+        // (trees) are computed for those rows only.
+        let rows = range.offset + range.len;
+        let logits: Vec<f32> = match &model.kind {
+            ModelKind::Gnn { .. } => {
+                let relations: Vec<Relation> =
+                    (0..graph.projection.relations.len()).map(bounded).collect();
+                let mut x = graph.base_all(&model.structural)?.matrix;
+                apply_scale(&mut x, &model.scale);
+                let mut active = vec![x.rows; self.gnn_layers()];
+                if let Some(last) = active.last_mut() {
+                    *last = rows;
+                }
+                let (logits, _) = self.device.run(GnnInference {
+                    loaded: self,
+                    relations: &relations,
+                    active: &active,
+                    scaled: &x,
+                    embeddings: false,
+                });
+                logits.data[range.offset..rows].to_vec()
+            }
+            ModelKind::Trees { relations, booster } => {
+                let base = graph.base_all(&model.structural)?.matrix;
+                let bounded: Vec<Relation> = relations.iter().map(|&r| bounded(r)).collect();
+                let chosen: Vec<&Relation> = bounded.iter().collect();
+                let inputs = tree_input_matrix(&base, &chosen, rows);
+                drop(base);
+                let mut inputs =
+                    inputs.select_rows(&(range.offset as u32..rows as u32).collect::<Vec<_>>());
+                if let Some(table) = &model.spectral {
+                    let nodes: Vec<u32> = (range.offset as u32..rows as u32).collect();
+                    inputs =
+                        inputs.hconcat(&table.rows(&graph.projection, relations, &range, &nodes));
+                }
+                (0..inputs.rows)
+                    .into_par_iter()
+                    .map(|i| booster.logit(inputs.row(i)))
+                    .collect()
+            }
+            ModelKind::Transaction(_) => {
+                return Err(Error::InvalidArgument(
+                    "a transaction model scores transactions, not nodes".into(),
+                ))
+            }
+        };
+        Ok(logits.into_iter().map(Scored::from_logit).collect())
+    }
+
+    /// Estimated work (multiply-adds, roughly) of scoring the targets of `block` from it.
+    pub fn block_work(&self, block: &Block) -> f64 {
+        let layers = self.gnn_layers();
+        let active =
+            (0..layers).map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)]);
+        self.work(block.nodes.len(), active)
+    }
+
+    /// Estimated work of [`LoadedModel::score_label`] over `graph`, in [`LoadedModel::block_work`]'s unit.
+    pub fn label_work(&self, graph: &ScoringGraph) -> f64 {
+        let n = graph.projection.node_count;
+        self.work(n, std::iter::repeat_n(n, self.gnn_layers()))
+    }
+
+    /// Every computed row reads its base features (a few dozen values gathered from the graph);
+    /// a GNN's input layer adds `input × hidden` multiply-adds per row and each layer
+    /// `(relations + 1) × hidden²` per row it computes.
+    fn work(&self, rows: usize, active: impl Iterator<Item = usize>) -> f64 {
+        let width = self.model.base_names.len().max(1) as f64;
+        let mut work = rows as f64 * width;
+        if let ModelKind::Gnn { config, .. } = &self.model.kind {
+            let h = config.hidden as f64;
+            work += rows as f64 * config.input as f64 * h;
+            let per_row = (config.relations + 1) as f64 * h * h;
+            work += active.map(|a| a as f64 * per_row).sum::<f64>();
+        }
+        work
     }
 
     /// Score `targets` (global index, as-of time) as one vectorised batch.
@@ -439,37 +545,33 @@ impl LoadedModel {
     }
 }
 
-/// A block through a loaded GNN on the model's device: the block's graph and inputs move to
-/// the device once, every layer runs there, and the targets' logits and embeddings come back.
+/// Graphs and inputs through a loaded GNN on the model's device: they move to the device once,
+/// every layer runs there, and the logits (and embeddings, when asked) of the first
+/// `active[last]` rows come back. Layer `l` is computed for the first `active[l]` rows.
 struct GnnInference<'a> {
     loaded: &'a LoadedModel,
-    block: &'a Block,
+    relations: &'a [Relation],
+    active: &'a [usize],
     scaled: &'a Matrix,
+    embeddings: bool,
 }
 
 impl DeviceTask for GnnInference<'_> {
-    type Output = (Matrix, Matrix);
+    type Output = (Matrix, Option<Matrix>);
 
-    fn run<B: Backend>(self, backend: &B) -> (Matrix, Matrix) {
+    fn run<B: Backend>(self, backend: &B) -> (Matrix, Option<Matrix>) {
         let networks = self.loaded.networks(backend);
         let (sage, bagged) = networks
             .split_first()
             .expect("a GNN model is loaded with its network");
-        let block = self.block;
-        // Layer l is needed only for the hops that later layers still read.
-        let layers = sage.config.layers;
-        let active: Vec<usize> = (0..layers)
-            .map(|l| block.hop_ends[(layers - 1 - l).min(block.hop_ends.len() - 1)])
-            .collect();
         let x = backend.upload(self.scaled);
-        backend.with_graphs(&block.relations, |graphs| {
-            let (logits, embedding) = sage.infer(backend, graphs, &x, &active);
-            let targets = block.targets;
-            let mut logits = backend.download(&backend.head_rows(&logits, targets));
+        backend.with_graphs(self.relations, |graphs| {
+            let (logits, embedding) = sage.infer(backend, graphs, &x, self.active);
+            let mut logits = backend.download(&logits);
             if !bagged.is_empty() {
                 for other in bagged {
-                    let (more, _) = other.infer(backend, graphs, &x, &active);
-                    let more = backend.download(&backend.head_rows(&more, targets));
+                    let (more, _) = other.infer(backend, graphs, &x, self.active);
+                    let more = backend.download(&more);
                     logits
                         .data
                         .iter_mut()
@@ -481,14 +583,14 @@ impl DeviceTask for GnnInference<'_> {
             }
             (
                 logits,
-                backend.download(&backend.head_rows(&embedding, targets)),
+                self.embeddings.then(|| backend.download(&embedding)),
             )
         })
     }
 }
 
 /// Up to this many targets are scored on the calling thread alone.
-const SMALL_BATCH: usize = 16;
+pub(crate) const SMALL_BATCH: usize = 16;
 
 /// Targets per block when a large batch is scored on the CPU.
 const CPU_CHUNK: usize = 256;

@@ -370,6 +370,11 @@ fn spectral_coordinates_place_nodes_in_their_community_and_extend_to_new_ones() 
     let a = scorer.score(&snap, "late_a", None).unwrap().score;
     let b = scorer.score(&snap, "late_b", None).unwrap().score;
     assert!(b > a + 0.1, "late_b {b} vs late_a {a}");
+    // A batch over every person is one pass over the graph (82 nodes): the same scores.
+    let everyone: Vec<&str> = refs.iter().copied().chain(["late_a", "late_b"]).collect();
+    let batch = scorer.score_keys(&snap, &everyone, None).unwrap();
+    assert!(scorer.has_whole_graph_scores());
+    assert!((batch[80].unwrap() - a).abs() < 1e-6 && (batch[81].unwrap() - b).abs() < 1e-6);
 }
 
 #[test]
@@ -542,4 +547,79 @@ fn the_target_of_a_registered_model_is_withheld_from_others() {
     assert!(!names(&spec(Family::Trees))
         .iter()
         .any(|n| n.contains("chargeback")));
+}
+
+#[test]
+fn a_scan_over_every_key_turns_into_one_pass_over_the_graph_with_the_same_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = planted(dir.path());
+    train(&db, "gnn", Family::Gnn, true);
+    train(&db, "trees", Family::Trees, true);
+    // 3,000 more accounts in a ring after training: a batch of a few dozen keys then needs far
+    // fewer rows in its blocks than the whole graph holds.
+    db.store()
+        .write(|t| {
+            for i in 0..3_000 {
+                t.upsert_node("account", &format!("x{i}"), &[("noise", Value::Float(0.5))])?;
+            }
+            for i in 0..3_000 {
+                t.insert_edge(
+                    "sends",
+                    &format!("x{i}"),
+                    &format!("x{}", (i + 1) % 3_000),
+                    Some(i64::from(i) * 1_000_000),
+                    &[("amount", Value::Float(20.0))],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let snap = db.snapshot();
+    let keys: Vec<String> = (0..80).map(|i| format!("a{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    for name in ["gnn", "trees"] {
+        let scorer = db.scorer(name, None).unwrap();
+        let single: Vec<f32> = refs
+            .iter()
+            .map(|k| scorer.score(&snap, k, None).unwrap().score)
+            .collect();
+        // Batches of 20 keys, as a scan in many batches makes them: the first is scored from
+        // its blocks; once the blocks would have cost as much as a pass over the whole graph,
+        // the pass is made and later batches read it.
+        let mut batches = 0;
+        while !scorer.has_whole_graph_scores() {
+            let part = batches % 4 * 20;
+            let scored = scorer
+                .score_keys(&snap, &refs[part..part + 20], None)
+                .unwrap();
+            for (i, s) in scored.iter().enumerate() {
+                assert!((s.unwrap() - single[part + i]).abs() < 1e-6, "{name}");
+            }
+            batches += 1;
+            assert!(batches < 100, "{name}: the pass never paid for itself");
+        }
+        assert!(
+            batches > 1,
+            "{name}: the first batch paid for the whole graph"
+        );
+        let mut all = scorer.score_keys(&snap, &refs, None).unwrap();
+        all.extend(scorer.score_keys(&snap, &["x7", "nobody"], None).unwrap());
+        for (i, s) in all[..80].iter().enumerate() {
+            let (pass, block) = (s.unwrap(), single[i]);
+            assert!(
+                (pass - block).abs() < 1e-5,
+                "{name} a{i}: pass {pass}, block {block}"
+            );
+        }
+        let x7 = scorer.score(&snap, "x7", None).unwrap().score;
+        assert!((all[80].unwrap() - x7).abs() < 1e-5, "{name} x7");
+        assert_eq!(all[81], None);
+        // A past state is never read from the newest one's pass.
+        let as_of = Some(20 * 1_000_000);
+        let past = scorer.score_keys(&snap, &refs, as_of).unwrap();
+        for (k, s) in refs.iter().zip(&past) {
+            let one = scorer.score(&snap, k, as_of).unwrap().score;
+            assert!((s.unwrap() - one).abs() < 1e-6, "{name} {k} as of");
+        }
+    }
 }
