@@ -648,53 +648,190 @@ pub fn neighbourhood_names(relation_names: &[String], base_names: &[String]) -> 
 /// The values of [`neighbourhood_features`] for the first `rows` nodes (scoring needs no names,
 /// and only a block's targets: its other nodes are there to be aggregated).
 pub fn neighbourhood_matrix(graphs: &[&Relation], base: &Matrix, rows: usize) -> Matrix {
-    let mut blocks = Vec::with_capacity(graphs.len() * NEIGHBOURHOOD_STATS.len());
-    for relation in graphs {
-        // The 2-hop mean reads every neighbour's own mean.
-        let mean_all = Cpu.aggregate(relation, base, Aggregation::Mean);
-        let two_hop = Cpu.aggregate_rows(relation, &mean_all, Aggregation::Mean, rows);
-        let mean = Cpu.head_rows(&mean_all, rows);
-        let sum = Cpu.aggregate_rows(relation, base, Aggregation::Sum, rows);
-        let mut squares = base.clone();
-        squares.data.iter_mut().for_each(|v| *v *= *v);
-        let mut std = Cpu.aggregate_rows(relation, &squares, Aggregation::Mean, rows);
-        for (s, m) in std.data.iter_mut().zip(&mean.data) {
-            *s = (*s - m * m).max(0.0).sqrt();
-        }
-        let max = neighbour_max(relation, base, 1.0, rows);
-        let min = neighbour_max(relation, base, -1.0, rows);
-        // In NEIGHBOURHOOD_STATS order.
-        blocks.extend([mean, two_hop, std, min, max, sum]);
-    }
-    let cols: usize = blocks.iter().map(|b| b.cols).sum();
-    let mut data = Vec::with_capacity(rows * cols);
-    for i in 0..rows {
-        for b in &blocks {
-            data.extend_from_slice(b.row(i));
-        }
-    }
-    Matrix::from_vec(rows, cols, data)
+    let stats = Neighbourhoods::new(graphs, base);
+    let width = stats.width();
+    let mut data = vec![0.0; rows * width];
+    data.par_chunks_mut(width.max(1))
+        .enumerate()
+        .for_each(|(t, row)| stats.row_into(t, row));
+    Matrix::from_vec(rows, width, data)
 }
 
-/// Column-wise maximum (`sign` 1) or minimum (`sign` -1) over the sources of each of the first
-/// `rows` targets; NaN without sources.
-fn neighbour_max(relation: &Relation, x: &Matrix, sign: f32, rows: usize) -> Matrix {
-    let mut out = Matrix::filled(rows, x.cols, f32::NAN);
-    out.data
-        .par_chunks_mut(x.cols.max(1))
-        .enumerate()
-        .for_each(|(t, row)| {
+/// The statistics of [`neighbourhood_features`], read node by node, so that a caller needing a
+/// few rows at a time never holds the whole matrix.
+pub struct Neighbourhoods<'a> {
+    graphs: &'a [&'a Relation],
+    base: &'a Matrix,
+    /// Per relation, every node's mean over its neighbours (the 2-hop mean reads them).
+    means: Vec<Matrix>,
+}
+
+impl<'a> Neighbourhoods<'a> {
+    /// The statistics of `base` over `graphs`.
+    pub fn new(graphs: &'a [&'a Relation], base: &'a Matrix) -> Neighbourhoods<'a> {
+        let means = graphs
+            .iter()
+            .map(|relation| Cpu.aggregate(relation, base, Aggregation::Mean))
+            .collect();
+        Neighbourhoods {
+            graphs,
+            base,
+            means,
+        }
+    }
+
+    /// Values per node.
+    pub fn width(&self) -> usize {
+        self.graphs.len() * NEIGHBOURHOOD_STATS.len() * self.base.cols
+    }
+
+    /// Node `t`'s statistics into `out` ([`Neighbourhoods::width`] values). Each sum adds the
+    /// neighbours in message order, as the backend's aggregation does, so the values are those
+    /// of training's full-graph features bit for bit.
+    pub fn row_into(&self, t: usize, out: &mut [f32]) {
+        let cols = self.base.cols;
+        for ((relation, means), out) in self
+            .graphs
+            .iter()
+            .zip(&self.means)
+            .zip(out.chunks_mut(NEIGHBOURHOOD_STATS.len() * cols))
+        {
+            // In NEIGHBOURHOOD_STATS order.
+            let (mean, rest) = out.split_at_mut(cols);
+            let (two_hop, rest) = rest.split_at_mut(cols);
+            let (std, rest) = rest.split_at_mut(cols);
+            let (min, rest) = rest.split_at_mut(cols);
+            let (max, sum) = rest.split_at_mut(cols);
+            for part in [&mut *mean, &mut *two_hop, &mut *std, &mut *sum] {
+                part.fill(0.0);
+            }
             let sources = relation.sources_of(t);
             if sources.is_empty() {
-                return;
+                min.fill(f32::NAN);
+                max.fill(f32::NAN);
+                continue;
             }
-            row.fill(f32::NEG_INFINITY);
+            min.fill(f32::NEG_INFINITY);
+            max.fill(f32::NEG_INFINITY);
+            // `std` first holds the sum of squares, `mean` the sum.
             for &s in sources {
-                for (o, &v) in row.iter_mut().zip(x.row(s as usize)) {
-                    *o = o.max(sign * v);
+                let x = self.base.row(s as usize);
+                let neighbours_mean = means.row(s as usize);
+                for c in 0..cols {
+                    let v = x[c];
+                    sum[c] += v;
+                    std[c] += v * v;
+                    two_hop[c] += neighbours_mean[c];
+                    max[c] = max[c].max(v);
+                    min[c] = min[c].max(-v);
                 }
             }
-            row.iter_mut().for_each(|v| *v *= sign);
-        });
-    out
+            let inv = 1.0 / sources.len() as f32;
+            for c in 0..cols {
+                mean[c] = sum[c] * inv;
+                two_hop[c] *= inv;
+                let squares = std[c] * inv;
+                std[c] = (squares - mean[c] * mean[c]).max(0.0).sqrt();
+                min[c] = -min[c];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statistics computed as separate whole-matrix aggregations, one statistic at a time.
+    fn reference(graphs: &[&Relation], base: &Matrix, rows: usize) -> Matrix {
+        let max_over = |relation: &Relation, sign: f32| {
+            let mut out = Matrix::filled(rows, base.cols, f32::NAN);
+            for t in 0..rows {
+                let sources = relation.sources_of(t);
+                if !sources.is_empty() {
+                    let row = out.row_mut(t);
+                    row.fill(f32::NEG_INFINITY);
+                    for &s in sources {
+                        for (o, &v) in row.iter_mut().zip(base.row(s as usize)) {
+                            *o = o.max(sign * v);
+                        }
+                    }
+                    row.iter_mut().for_each(|v| *v *= sign);
+                }
+            }
+            out
+        };
+        let mut blocks = Vec::new();
+        for relation in graphs {
+            let mean_all = Cpu.aggregate(relation, base, Aggregation::Mean);
+            let two_hop = Cpu.aggregate_rows(relation, &mean_all, Aggregation::Mean, rows);
+            let mean = Cpu.head_rows(&mean_all, rows);
+            let sum = Cpu.aggregate_rows(relation, base, Aggregation::Sum, rows);
+            let mut squares = base.clone();
+            squares.data.iter_mut().for_each(|v| *v *= *v);
+            let mut std = Cpu.aggregate_rows(relation, &squares, Aggregation::Mean, rows);
+            for (s, m) in std.data.iter_mut().zip(&mean.data) {
+                *s = (*s - m * m).max(0.0).sqrt();
+            }
+            blocks.extend([
+                mean,
+                two_hop,
+                std,
+                max_over(relation, -1.0),
+                max_over(relation, 1.0),
+                sum,
+            ]);
+        }
+        blocks
+            .iter()
+            .skip(1)
+            .fold(blocks[0].clone(), |all, b| all.hconcat(b))
+    }
+
+    #[test]
+    fn neighbourhood_statistics_equal_the_whole_matrix_aggregations_bit_for_bit() {
+        let n = 300;
+        let mut draw = 0u64;
+        let mut next = || {
+            draw += 1;
+            argus_extensions::ml::cpu::mix64(draw)
+        };
+        let base = Matrix::from_vec(
+            n,
+            5,
+            (0..n * 5)
+                .map(|i| match i % 17 {
+                    0 => f32::NAN,
+                    _ => (next() % 10_000) as f32 / 997.0 - 4.0,
+                })
+                .collect(),
+        );
+        // Skewed degrees, nodes without messages, and a node that receives from most others.
+        let edges = |salt: u64, next: &mut dyn FnMut() -> u64| -> Vec<(u32, u32)> {
+            let mut edges: Vec<(u32, u32)> = (0..900)
+                .map(|_| {
+                    (
+                        (next() % n as u64) as u32,
+                        ((next() + salt) % (n as u64 / 3)) as u32,
+                    )
+                })
+                .collect();
+            edges.extend((1..250).map(|s| (s, 299)));
+            edges
+        };
+        let first = Relation::from_edges(n, n, &edges(0, &mut next));
+        let second = Relation::from_edges(n, n, &edges(11, &mut next));
+        let graphs = [&first, &second];
+        for rows in [0, 1, 120, n] {
+            let fused = neighbourhood_matrix(&graphs, &base, rows);
+            let expected = reference(&graphs, &base, rows);
+            assert_eq!((fused.rows, fused.cols), (rows, 2 * 6 * 5));
+            let same = fused
+                .data
+                .iter()
+                .zip(&expected.data)
+                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+            assert!(same, "rows {rows}");
+        }
+    }
 }
