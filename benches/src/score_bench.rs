@@ -170,13 +170,7 @@ fn every_user(
     let t = Instant::now();
     let mut blocks = 0;
     for chunk in refs.chunks(SQL_BATCH) {
-        let tt = Instant::now();
         fresh.score_keys(snapshot, chunk, None)?;
-        eprintln!(
-            "batch {:.1} ms {}",
-            ms(tt.elapsed()),
-            fresh.has_whole_graph_scores()
-        );
         blocks += usize::from(!fresh.has_whole_graph_scores());
     }
     rows.push(vec![
