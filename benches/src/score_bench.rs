@@ -16,7 +16,7 @@ use argus_benches::{load_average, ms, percentile, text_table};
 use argus_db::model::{LoadedModel, ScoringGraph};
 use argus_db::serving::Scorer;
 use argus_db::train::{train_model, Family, SplitSource, TrainProgress, TrainSpec};
-use argus_db::{Database, Snapshot};
+use argus_db::{Database, Device, DeviceRequest, Snapshot};
 use clap::Parser;
 
 #[global_allocator]
@@ -42,6 +42,9 @@ struct Args {
     /// Users in the training sample when the model is missing (2/3 train, 1/6 val, 1/6 test).
     #[arg(long, default_value_t = 12_000)]
     train_users: usize,
+    /// Device the models train and score on: cpu, cuda or auto (the GPU when one can be used).
+    #[arg(long, default_value = "auto")]
+    device: String,
     /// Also score every user: from blocks, through `score_keys` in SQL-sized batches, and in one
     /// pass over the whole graph.
     #[arg(long)]
@@ -59,7 +62,9 @@ fn main() -> Result<()> {
             args.db.display()
         );
     }
-    let db = Database::open(&args.db)?;
+    let request = DeviceRequest::parse(&args.device).map_err(anyhow::Error::msg)?;
+    let db = Database::open(&args.db)?.with_device(request);
+    eprintln!("device: {}", db.device()?.describe());
     for name in &args.families {
         let Some(family) = Family::parse(name) else {
             bail!("unknown family {name:?} (gnn, trees)");
@@ -142,6 +147,7 @@ fn every_user(
     loaded: &LoadedModel,
     graph: &ScoringGraph,
     users: usize,
+    device: Device,
 ) -> Result<()> {
     let keys: Vec<String> = (0..users).map(|i| i.to_string()).collect();
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -166,7 +172,7 @@ fn every_user(
     ]);
 
     // A fresh scorer, as a new snapshot gets one: no pass made yet.
-    let fresh = Scorer::new(scorer.version.clone(), snapshot)?;
+    let fresh = Scorer::on(scorer.version.clone(), snapshot, device)?;
     let t = Instant::now();
     let mut blocks = 0;
     for chunk in refs.chunks(SQL_BATCH) {
@@ -246,7 +252,7 @@ fn measure(db: &Database, model: &str, args: &Args) -> Result<()> {
     // keys' blocks, or one pass over the whole graph.
     let m = &scorer.version.model;
     let graph = ScoringGraph::build(&snapshot, &m.label, &m.edge_types, &m.properties)?;
-    let loaded = LoadedModel::new(m.clone());
+    let loaded = LoadedModel::on(m.clone(), db.device()?);
     let user_label = snapshot.catalog().label("user")?.id;
     let index = |key: &str| -> Result<u32> {
         let id = snapshot
@@ -273,7 +279,15 @@ fn measure(db: &Database, model: &str, args: &Args) -> Result<()> {
         "1".into(),
     ]);
     if args.every_user {
-        every_user(&mut rows, &snapshot, &scorer, &loaded, &graph, users)?;
+        every_user(
+            &mut rows,
+            &snapshot,
+            &scorer,
+            &loaded,
+            &graph,
+            users,
+            db.device()?,
+        )?;
     }
     let mut times = Vec::new();
     for key in keys.iter().take(50) {

@@ -515,15 +515,35 @@ impl LoadedModel {
         // A block holds a neighbourhood tree per target, so a batch scores the same in chunks:
         // memory then follows the chunk, not the batch (a 10,000-key block of trees' inputs
         // spent most of its time having the kernel zero fresh pages), and CPU chunks run side
-        // by side. A GPU takes larger chunks, one at a time.
-        let parts: Vec<(Vec<Scored>, Option<Matrix>)> = if self.device.is_gpu() {
-            targets.chunks(GPU_CHUNK).map(work).collect::<Result<_>>()?
-        } else {
-            targets
-                .par_chunks(CPU_CHUNK)
-                .map(work)
-                .collect::<Result<_>>()?
-        };
+        // by side. A GPU takes larger chunks, one at a time (the trees run on the CPU).
+        let parts: Vec<(Vec<Scored>, Option<Matrix>)> =
+            if self.device.is_gpu() && matches!(self.model.kind, ModelKind::Gnn { .. }) {
+                // The blocks and their inputs are made on the CPU, a wave of chunks side by side;
+                // then the GPU runs them one at a time.
+                let wave = GPU_CHUNK * rayon::current_num_threads().max(1);
+                let mut parts = Vec::with_capacity(targets.len().div_ceil(GPU_CHUNK));
+                for wave in targets.chunks(wave) {
+                    let prepared: Vec<(Block, Matrix)> = wave
+                        .par_chunks(GPU_CHUNK)
+                        .map(|targets| {
+                            let block = self.model.block(graph, targets, &|_, _| false);
+                            let inputs = self.model.inputs(graph, &block)?;
+                            Ok((block, inputs))
+                        })
+                        .collect::<Result<_>>()?;
+                    parts.extend(
+                        prepared
+                            .iter()
+                            .map(|(block, inputs)| self.run(block, inputs)),
+                    );
+                }
+                parts
+            } else {
+                targets
+                    .par_chunks(CPU_CHUNK)
+                    .map(work)
+                    .collect::<Result<_>>()?
+            };
         let mut scores = Vec::with_capacity(targets.len());
         let mut embeddings: Option<Matrix> = None;
         for (part_scores, part_embedding) in parts {
