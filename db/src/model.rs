@@ -604,10 +604,12 @@ impl DeviceTask for GnnInference<'_> {
 
 /// Cost of a node in the pass over the whole graph against a row of a block. On the CPU both
 /// are dominated by per-row work (base features, gathering neighbours, memory), not by the
-/// layers' multiply-adds; the pass also bounds every relation and computes every node of every
-/// label. Measured with `score_bench --every-user` on the 5 M-payment graph (2.2 M nodes):
-/// 1.9 for the GNN, 1.8 for the trees.
-const PASS_ROW_COST: f64 = 2.0;
+/// layers' multiply-adds; the pass also bounds every relation, computes every node of every
+/// label, and touches gigabytes of fresh memory. Measured with `score_bench --every-user` and
+/// `fraud_score` over every user in SQL on the 5 M-payment graph (2.2 M nodes): 1.8–1.9 where
+/// the process already holds the memory, 2.4–4 in a fresh process, where the first touch of
+/// that memory dominates; 3 sits between.
+const PASS_ROW_COST: f64 = 3.0;
 
 /// Up to this many targets are scored on the calling thread alone.
 pub(crate) const SMALL_BATCH: usize = 16;

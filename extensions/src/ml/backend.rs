@@ -179,6 +179,16 @@ pub trait Backend: Sync + 'static {
         gamma: &Self::Tensor,
         beta: &Self::Tensor,
     ) -> (Self::Tensor, LayerNormCache<Self::Tensor>);
+    /// The output of [`Backend::layer_norm`] alone, for inference (no cache for a backward
+    /// pass to allocate).
+    fn layer_norm_output(
+        &self,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        beta: &Self::Tensor,
+    ) -> Self::Tensor {
+        self.layer_norm(x, gamma, beta).0
+    }
     /// Gradients of [`Backend::layer_norm`]: `(dx, dgamma, dbeta)`.
     fn layer_norm_backward(
         &self,

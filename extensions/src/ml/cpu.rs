@@ -221,14 +221,7 @@ impl Backend for Cpu {
             .zip(inv_std.data.par_iter_mut())
             .zip(x.data.par_chunks(cols))
             .for_each(|(((xhat, y), rstd), row)| {
-                let n = cols as f32;
-                let mean = row.iter().sum::<f32>() / n;
-                let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-                *rstd = 1.0 / (var + LAYER_NORM_EPS).sqrt();
-                for j in 0..cols {
-                    xhat[j] = (row[j] - mean) * *rstd;
-                    y[j] = xhat[j] * gamma.data[j] + beta.data[j];
-                }
+                *rstd = layer_norm_row(row, gamma, beta, y, |j, v| xhat[j] = v);
             });
         (
             out,
@@ -237,6 +230,17 @@ impl Backend for Cpu {
                 inv_std,
             },
         )
+    }
+
+    fn layer_norm_output(&self, x: &Matrix, gamma: &Matrix, beta: &Matrix) -> Matrix {
+        let mut out = Matrix::zeros(x.rows, x.cols);
+        out.data
+            .par_chunks_mut(x.cols.max(1))
+            .zip(x.data.par_chunks(x.cols.max(1)))
+            .for_each(|(y, row)| {
+                layer_norm_row(row, gamma, beta, y, |_, _| {});
+            });
+        out
     }
 
     fn layer_norm_backward(
@@ -382,4 +386,26 @@ impl Backend for Cpu {
                 *p -= hp.lr * (update + hp.weight_decay * *p);
             });
     }
+}
+
+/// One row of layer normalisation into `y`, handing each normalised value to `normalized`;
+/// returns the row's inverse standard deviation. Training and inference share it, so their
+/// outputs are the same bit for bit.
+fn layer_norm_row(
+    row: &[f32],
+    gamma: &Matrix,
+    beta: &Matrix,
+    y: &mut [f32],
+    mut normalized: impl FnMut(usize, f32),
+) -> f32 {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let rstd = 1.0 / (var + LAYER_NORM_EPS).sqrt();
+    for j in 0..row.len() {
+        let xhat = (row[j] - mean) * rstd;
+        normalized(j, xhat);
+        y[j] = xhat * gamma.data[j] + beta.data[j];
+    }
+    rstd
 }

@@ -259,9 +259,12 @@ impl<B: Backend> Sage<B> {
         let mut h = self.input_layer(backend, x);
         for (l, &rows) in active.iter().enumerate() {
             let base = self.layer_base(l);
-            let (z, _) = backend.layer_norm(&h, self.p(base), self.p(base + 1));
-            let mut u =
-                backend.matmul(&backend.head_rows(&z, rows), false, self.p(base + 2), false);
+            let z = backend.layer_norm_output(&h, self.p(base), self.p(base + 1));
+            let mut u = if rows == backend.shape(&z).0 {
+                backend.matmul(&z, false, self.p(base + 2), false)
+            } else {
+                backend.matmul(&backend.head_rows(&z, rows), false, self.p(base + 2), false)
+            };
             for (r, g) in graphs.iter().enumerate() {
                 if backend.message_count(g) == 0 {
                     continue;
@@ -277,8 +280,11 @@ impl<B: Backend> Sage<B> {
             .copied()
             .unwrap_or_else(|| backend.shape(&h).0);
         let hb = self.head_base();
-        let (embedding, _) =
-            backend.layer_norm(&backend.head_rows(&h, rows), self.p(hb), self.p(hb + 1));
+        let embedding = if rows == backend.shape(&h).0 {
+            backend.layer_norm_output(&h, self.p(hb), self.p(hb + 1))
+        } else {
+            backend.layer_norm_output(&backend.head_rows(&h, rows), self.p(hb), self.p(hb + 1))
+        };
         let mut logits = backend.matmul(&embedding, false, self.p(hb + 2), false);
         backend.add_row(&mut logits, self.p(hb + 3));
         (logits, embedding)
