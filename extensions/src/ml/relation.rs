@@ -161,10 +161,14 @@ impl Relation {
         let timed = !self.times.is_empty();
         let mut offsets = Vec::with_capacity(self.target_count + 1);
         offsets.push(0u32);
-        let mut sources = Vec::new();
-        let mut times = Vec::new();
-        let mut edge_ids = Vec::new();
-        let mut pairs = Vec::new();
+        // Sized up front: grown by doubling, they were copied again and again on large graphs.
+        let kept: usize = (0..self.target_count)
+            .map(|t| self.in_degree(t).min(cap))
+            .sum();
+        let mut sources = Vec::with_capacity(kept);
+        let mut times = Vec::with_capacity(if timed { kept } else { 0 });
+        let mut edge_ids = Vec::with_capacity(if timed { kept } else { 0 });
+        let mut pairs = Vec::with_capacity(kept);
         for t in 0..self.target_count {
             let all = self.messages(t);
             let kept = all.end - all.len().min(cap)..all.end;
