@@ -2,7 +2,7 @@
 # The GPU check of the CUDA backend, in two halves, so that the half that needs a GPU runs on a
 # machine without a Rust toolchain:
 #   scripts/gpu-check.sh build   here: builds the x86-64 binaries and packs them with the data
-#                                into .gpu/ (about 45 MiB)
+#                                into .gpu/ (about 37 MiB)
 #   scripts/gpu-check.sh run     on the GPU machine, from the repository root with .gpu/:
 #                                parity tests (GPU against CPU), the benchmark against PyTorch
 #                                Geometric on the same GPU, and the end-to-end checks through
@@ -63,6 +63,24 @@ start() {
   unpack "$pack/argus.xz" "$argus"
 }
 
+# sql_rate DB DEVICE SQL KEYS OUTPUT: run SQL through argus on DEVICE and print KEYS over its
+# wall time (process start and model load included) in keys/s, or "failed" (status 1).
+sql_rate() {
+  local t0
+  t0=$(date +%s.%N)
+  if "$argus" --db "$1" --device "$2" --format csv sql -c "$3" >"$5" 2>&1; then
+    python3 -c "print(f'{$4 / ($(date +%s.%N) - $t0):.0f}')"
+  else
+    echo failed
+    return 1
+  fi
+}
+
+# The last non-empty line of a file.
+last_line() {
+  grep -v '^$' "$1" 2>/dev/null | tail -1
+}
+
 run() {
   # Every step runs even when an earlier one fails, so one run reports everything; the exit
   # status says whether all passed.
@@ -104,10 +122,7 @@ run() {
   local sql="SELECT count(*) AS scored, avg(fraud_score(id)) AS mean FROM toloker"
   local rates=()
   for device in cuda cpu; do
-    local t0
-    t0=$(date +%s.%N)
-    "$argus" --db "$db" --device "$device" --format csv sql -c "$sql" >"$out/score-$device.csv" 2>&1
-    rates+=("$(python3 -c "import sys; print(f'{11758 / ($(date +%s.%N) - $t0):.0f}')")")
+    rates+=("$(sql_rate "$db" "$device" "$sql" 11758 "$out/score-$device.csv")") || failed=1
   done
 
   echo
@@ -120,7 +135,7 @@ run() {
   echo "eval wall time, side by side: gpu ${gpu_s} s, cpu ${cpu_s} s"
   echo "fraud_score over 11,758 tolokers in one SQL command (process start and model load"
   echo "included): gpu ${rates[0]} keys/s, cpu ${rates[1]} keys/s"
-  echo "  gpu: $(tail -1 "$out/score-cuda.csv")   cpu: $(tail -1 "$out/score-cpu.csv")"
+  echo "  gpu: $(last_line "$out/score-cuda.csv")   cpu: $(last_line "$out/score-cpu.csv")"
   return "$failed"
 }
 
@@ -150,21 +165,22 @@ payments() {
   local users_sql="SELECT count(*) AS scored, avg(fraud_score(user_id, 'bench_user_gnn')) AS mean FROM user"
   local user_rates=()
   for device in cuda cpu; do
-    local t0
-    t0=$(date +%s.%N)
-    "$argus" --db "$work/payments.db" --device "$device" --format csv sql -c "$users_sql" \
-      >"$out/score-users-sql-$device.csv" 2>&1 || failed=1
-    user_rates+=("$(python3 -c "import sys; print(f'{500000 / ($(date +%s.%N) - $t0):.0f}')")")
+    user_rates+=("$(sql_rate "$work/payments.db" "$device" "$users_sql" 500000 \
+      "$out/score-users-sql-$device.csv")") || failed=1
   done
 
   echo
   for device in cuda cpu; do
     echo "score_bench on the 5 M-payment graph, $device:"
-    cat "$out/score-users-$device.md" 2>/dev/null || tail -3 "$out/score-users-$device.log"
+    if [ -s "$out/score-users-$device.md" ]; then
+      cat "$out/score-users-$device.md"
+    else
+      head -1 "$out/score-users-$device.log"
+    fi
   done
   echo "fraud_score over 500,000 users in one SQL command (process start, projection and model"
   echo "load included): gpu ${user_rates[0]} keys/s, cpu ${user_rates[1]} keys/s"
-  echo "  gpu: $(tail -1 "$out/score-users-sql-cuda.csv")   cpu: $(tail -1 "$out/score-users-sql-cpu.csv")"
+  echo "  gpu: $(last_line "$out/score-users-sql-cuda.csv")   cpu: $(last_line "$out/score-users-sql-cpu.csv")"
   return "$failed"
 }
 

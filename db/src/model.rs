@@ -502,9 +502,13 @@ impl LoadedModel {
         targets: &[(u32, Option<i64>)],
     ) -> Result<(Vec<Scored>, Option<Matrix>)> {
         self.model.check_graph(graph)?;
-        let work = |targets: &[(u32, Option<i64>)]| {
+        let prepare = |targets: &[(u32, Option<i64>)]| -> Result<(Block, Matrix)> {
             let block = self.model.block(graph, targets, &|_, _| false);
             let inputs = self.model.inputs(graph, &block)?;
+            Ok((block, inputs))
+        };
+        let work = |targets: &[(u32, Option<i64>)]| {
+            let (block, inputs) = prepare(targets)?;
             Ok(self.run(&block, &inputs))
         };
         // A few entities are too little work to share: waking other threads would cost more
@@ -525,11 +529,7 @@ impl LoadedModel {
                 for wave in targets.chunks(wave) {
                     let prepared: Vec<(Block, Matrix)> = wave
                         .par_chunks(GPU_CHUNK)
-                        .map(|targets| {
-                            let block = self.model.block(graph, targets, &|_, _| false);
-                            let inputs = self.model.inputs(graph, &block)?;
-                            Ok((block, inputs))
-                        })
+                        .map(prepare)
                         .collect::<Result<_>>()?;
                     parts.extend(
                         prepared
