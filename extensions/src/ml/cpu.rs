@@ -21,6 +21,9 @@ fn view(m: &Matrix) -> ArrayView2<'_, f32> {
     ArrayView2::from_shape((m.rows, m.cols), &m.data).expect("matrix shape matches its data")
 }
 
+/// matrixmultiply's default f32 depth block (`MATMUL_SGEMM_KC`).
+const GEMM_DEPTH_BLOCK: usize = 256;
+
 /// A stateless 64-bit mix (SplitMix64's finaliser): a reproducible random stream that any
 /// thread can index into.
 pub fn mix64(mut z: u64) -> u64 {
@@ -102,6 +105,45 @@ impl Backend for Cpu {
         let mut c = ArrayViewMut2::from_shape((m, n), &mut out.data).expect("output shape");
         general_mat_mul(1.0, &a, &b, 0.0, &mut c);
         out
+    }
+
+    fn matmul_add(
+        &self,
+        c: &mut Matrix,
+        a: &Matrix,
+        transpose_a: bool,
+        b: &Matrix,
+        transpose_b: bool,
+    ) {
+        let (m, k) = if transpose_a {
+            (a.cols, a.rows)
+        } else {
+            (a.rows, a.cols)
+        };
+        let n = if transpose_b { b.rows } else { b.cols };
+        // Accumulating in the GEMM's own epilogue saves a product the size of the output. The
+        // sum is the same bit for bit as adding the product afterwards while the GEMM adds its
+        // one block of depth (`k` ≤ matrixmultiply's f32 depth block, 256) to the output once;
+        // deeper products and vector shapes take the product-then-add way.
+        if k > GEMM_DEPTH_BLOCK || m == 1 || n == 1 {
+            let product = self.matmul(a, transpose_a, b, transpose_b);
+            self.add_assign(c, &product);
+            return;
+        }
+        let a = if transpose_a {
+            view(a).reversed_axes()
+        } else {
+            view(a)
+        };
+        let b = if transpose_b {
+            view(b).reversed_axes()
+        } else {
+            view(b)
+        };
+        assert_eq!(k, b.dim().0, "matmul inner dimensions");
+        assert_eq!((c.rows, c.cols), (m, n), "matmul_add output shape");
+        let mut out = ArrayViewMut2::from_shape((m, n), &mut c.data).expect("output shape");
+        general_mat_mul(1.0, &a, &b, 1.0, &mut out);
     }
 
     fn add_row(&self, x: &mut Matrix, bias: &Matrix) {

@@ -142,3 +142,41 @@ fn dropout_mask_is_seeded_and_scaled() {
         .iter()
         .all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
 }
+
+#[test]
+fn accumulating_in_the_gemm_equals_adding_the_product_bit_for_bit() {
+    // (m, k, n, transpose a, transpose b): square and odd shapes, the depth block's edge and
+    // beyond it, and the vector shapes.
+    let shapes = [
+        (37, 64, 16, false, false),
+        (300, 129, 7, true, false),
+        (65, 256, 33, false, true),
+        (40, 300, 24, true, true),
+        (1, 20, 9, false, false),
+        (50, 12, 1, false, false),
+    ];
+    for (seed, &(m, k, n, ta, tb)) in shapes.iter().enumerate() {
+        let seed = seed as u64 * 3;
+        let a = if ta {
+            random_matrix(k, m, seed)
+        } else {
+            random_matrix(m, k, seed)
+        };
+        let b = if tb {
+            random_matrix(n, k, seed + 1)
+        } else {
+            random_matrix(k, n, seed + 1)
+        };
+        let start = random_matrix(m, n, seed + 2);
+        let mut fused = start.clone();
+        Cpu.matmul_add(&mut fused, &a, ta, &b, tb);
+        let mut separate = start;
+        Cpu.add_assign(&mut separate, &Cpu.matmul(&a, ta, &b, tb));
+        let same = fused
+            .data
+            .iter()
+            .zip(&separate.data)
+            .all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same, "{m}×{k}·{k}×{n}");
+    }
+}
