@@ -94,6 +94,25 @@ fn cached<T>(
     Ok(scorer)
 }
 
+/// Whether `bytes` fit in half the memory the kernel reports available (`MemAvailable`);
+/// `true` where it reports none (not Linux).
+fn fits_in_memory(bytes: usize) -> bool {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemAvailable:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                })
+        });
+    available.is_none_or(|kib| bytes / 1024 <= kib / 2)
+}
+
 /// Targets whose blocks estimate a batch's work.
 const WORK_SAMPLE: usize = 64;
 
@@ -293,7 +312,11 @@ impl Scorer {
         if let Some(all) = self.label_scores.get() {
             return Ok(Some(all));
         }
-        if *spent + estimate < self.loaded.label_work(&self.graph) {
+        // Blocks need memory for a chunk; the pass for the whole graph, which on a graph too
+        // large for the memory left would end the process instead of answering.
+        if *spent + estimate < self.loaded.label_work(&self.graph)
+            || !fits_in_memory(self.loaded.label_pass_bytes(&self.graph))
+        {
             *spent += estimate;
             return Ok(None);
         }
@@ -433,5 +456,16 @@ impl Scorer {
             features,
             neighbours,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_pass_is_refused_memory_the_machine_does_not_have() {
+        assert!(super::fits_in_memory(0));
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(!super::fits_in_memory(usize::MAX / 2));
+        }
     }
 }
