@@ -250,7 +250,7 @@ impl Scored {
 
 impl FraudModel {
     /// Where the model's label sits in `graph`'s index space.
-    fn label_range<'g>(&self, graph: &'g ScoringGraph) -> Result<&'g LabelRange> {
+    pub(crate) fn label_range<'g>(&self, graph: &'g ScoringGraph) -> Result<&'g LabelRange> {
         graph
             .projection
             .labels

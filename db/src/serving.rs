@@ -225,12 +225,7 @@ impl Scorer {
         }
         let graph = ScoringGraph::build(snapshot, &m.label, &m.edge_types, &m.properties)?;
         m.check_graph(&graph)?;
-        let label_offset = graph
-            .projection
-            .labels
-            .iter()
-            .find(|r| r.name == m.label)
-            .map_or(0, |r| r.offset);
+        let label_offset = m.label_range(&graph)?.offset;
         Ok(Scorer {
             loaded: LoadedModel::on(version.model.clone(), device),
             version,

@@ -21,6 +21,15 @@ fn view(m: &Matrix) -> ArrayView2<'_, f32> {
     ArrayView2::from_shape((m.rows, m.cols), &m.data).expect("matrix shape matches its data")
 }
 
+/// `m`, or its transpose, as an array view.
+fn oriented(m: &Matrix, transpose: bool) -> ArrayView2<'_, f32> {
+    if transpose {
+        view(m).reversed_axes()
+    } else {
+        view(m)
+    }
+}
+
 /// matrixmultiply's default f32 depth block (`MATMUL_SGEMM_KC`).
 const GEMM_DEPTH_BLOCK: usize = 256;
 
@@ -73,16 +82,7 @@ impl Backend for Cpu {
     }
 
     fn matmul(&self, a: &Matrix, transpose_a: bool, b: &Matrix, transpose_b: bool) -> Matrix {
-        let a = if transpose_a {
-            view(a).reversed_axes()
-        } else {
-            view(a)
-        };
-        let b = if transpose_b {
-            view(b).reversed_axes()
-        } else {
-            view(b)
-        };
+        let (a, b) = (oriented(a, transpose_a), oriented(b, transpose_b));
         let (m, k) = a.dim();
         let (k2, n) = b.dim();
         assert_eq!(k, k2, "matmul inner dimensions");
@@ -130,16 +130,7 @@ impl Backend for Cpu {
             self.add_assign(c, &product);
             return;
         }
-        let a = if transpose_a {
-            view(a).reversed_axes()
-        } else {
-            view(a)
-        };
-        let b = if transpose_b {
-            view(b).reversed_axes()
-        } else {
-            view(b)
-        };
+        let (a, b) = (oriented(a, transpose_a), oriented(b, transpose_b));
         assert_eq!(k, b.dim().0, "matmul inner dimensions");
         assert_eq!((c.rows, c.cols), (m, n), "matmul_add output shape");
         let mut out = ArrayViewMut2::from_shape((m, n), &mut c.data).expect("output shape");
